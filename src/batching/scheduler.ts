@@ -1,0 +1,243 @@
+// Scheduler for one model version: the thin shell around the batching policy. It owns the
+// queue, the one timer, packing a batch, handing it to the pool and answering each request.
+import { performance } from 'node:perf_hooks';
+import { decide, type BatchingPolicyConfig, type PendingRequest } from './policy.js';
+import { WorkerDiedError, type WorkerPool } from '../pool/pool.js';
+import { packBatch, sliceBatch, type Tensor } from '../tensors.js';
+import { ServeError } from '../errors.js';
+
+export interface SchedulerConfig extends BatchingPolicyConfig {
+  maxQueueSize: number;
+}
+
+export interface InferenceResult {
+  outputs: Record<string, Tensor>;
+  queueMs: number;
+  computeMs: number;
+  batchSize: number;
+}
+
+/** Why a request left without being computed: reported to the observer for metrics. */
+export type RejectReason = 'queue_full' | 'timeout' | 'cancelled';
+
+export interface SchedulerObserver {
+  rejected?(reason: RejectReason): void;
+  executed?(rows: number, requests: number, computeMs: number): void;
+}
+
+interface QueueItem extends PendingRequest {
+  inputs: Record<string, Tensor>;
+  resolve: (r: InferenceResult) => void;
+  reject: (e: Error) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  retried: boolean;
+  startedAt: number; // performance.now() at enqueue, for queue time
+}
+
+export interface EnqueueOptions {
+  inputs: Record<string, Tensor>;
+  rows: number;
+  key: string;
+  /** Milliseconds the request may wait in the queue. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export class Scheduler {
+  private queue: QueueItem[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private inFlight = 0;
+  private drainWaiters: (() => void)[] = [];
+  private flushing = false;
+  /** Executions by batch size (rows), for stats and tests that assert batching. */
+  readonly batchSizes = new Map<number, number>();
+  executions = 0;
+  inferences = 0;
+
+  constructor(
+    private readonly cfg: SchedulerConfig,
+    private readonly pool: WorkerPool,
+    private readonly observer: SchedulerObserver = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    pool.on('idle', () => this.pump());
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  enqueue(opts: EnqueueOptions): Promise<InferenceResult> {
+    if (opts.signal?.aborted) return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+    if (this.queue.length >= this.cfg.maxQueueSize) {
+      this.observer.rejected?.('queue_full');
+      return Promise.reject(
+        new ServeError('QUEUE_FULL', `the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, { 'retry-after': '1' }),
+      );
+    }
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const now = this.now();
+      const item: QueueItem = {
+        rows: opts.rows,
+        key: opts.key,
+        enqueuedAt: now,
+        deadline: now + opts.timeoutMs,
+        inputs: opts.inputs,
+        resolve,
+        reject,
+        retried: false,
+        startedAt: performance.now(),
+      };
+      if (opts.signal) {
+        item.signal = opts.signal;
+        item.onAbort = () => this.cancel(item);
+        opts.signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.queue.push(item);
+      this.pump();
+    });
+  }
+
+  private cancel(item: QueueItem): void {
+    const i = this.queue.indexOf(item);
+    if (i < 0) return; // already dispatched: the run finishes and its answer goes nowhere
+    this.queue.splice(i, 1);
+    this.observer.rejected?.('cancelled');
+    item.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+    this.checkDrained();
+  }
+
+  private detach(item: QueueItem): void {
+    if (item.onAbort) item.signal!.removeEventListener('abort', item.onAbort);
+  }
+
+  /** Asks the policy what to do until it says wait; dispatches and expires as told. */
+  pump(): void {
+    for (;;) {
+      const cfg = this.flushing ? { ...this.cfg, maxQueueDelayMs: 0 } : this.cfg;
+      const d = decide(this.queue, this.pool.idleCount(), this.now(), cfg);
+      if (d.expired.length || d.dispatch.length) {
+        const expired = d.expired.map((i) => this.queue[i]!);
+        const batch = d.dispatch.map((i) => this.queue[i]!);
+        const taken = new Set([...expired, ...batch]);
+        this.queue = this.queue.filter((q) => !taken.has(q));
+        for (const item of expired) {
+          this.detach(item);
+          this.observer.rejected?.('timeout');
+          item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${this.now() - item.enqueuedAt} ms in the queue, past its deadline; it was not computed`));
+        }
+        if (batch.length) this.dispatch(batch);
+        if (!batch.length) this.checkDrained();
+        continue;
+      }
+      this.arm(d.waitMs);
+      return;
+    }
+  }
+
+  private arm(waitMs: number): void {
+    if (!Number.isFinite(waitMs)) return;
+    const at = this.now() + Math.max(0, waitMs);
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(0, Math.ceil(waitMs)));
+  }
+
+  private dispatch(batch: QueueItem[]): void {
+    const names = Object.keys(batch[0]!.inputs);
+    const packed: Record<string, Tensor> = {};
+    for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
+    const rows = this.cfg.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
+    const dispatchedAt = performance.now();
+    this.inFlight++;
+    this.pool.run(packed).then(
+      (result) => {
+        this.inFlight--;
+        this.executions++;
+        this.inferences += rows;
+        this.batchSizes.set(rows, (this.batchSizes.get(rows) ?? 0) + 1);
+        this.observer.executed?.(rows, batch.length, result.computeMs);
+        this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
+        this.checkDrained();
+      },
+      (err: Error) => {
+        this.inFlight--;
+        this.fail(batch, err);
+        this.checkDrained();
+      },
+    );
+  }
+
+  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, dispatchedAt: number, rows: number): void {
+    const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
+    for (const [name, t] of Object.entries(outputs)) {
+      const parts = this.cfg.maxBatchSize > 0 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
+      parts.forEach((p, i) => (perRequest[i]![name] = p));
+    }
+    batch.forEach((item, i) => {
+      this.detach(item);
+      item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
+    });
+  }
+
+  /** A dead worker's batch is retried once, at the head of the queue; any other failure fails only this batch. */
+  private fail(batch: QueueItem[], err: Error): void {
+    if (err instanceof WorkerDiedError) {
+      const retry = batch.filter((b) => !b.retried);
+      for (const item of batch) {
+        if (item.retried) {
+          this.detach(item);
+          item.reject(new ServeError('MODEL_NOT_READY', `the worker running this request died twice (${err.message}); retry`));
+        }
+        item.retried = true;
+      }
+      this.queue.unshift(...retry);
+      this.pump();
+      return;
+    }
+    for (const item of batch) {
+      this.detach(item);
+      item.reject(new ServeError('INFERENCE_FAILED', `onnxruntime failed to run the batch: ${err.message}`));
+    }
+  }
+
+  /** From now on batches go as soon as a worker is free: draining, waiting for more rows helps nobody. */
+  flush(): void {
+    this.flushing = true;
+    this.pump();
+  }
+
+  /** Fails everything still queued (the model is going away). */
+  rejectAll(error: () => Error): void {
+    const items = this.queue;
+    this.queue = [];
+    for (const item of items) {
+      this.detach(item);
+      item.reject(error());
+    }
+    this.checkDrained();
+  }
+
+  /** Resolves once the queue is empty and no batch is running. */
+  drained(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
+
+  private checkDrained(): void {
+    if (this.queue.length || this.inFlight || !this.drainWaiters.length) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}

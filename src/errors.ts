@@ -1,0 +1,32 @@
+// The error catalogue: every /v1 error code, its one HTTP status and what it means.
+// Routes throw ServeError; the app's error handler renders {"error": {code, message}}.
+
+export const ERRORS = Object.freeze({
+  INVALID_JSON: { status: 400, doc: 'The body is not valid JSON, or not a JSON object.' },
+  INVALID_INPUT: { status: 400, doc: 'The body does not match the request schema (missing model, unknown input, bad header…).' },
+  SHAPE_MISMATCH: { status: 400, doc: "A tensor's shape is ragged or does not fit the model's signature." },
+  DTYPE_MISMATCH: { status: 400, doc: "A value cannot be represented in the input's dtype." },
+  BATCH_TOO_LARGE: { status: 400, doc: "A request carries more rows than the model's maxBatchSize." },
+  MODEL_NOT_FOUND: { status: 404, doc: 'No model (or version) by that name in the repository.' },
+  PAYLOAD_TOO_LARGE: { status: 413, doc: 'The body exceeds the body limit (--body-limit).' },
+  QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests; retry after Retry-After seconds." },
+  MODEL_NOT_READY: { status: 503, doc: 'The model is loading, unloading or failed to load; or its workers all died.' },
+  SHUTTING_DOWN: { status: 503, doc: 'The server is draining and accepts no new requests.' },
+  QUEUE_TIMEOUT: { status: 504, doc: 'The request waited in the queue past its deadline and was not computed.' },
+  INFERENCE_FAILED: { status: 500, doc: 'onnxruntime failed to run the batch holding this request.' },
+} as const);
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ServeError extends Error {
+  readonly status: number;
+  constructor(readonly code: ErrorCode, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ServeError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERRORS, s);
+}

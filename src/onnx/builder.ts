@@ -1,0 +1,143 @@
+// Builds small ONNX models in memory (tests, benchmarks): a graph of nodes over named,
+// typed tensors, serialized with onnx-proto. No onnxruntime here.
+import onnxProto from 'onnx-proto';
+import type { DType, TypedArray } from '../tensors.js';
+
+const { onnx } = onnxProto;
+
+export const ONNX_ELEM_TYPE: Readonly<Record<DType, number>> = Object.freeze({
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9,
+  float16: 10, float64: 11, uint32: 12, uint64: 13,
+});
+
+export interface ValueSpec {
+  name: string;
+  dtype: DType;
+  /** Numbers are fixed; strings are symbolic (e.g. "batch"). */
+  dims: (number | string)[];
+}
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attributes?: Record<string, number | number[] | string>;
+}
+
+export interface InitializerSpec {
+  name: string;
+  dtype: DType;
+  dims: number[];
+  data: TypedArray;
+}
+
+export interface GraphSpec {
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  nodes: NodeSpec[];
+  initializers?: InitializerSpec[];
+  opset?: number;
+  name?: string;
+}
+
+function valueInfo(v: ValueSpec) {
+  return onnx.ValueInfoProto.create({
+    name: v.name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: ONNX_ELEM_TYPE[v.dtype],
+        shape: onnx.TensorShapeProto.create({
+          dim: v.dims.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        }),
+      }),
+    }),
+  });
+}
+
+function attribute(name: string, v: number | number[] | string) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
+  if (Number.isInteger(v)) return onnx.AttributeProto.create({ name, type: A.INT, i: v });
+  return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v });
+}
+
+export function buildModel(spec: GraphSpec): Uint8Array {
+  const graph = onnx.GraphProto.create({
+    name: spec.name ?? 'graph',
+    input: spec.inputs.map(valueInfo),
+    output: spec.outputs.map(valueInfo),
+    node: spec.nodes.map((n, i) =>
+      onnx.NodeProto.create({
+        name: `${n.op}_${i}`,
+        opType: n.op,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
+      }),
+    ),
+    initializer: (spec.initializers ?? []).map((t) =>
+      onnx.TensorProto.create({
+        name: t.name,
+        dataType: ONNX_ELEM_TYPE[t.dtype],
+        dims: t.dims,
+        rawData: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      }),
+    ),
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'onnx-serve',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: spec.opset ?? 17 })],
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Deterministic pseudo-random numbers in [-scale, scale) (mulberry32), for reproducible weights. */
+export function seededFloats(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** An MLP of Gemm layers with ReLU between them: sizes [in, h1, …, out], input "input", output "output". */
+export function mlpModel(sizes: number[], seed = 1): Uint8Array {
+  const nodes: NodeSpec[] = [];
+  const initializers: InitializerSpec[] = [];
+  let prev = 'input';
+  for (let l = 0; l < sizes.length - 1; l++) {
+    const [fin, fout] = [sizes[l]!, sizes[l + 1]!];
+    const scale = 1 / Math.sqrt(fin);
+    initializers.push({ name: `w${l}`, dtype: 'float32', dims: [fin, fout], data: seededFloats(fin * fout, seed + l * 2, scale) });
+    initializers.push({ name: `b${l}`, dtype: 'float32', dims: [fout], data: seededFloats(fout, seed + l * 2 + 1, scale) });
+    const last = l === sizes.length - 2;
+    const out = last ? 'output' : `h${l}`;
+    nodes.push({ op: 'Gemm', inputs: [prev, `w${l}`, `b${l}`], outputs: [last ? out : `${out}_pre`] });
+    if (!last) nodes.push({ op: 'Relu', inputs: [`${out}_pre`], outputs: [out] });
+    prev = out;
+  }
+  return buildModel({
+    inputs: [{ name: 'input', dtype: 'float32', dims: ['batch', sizes[0]!] }],
+    outputs: [{ name: 'output', dtype: 'float32', dims: ['batch', sizes[sizes.length - 1]!] }],
+    nodes,
+    initializers,
+    name: 'mlp',
+  });
+}
+
+/** A model that passes each input through Identity: one per dtype, for round-trip tests. */
+export function identityModel(values: { name: string; dtype: DType; dims: (number | string)[] }[]): Uint8Array {
+  return buildModel({
+    inputs: values,
+    outputs: values.map((v) => ({ ...v, name: `${v.name}_out` })),
+    nodes: values.map((v) => ({ op: 'Identity', inputs: [v.name], outputs: [`${v.name}_out`] })),
+  });
+}

@@ -1,0 +1,217 @@
+// Worker pool for one model version: spawns one inference thread per instance, hands a batch
+// to an idle one, replaces threads that die, and closes them only when idle (onnxruntime aborts
+// the process if a thread is terminated inside session.run).
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { Fault, FromWorker, TensorSignature, ToWorker, WireTensor, WorkerInit } from './protocol.js';
+import { viewOf, type Tensor } from '../tensors.js';
+
+export interface PoolOptions {
+  modelPath: string;
+  instances: number;
+  intraOpThreads: number;
+  faultHooks?: boolean;
+  /** Consecutive failed replacements after which the pool stops respawning. */
+  maxRespawnFailures?: number;
+}
+
+export interface Signature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
+
+export interface RunResult {
+  outputs: Record<string, Tensor>;
+  computeMs: number;
+}
+
+/** A run whose worker died under it: its inputs were not (or not fully) computed. */
+export class WorkerDiedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerDiedError';
+  }
+}
+
+interface Job {
+  id: number;
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job?: Job;
+  closing: boolean;
+}
+
+const workerUrl = new URL('./worker.js', import.meta.url);
+
+/**
+ * Events: 'idle' (a worker can take a batch), 'worker-exit' ({code, replaced}),
+ * 'unavailable' (no worker lives and none is coming).
+ */
+export class WorkerPool extends EventEmitter {
+  private readonly slots = new Set<Slot>();
+  private nextJobId = 1;
+  private closed = false;
+  private respawnFailures = 0;
+  restarts = 0;
+  signature?: Signature;
+
+  constructor(private readonly opts: PoolOptions) {
+    super();
+  }
+
+  /** Spawns every instance and resolves with the model's signature once all have loaded. */
+  async start(): Promise<Signature> {
+    const starts = Array.from({ length: this.opts.instances }, () => this.spawn());
+    const results = await Promise.allSettled(starts);
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) {
+      await this.close();
+      throw failed.reason as Error;
+    }
+    return this.signature!;
+  }
+
+  private spawn(): Promise<Signature> {
+    const init: WorkerInit = { modelPath: this.opts.modelPath, intraOpThreads: this.opts.intraOpThreads, faultHooks: !!this.opts.faultHooks };
+    const worker = new Worker(workerUrl, { workerData: init });
+    const slot: Slot = { worker, ready: false, closing: false };
+    this.slots.add(slot);
+    return new Promise<Signature>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            slot.ready = true;
+            this.signature ??= { inputs: msg.inputs, outputs: msg.outputs };
+            settled = true;
+            resolve({ inputs: msg.inputs, outputs: msg.outputs });
+            if (!slot.closing) this.emit('idle');
+            break;
+          case 'load-error':
+            settled = true;
+            reject(new Error(msg.message));
+            break;
+          case 'result':
+          case 'run-error': {
+            const job = slot.job;
+            if (!job || job.id !== msg.id) break;
+            slot.job = undefined;
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs });
+            else job.reject(new Error(msg.message));
+            if (!slot.closing) this.emit('idle');
+            break;
+          }
+          case 'closed':
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
+      worker.on('exit', (code) => {
+        this.slots.delete(slot);
+        if (!settled) {
+          settled = true;
+          reject(new Error(`worker exited with code ${code} while loading`));
+        }
+        const job = slot.job;
+        slot.job = undefined;
+        job?.reject(new WorkerDiedError(`worker thread exited with code ${code} during the run`));
+        if (slot.closing || this.closed) return;
+        // an unexpected death of a loaded worker: replace it
+        const replaced = slot.ready;
+        this.emit('worker-exit', { code, replaced });
+        if (replaced) this.replace();
+      });
+    });
+  }
+
+  private replace(): void {
+    const max = this.opts.maxRespawnFailures ?? 3;
+    this.restarts++;
+    this.spawn().then(
+      () => {
+        this.respawnFailures = 0;
+      },
+      () => {
+        if (++this.respawnFailures < max && !this.closed) this.replace();
+        else if (this.liveCount() === 0) this.emit('unavailable');
+      },
+    );
+  }
+
+  /** Workers loaded and not closing (busy or idle). */
+  liveCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.ready && !s.closing) n++;
+    return n;
+  }
+
+  idleCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.ready && !s.closing && !s.job) n++;
+    return n;
+  }
+
+  busyCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.job) n++;
+    return n;
+  }
+
+  /** Runs a packed batch on an idle worker; the caller checks idleCount() first. */
+  run(inputs: Record<string, Tensor>): Promise<RunResult> {
+    const slot = [...this.slots].find((s) => s.ready && !s.closing && !s.job);
+    if (!slot) return Promise.reject(new Error('no idle worker'));
+    const id = this.nextJobId++;
+    const wire: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, t] of Object.entries(inputs)) {
+      const buffer = t.data.buffer as ArrayBuffer;
+      wire[name] = { dtype: t.dtype, dims: [...t.dims], buffer, byteOffset: t.data.byteOffset, length: t.data.length };
+      if (!transfer.includes(buffer)) transfer.push(buffer);
+    }
+    return new Promise<RunResult>((resolve, reject) => {
+      slot.job = { id, resolve, reject };
+      const msg: ToWorker = { type: 'run', id, inputs: wire };
+      slot.worker.postMessage(msg, transfer);
+    });
+  }
+
+  /** Test-only: arm a fault in one live worker (ignored unless the pool was made with faultHooks). */
+  injectFault(fault: Fault): void {
+    const slot = [...this.slots].find((s) => s.ready && !s.closing);
+    slot?.worker.postMessage({ type: 'fault', fault } satisfies ToWorker);
+  }
+
+  /** Lets every running batch finish, then releases each session and ends each thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const exits = [...this.slots].map(
+      (slot) =>
+        new Promise<void>((resolve) => {
+          slot.closing = true;
+          slot.worker.once('exit', () => resolve());
+          // the worker queues 'close' behind any run in progress, so nothing is cut short
+          slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
+        }),
+    );
+    await Promise.all(exits);
+  }
+}
+
+function fromWire(wire: Record<string, WireTensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [name, w] of Object.entries(wire)) {
+    out[name] = { dtype: w.dtype, dims: w.dims, data: viewOf(w.dtype, w.buffer, w.byteOffset, w.length) };
+  }
+  return out;
+}

@@ -1,0 +1,88 @@
+// The model repository: every model version found in the folder, loaded in parallel, with
+// its state. A model that fails to load is logged and marked UNAVAILABLE; the rest serve.
+import { scanRepository } from './scan.js';
+import { parseModelConfig, type ConfigDefaults } from './model-config.js';
+import { ModelVersion, type LoadOptions } from './model-version.js';
+import { ServeError } from '../errors.js';
+
+export interface RepositoryLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** A model that could not even be scanned (bad folder, unreadable config.json). */
+export interface BrokenModel {
+  name: string;
+  reason: string;
+}
+
+export class ModelRepository {
+  /** name → versions, ascending. */
+  readonly models = new Map<string, ModelVersion[]>();
+  readonly broken: BrokenModel[] = [];
+
+  constructor(
+    readonly root: string,
+    private readonly defaults: ConfigDefaults,
+    private readonly log: RepositoryLogger,
+  ) {}
+
+  async loadAll(opts: LoadOptions = {}): Promise<void> {
+    const { models, errors } = await scanRepository(this.root);
+    for (const e of errors) {
+      this.broken.push({ name: e.name, reason: e.message });
+      this.log.error({ model: e.name, reason: e.message }, 'model unavailable');
+    }
+    const loads: Promise<void>[] = [];
+    for (const m of models) {
+      let config;
+      try {
+        config = parseModelConfig(m.rawConfig, m.configFile, this.defaults);
+      } catch (err) {
+        this.broken.push({ name: m.name, reason: (err as Error).message });
+        this.log.error({ model: m.name, reason: (err as Error).message }, 'model unavailable');
+        continue;
+      }
+      const versions = m.versions.map((v) => new ModelVersion(m.name, v.version, v.path, config, m.configFile));
+      this.models.set(m.name, versions);
+      for (const mv of versions) {
+        loads.push(
+          mv.load(opts).then(
+            () => this.log.info({ model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize }, 'model ready'),
+            (err: Error) => this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable'),
+          ),
+        );
+      }
+    }
+    await Promise.all(loads);
+  }
+
+  /** The version asked for, or the highest; throws MODEL_NOT_FOUND / MODEL_NOT_READY. */
+  resolve(name: string, version?: string): ModelVersion {
+    const versions = this.models.get(name);
+    if (!versions) {
+      const broken = this.broken.find((b) => b.name === name);
+      if (broken) throw new ServeError('MODEL_NOT_READY', `model "${name}" is unavailable: ${broken.reason}`);
+      throw new ServeError('MODEL_NOT_FOUND', `no model "${name}"; available: ${[...this.models.keys()].join(', ') || 'none'}`);
+    }
+    const mv = version === undefined ? versions[versions.length - 1]! : versions.find((v) => v.version === version);
+    if (!mv) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version "${version}"; versions: ${versions.map((v) => v.version).join(', ')}`);
+    if (!mv.ready) {
+      throw new ServeError('MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
+    }
+    return mv;
+  }
+
+  all(): ModelVersion[] {
+    return [...this.models.values()].flat();
+  }
+
+  /** Every model version READY and nothing broken (Triton's strict readiness). */
+  allReady(): boolean {
+    return this.broken.length === 0 && this.all().every((mv) => mv.ready);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((mv) => mv.unload()));
+  }
+}

@@ -1,0 +1,77 @@
+// Scans a model repository folder (Triton layout) into model entries: which versions exist,
+// where their files are, and the config.json text. Reads the file system only; loads nothing.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface ScannedVersion {
+  version: string;
+  path: string;
+}
+
+export interface ScannedModel {
+  name: string;
+  dir: string;
+  configFile: string;
+  /** Parsed config.json, undefined when the file is absent. JSON syntax errors are thrown as ScanError. */
+  rawConfig: unknown;
+  /** Ascending by version number. */
+  versions: ScannedVersion[];
+}
+
+export class ScanError extends Error {}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** One model folder: `model.onnx` is version "1"; numbered subfolders each with `model.onnx` are versions. */
+export async function scanModel(dir: string, name: string): Promise<ScannedModel> {
+  const configFile = join(dir, 'config.json');
+  let rawConfig: unknown;
+  try {
+    rawConfig = JSON.parse(await readFile(configFile, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ScanError(`${configFile}: ${(err as Error).message}`);
+  }
+  const versions: ScannedVersion[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && /^[1-9]\d*$/.test(entry.name) && (await isFile(join(dir, entry.name, 'model.onnx')))) {
+      versions.push({ version: entry.name, path: join(dir, entry.name, 'model.onnx') });
+    }
+  }
+  if (versions.length === 0 && (await isFile(join(dir, 'model.onnx')))) versions.push({ version: '1', path: join(dir, 'model.onnx') });
+  if (versions.length === 0) throw new ScanError(`${dir}: no model.onnx and no numbered version folder holding one`);
+  versions.sort((a, b) => Number(a.version) - Number(b.version));
+  return { name, dir, configFile, rawConfig, versions };
+}
+
+/** Every folder of the repository is a model; folders that cannot be read come back as errors. */
+export async function scanRepository(root: string): Promise<{ models: ScannedModel[]; errors: { name: string; message: string }[] }> {
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (err) {
+    throw new ScanError(`model repository ${root} cannot be read: ${(err as Error).message}`);
+  }
+  const models: ScannedModel[] = [];
+  const errors: { name: string; message: string }[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!e.isDirectory() || e.name.startsWith('.') || e.name.startsWith('_') || e.name === 'node_modules') continue;
+    if (!NAME.test(e.name)) {
+      errors.push({ name: e.name, message: `model folder name "${e.name}" must match ${NAME}` });
+      continue;
+    }
+    try {
+      models.push(await scanModel(join(root, e.name), e.name));
+    } catch (err) {
+      errors.push({ name: e.name, message: (err as Error).message });
+    }
+  }
+  return { models, errors };
+}

@@ -1,0 +1,63 @@
+// POST /v1/predict: the simple API. Validate and decode against the model's signature,
+// queue for a batch, answer with nested arrays plus Server-Timing and x-batch-size headers.
+import type { FastifyInstance } from 'fastify';
+import { ServeError } from '../errors.js';
+import { decodeInputs } from '../signature.js';
+import { toNested } from '../tensors.js';
+
+interface PredictBody {
+  model: string;
+  version?: string;
+  inputs: Record<string, unknown>;
+}
+
+const MAX_TIMEOUT_MS = 3_600_000;
+
+const bodySchema = {
+  type: 'object',
+  required: ['model', 'inputs'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    version: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    // tensors are checked against the model's signature, not walked element by element by the schema
+    inputs: { type: 'object', minProperties: 1 },
+  },
+} as const;
+
+/** x-request-timeout-ms: a positive integer of milliseconds, else the model's default. */
+export function requestTimeoutMs(header: string | string[] | undefined, dflt: number): number {
+  if (header === undefined) return dflt;
+  const v = Array.isArray(header) ? header[0]! : header;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_TIMEOUT_MS) {
+    throw new ServeError('INVALID_INPUT', `header x-request-timeout-ms is "${v}"; use an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+  }
+  return n;
+}
+
+export async function predictRoutes(app: FastifyInstance): Promise<void> {
+  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: bodySchema } }, async (request, reply) => {
+    if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
+    const { model, version, inputs } = request.body;
+    const mv = app.serving.repository.resolve(model, version);
+    const batching = mv.batching!;
+    const decoded = decodeInputs(inputs, mv.signature!.inputs, batching.maxBatchSize);
+    const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], batching.timeoutMs);
+
+    // a client that goes away while queued is dropped from the queue
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) abort.abort();
+    };
+    reply.raw.once('close', onClose);
+    const result = await mv.scheduler!.enqueue({ inputs: decoded.tensors, rows: decoded.rows, key: decoded.key, timeoutMs, signal: abort.signal });
+    reply.raw.off('close', onClose);
+
+    const outputs: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(result.outputs)) outputs[name] = toNested(t);
+    reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
+    reply.header('x-batch-size', String(result.batchSize));
+    return { model: mv.name, version: mv.version, outputs };
+  });
+}

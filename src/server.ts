@@ -1,0 +1,67 @@
+// serve(): load the repository, build the app, listen, and shut down gracefully on
+// SIGTERM/SIGINT: readiness 503 at once, no new connections, queued and running requests
+// finish, workers end, exit 0 — or exit 1 if the drain timeout passes first.
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, defaultBodyLimit } from './app.js';
+import { ModelRepository } from './repository/repository.js';
+import type { ServeOptions } from './config.js';
+
+export interface Served {
+  app: FastifyInstance;
+  url: string;
+  shutdown(signal?: string): Promise<void>;
+}
+
+export async function serve(opts: Readonly<ServeOptions>, extra: { faultHooks?: boolean } = {}): Promise<Served> {
+  const modelsDir = resolve(opts.modelsDir);
+  // the app's logger is not built yet: repository lines go through a small pino-shaped shim
+  const early: { lines: [string, object, string][] } = { lines: [] };
+  const repository = new ModelRepository(modelsDir, { instances: opts.instances, intraOpThreads: opts.intraOpThreads }, {
+    info: (o, m) => early.lines.push(['info', o, m]),
+    error: (o, m) => early.lines.push(['error', o, m]),
+  });
+  await repository.loadAll({ faultHooks: extra.faultHooks });
+  const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel });
+  for (const [level, o, m] of early.lines) app.log[level as 'info'](o, m);
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal = 'shutdown'): Promise<void> => {
+    closing ??= (async () => {
+      app.serving.draining = true;
+      for (const mv of repository.all()) mv.scheduler?.flush();
+      app.log.info({ signal, drainTimeoutMs: opts.drainTimeoutMs }, 'draining: finishing queued and running requests');
+      await app.close();
+      app.log.info('drained; workers ended');
+    })();
+    return closing;
+  };
+  return { app, url, shutdown };
+}
+
+/** Wires SIGTERM/SIGINT to a bounded graceful shutdown and exits with its outcome. */
+export function exitOnSignals(served: Served, drainTimeoutMs: number): void {
+  const onSignal = (signal: string): void => {
+    const timer = setTimeout(() => {
+      served.app.log.error({ drainTimeoutMs }, 'drain timeout passed; exiting with requests unfinished');
+      process.exit(1);
+    }, drainTimeoutMs);
+    timer.unref();
+    served.shutdown(signal).then(
+      () => process.exit(0),
+      (err: Error) => {
+        served.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

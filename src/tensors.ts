@@ -1,0 +1,253 @@
+// Tensors: dtypes, shape inference from JSON, and packing/slicing along dimension 0.
+// Pure functions only: no I/O, no onnxruntime, so every path is testable alone.
+import { f32ToF16, f16ToF32 } from './float16.js';
+
+export type DType =
+  | 'float32' | 'float64' | 'float16'
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
+  | 'bool';
+
+export type TypedArray =
+  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
+  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+type ArrayCtor = { new (n: number): TypedArray; new (b: ArrayBufferLike, o: number, n: number): TypedArray; BYTES_PER_ELEMENT: number };
+
+interface DTypeInfo { readonly array: ArrayCtor; readonly kind: 'float' | 'int' | 'bigint' | 'bool' | 'half'; readonly min?: number; readonly max?: number }
+
+/** Every dtype onnxruntime-node can feed and fetch (strings and 4-bit types are not served). */
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
+  float32: { array: Float32Array, kind: 'float' },
+  float64: { array: Float64Array, kind: 'float' },
+  float16: { array: Uint16Array, kind: 'half' },
+  int8: { array: Int8Array, kind: 'int', min: -128, max: 127 },
+  uint8: { array: Uint8Array, kind: 'int', min: 0, max: 255 },
+  int16: { array: Int16Array, kind: 'int', min: -32768, max: 32767 },
+  uint16: { array: Uint16Array, kind: 'int', min: 0, max: 65535 },
+  int32: { array: Int32Array, kind: 'int', min: -2147483648, max: 2147483647 },
+  uint32: { array: Uint32Array, kind: 'int', min: 0, max: 4294967295 },
+  int64: { array: BigInt64Array, kind: 'bigint', min: -(2 ** 63), max: 2 ** 63 },
+  uint64: { array: BigUint64Array, kind: 'bigint', min: 0, max: 2 ** 64 },
+  bool: { array: Uint8Array, kind: 'bool' },
+} as const satisfies Record<DType, DTypeInfo>);
+
+export function isDType(s: string): s is DType {
+  return Object.prototype.hasOwnProperty.call(DTYPES, s);
+}
+
+export interface Tensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TypedArray;
+}
+
+/** Thrown for input a client must fix; the route maps `code` to the error catalogue. */
+export class TensorError extends Error {
+  constructor(readonly code: 'INVALID_INPUT' | 'SHAPE_MISMATCH' | 'DTYPE_MISMATCH', message: string) {
+    super(message);
+  }
+}
+
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+export function allocate(dtype: DType, count: number): TypedArray {
+  return new DTYPES[dtype].array(count);
+}
+
+/** Shape of a nested JSON array, checked to be rectangular (ragged arrays are rejected). */
+export function inferShape(value: unknown, name = 'input'): number[] {
+  const dims: number[] = [];
+  let v = value;
+  while (Array.isArray(v)) {
+    dims.push(v.length);
+    if (v.length === 0) break;
+    v = v[0];
+  }
+  checkRectangular(value, dims, 0, name);
+  return dims;
+}
+
+function checkRectangular(v: unknown, dims: number[], depth: number, name: string): void {
+  if (depth === dims.length) {
+    if (Array.isArray(v)) throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: nesting is deeper than ${dims.length} levels somewhere`);
+    return;
+  }
+  if (!Array.isArray(v) || v.length !== dims[depth]) {
+    throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: expected ${dims[depth]} elements at depth ${depth}, every row must have the same length`);
+  }
+  if (depth + 1 === dims.length) {
+    for (const x of v) if (Array.isArray(x)) throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: nesting is deeper than ${dims.length} levels somewhere`);
+    return;
+  }
+  for (const x of v) checkRectangular(x, dims, depth + 1, name);
+}
+
+/** Converts flat JSON values into a typed array of `dtype`, rejecting values the dtype cannot hold. */
+export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'input'): TypedArray {
+  const info = DTYPES[dtype];
+  const out = new info.array(flat.length);
+  const bad = (i: number, why: string): never => {
+    throw new TensorError('DTYPE_MISMATCH', `input "${name}" element ${i} (${JSON.stringify(flat[i])}) ${why} for dtype ${dtype}`);
+  };
+  switch (info.kind) {
+    case 'float': {
+      const o = out as Float32Array | Float64Array;
+      for (let i = 0; i < flat.length; i++) {
+        const x = flat[i];
+        if (typeof x !== 'number') bad(i, 'is not a number');
+        o[i] = x as number;
+      }
+      break;
+    }
+    case 'half': {
+      const o = out as Uint16Array;
+      for (let i = 0; i < flat.length; i++) {
+        const x = flat[i];
+        if (typeof x !== 'number') bad(i, 'is not a number');
+        o[i] = f32ToF16(x as number);
+      }
+      break;
+    }
+    case 'int': {
+      const o = out as Int32Array;
+      for (let i = 0; i < flat.length; i++) {
+        const x = flat[i];
+        if (typeof x !== 'number' || !Number.isInteger(x)) bad(i, 'is not an integer');
+        if ((x as number) < info.min! || (x as number) > info.max!) bad(i, `is out of range [${info.min}, ${info.max}]`);
+        o[i] = x as number;
+      }
+      break;
+    }
+    case 'bigint': {
+      const o = out as BigInt64Array | BigUint64Array;
+      for (let i = 0; i < flat.length; i++) {
+        const x = flat[i];
+        let b: bigint;
+        if (typeof x === 'number' && Number.isSafeInteger(x)) b = BigInt(x);
+        else if (typeof x === 'string' && /^-?\d+$/.test(x)) b = BigInt(x); // exact beyond 2^53
+        else b = bad(i, 'is not an integer (send a safe integer, or a decimal string for larger values)');
+        if (b < BigInt(info.min!) || b >= BigInt(info.max!)) bad(i, 'is out of range');
+        o[i] = b;
+      }
+      break;
+    }
+    case 'bool': {
+      const o = out as Uint8Array;
+      for (let i = 0; i < flat.length; i++) {
+        const x = flat[i];
+        if (x === true || x === 1) o[i] = 1;
+        else if (x === false || x === 0) o[i] = 0;
+        else bad(i, 'is not a boolean (true/false or 1/0)');
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** Decodes a nested JSON array (shape inferred) into a tensor. */
+export function fromNested(value: unknown, dtype: DType, name = 'input'): Tensor {
+  const dims = inferShape(value, name);
+  const flat = dims.length === 0 ? [value] : (value as unknown[]).flat(dims.length - 1);
+  return { dtype, dims, data: fromJsonValues(flat, dtype, name) };
+}
+
+/** Decodes `{dims, data}` where data is flat (or nested, flattened) and must hold prod(dims) values. */
+export function fromDimsData(dims: readonly number[], data: readonly unknown[], dtype: DType, name = 'input'): Tensor {
+  for (const d of dims) {
+    if (!Number.isInteger(d) || d < 0) throw new TensorError('INVALID_INPUT', `input "${name}" dims must be non-negative integers, got ${JSON.stringify(dims)}`);
+  }
+  const flat = data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
+  const expected = elementCount(dims);
+  if (flat.length !== expected) {
+    throw new TensorError('SHAPE_MISMATCH', `input "${name}" has ${flat.length} values but dims ${JSON.stringify(dims)} need ${expected}`);
+  }
+  return { dtype, dims: [...dims], data: fromJsonValues(flat, dtype, name) };
+}
+
+/** JSON-friendly element: float16 decoded, bool as boolean, 64-bit integers as numbers when exact, else strings. */
+function jsonElement(dtype: DType, data: TypedArray, i: number): number | boolean | string {
+  const x = data[i]!;
+  if (typeof x === 'bigint') return x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
+  if (dtype === 'bool') return x !== 0;
+  if (dtype === 'float16') return f16ToF32(x);
+  return x;
+}
+
+/** Nested JSON array for a tensor (a scalar for rank 0). */
+export function toNested(t: Tensor): unknown {
+  const { dims, data, dtype } = t;
+  if (dims.length === 0) return jsonElement(dtype, data, 0);
+  let pos = 0;
+  const build = (depth: number): unknown[] => {
+    const n = dims[depth]!;
+    const out = new Array<unknown>(n);
+    if (depth === dims.length - 1) {
+      if (dtype === 'float32' || dtype === 'float64') {
+        for (let i = 0; i < n; i++) out[i] = data[pos++];
+      } else {
+        for (let i = 0; i < n; i++) out[i] = jsonElement(dtype, data, pos++);
+      }
+    } else {
+      for (let i = 0; i < n; i++) out[i] = build(depth + 1);
+    }
+    return out;
+  };
+  return build(0);
+}
+
+/**
+ * Concatenates tensors along dimension 0 into one freshly allocated array (ordinary
+ * ArrayBuffer, ready to transfer: onnxruntime rejects SharedArrayBuffer views).
+ */
+export function packBatch(parts: readonly Tensor[]): Tensor {
+  const first = parts[0];
+  if (!first) throw new Error('packBatch needs at least one tensor');
+  let rows = 0;
+  let total = 0;
+  for (const p of parts) {
+    if (p.dtype !== first.dtype) throw new Error(`packBatch: dtype ${p.dtype} differs from ${first.dtype}`);
+    if (p.dims.length !== first.dims.length || p.dims.some((d, i) => i > 0 && d !== first.dims[i])) {
+      throw new Error(`packBatch: dims ${JSON.stringify(p.dims)} differ from ${JSON.stringify(first.dims)} beyond dimension 0`);
+    }
+    rows += p.dims[0]!;
+    total += p.data.length;
+  }
+  const data = allocate(first.dtype, total);
+  let offset = 0;
+  for (const p of parts) {
+    (data as Uint8Array).set(p.data as Uint8Array, offset);
+    offset += p.data.length;
+  }
+  return { dtype: first.dtype, dims: [rows, ...first.dims.slice(1)], data };
+}
+
+/** Splits a batch along dimension 0 into views (subarray, no copies), one per row count. */
+export function sliceBatch(batch: Tensor, rowCounts: readonly number[]): Tensor[] {
+  const rows = batch.dims[0] ?? 0;
+  const sum = rowCounts.reduce((a, b) => a + b, 0);
+  if (sum !== rows) throw new Error(`sliceBatch: row counts add up to ${sum}, batch has ${rows}`);
+  const rowSize = rows === 0 ? 0 : batch.data.length / rows;
+  const out: Tensor[] = [];
+  let start = 0;
+  for (const n of rowCounts) {
+    const data = batch.data.subarray(start * rowSize, (start + n) * rowSize) as TypedArray;
+    out.push({ dtype: batch.dtype, dims: [n, ...batch.dims.slice(1)], data });
+    start += n;
+  }
+  return out;
+}
+
+/** Key under which requests may share a batch: dtype and every dimension but the first. */
+export function batchKey(t: Tensor): string {
+  return `${t.dtype}[${t.dims.slice(1).join(',')}]`;
+}
+
+/** A view of a typed array's bytes for a given dtype over a (possibly offset) buffer. */
+export function viewOf(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray {
+  return new DTYPES[dtype].array(buffer, byteOffset, length);
+}

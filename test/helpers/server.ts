@@ -1,0 +1,73 @@
+// Test helpers: a temporary model repository and the real server on an ephemeral loopback port.
+import { mkdtemp, mkdir, writeFile, rm, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { parseServeOptions } from '../../src/config.js';
+import { serve, type Served } from '../../src/server.js';
+
+/** Repository root of the project (tests run from dist/test/helpers). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const SHIPPED_MODELS = join(ROOT, 'models');
+
+export interface ModelFixture {
+  /** ONNX bytes, or a path to copy. Keyed by version when `versions` is used. */
+  onnx?: Uint8Array | string;
+  versions?: Record<string, Uint8Array | string>;
+  config?: unknown;
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** Writes models/<name>/{config.json, model.onnx | <v>/model.onnx} into a fresh temp folder. */
+export async function makeRepo(t: Teardown, models: Record<string, ModelFixture>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'onnx-serve-test-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const put = async (file: string, src: Uint8Array | string): Promise<void> => {
+    await mkdir(dirname(file), { recursive: true });
+    if (typeof src === 'string') await copyFile(src, file);
+    else await writeFile(file, src);
+  };
+  for (const [name, m] of Object.entries(models)) {
+    await mkdir(join(root, name), { recursive: true });
+    if (m.config !== undefined) {
+      await writeFile(join(root, name, 'config.json'), typeof m.config === 'string' ? m.config : JSON.stringify(m.config));
+    }
+    if (m.onnx) await put(join(root, name, 'model.onnx'), m.onnx);
+    for (const [v, src] of Object.entries(m.versions ?? {})) await put(join(root, name, v, 'model.onnx'), src);
+  }
+  return root;
+}
+
+/** Starts the real server (real workers, real onnxruntime) on 127.0.0.1:0; shut down at teardown. */
+export async function startServer(t: Teardown, modelsDir: string, args: string[] = [], extra: { faultHooks?: boolean } = {}): Promise<Served> {
+  const opts = parseServeOptions(['--models', modelsDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent', '--instances', '1', ...args], {});
+  const served = await serve(opts, extra);
+  t.teardown(() => served.shutdown());
+  return served;
+}
+
+export interface JsonResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
+  const res = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function getJson(url: string): Promise<JsonResponse> {
+  const res = await request(url);
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
