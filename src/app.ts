@@ -64,6 +64,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
 
+  // while draining, each answer closes its connection: keep-alive sockets must not hold the process open
+  app.addHook('onSend', async (_request, reply) => {
+    if (app.serving.draining) reply.header('connection', 'close');
+  });
+
   await app.register(healthRoutes);
   await app.register(modelRoutes);
   await app.register(predictRoutes);

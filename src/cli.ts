@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const served = await serve(opts, { faultHooks: process.env.ONNX_SERVE_TEST_FAULTS === '1' });
+  const served = await serve(opts);
   exitOnSignals(served, opts.drainTimeoutMs);
   const repo = served.app.serving.repository;
   const lines = repo.all().map((mv) => `  ${mv.name} v${mv.version}  ${mv.state}${mv.reason ? `  (${mv.reason})` : ''}`);

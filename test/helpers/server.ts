@@ -3,6 +3,7 @@ import { mkdtemp, mkdir, writeFile, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import tap from 'tap';
 import { request } from 'undici';
 import { parseServeOptions } from '../../src/config.js';
 import { serve, type Served } from '../../src/server.js';
@@ -71,3 +72,6 @@ export async function getJson(url: string): Promise<JsonResponse> {
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
+
+/** tap's Test type, as the callback of t.test receives it. */
+export type Asserts = Parameters<Parameters<typeof tap.test>[0]>[0];

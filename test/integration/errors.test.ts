@@ -1,0 +1,79 @@
+// Every error code of the catalogue, produced by a real request against the real server.
+import t from 'tap';
+import { request } from 'undici';
+import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
+import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { ERRORS, type ErrorCode } from '../../src/errors.js';
+
+const mlp = mlpModel([8, 16, 2], 3);
+const row = (seed: number): number[] => Array.from(seededFloats(8, seed));
+
+t.test('every error code from a real request', async (t) => {
+  const repo = await makeRepo(t, {
+    mlp: { onnx: mlp },
+    // one worker, no waiting for rows: a slowed run keeps the only worker busy on demand
+    slow: { onnx: mlp, config: { instances: 1, maxBatchSize: 4, dynamicBatching: { maxQueueDelayMs: 0, maxQueueSize: 1 } } },
+    broken: { onnx: new Uint8Array([1, 2, 3, 4]) },
+  });
+  const served = await startServer(t, repo, [], { faultHooks: true });
+  const url = `${served.url}/v1/predict`;
+  const seen = new Set<ErrorCode>();
+  const expectError = async (res: { status: number; body: any }, code: ErrorCode, what: string): Promise<void> => {
+    t.equal(res.status, ERRORS[code].status, `${what}: status ${ERRORS[code].status}`);
+    t.equal(res.body?.error?.code, code, `${what}: code ${code}`);
+    t.type(res.body?.error?.message, 'string', `${what}: has a message`);
+    seen.add(code);
+  };
+  const slowPool = () => served.app.serving.repository.resolve('slow').workerPool!;
+
+  const raw = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "mlp", "inputs": ' });
+  await expectError({ status: raw.statusCode, body: await raw.body.json() }, 'INVALID_JSON', 'truncated JSON');
+  await expectError(await postJson(url, { inputs: { input: [row(1)] } }), 'INVALID_INPUT', 'no model field');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { nope: [row(1)] } }), 'INVALID_INPUT', 'unknown input');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: [row(1)] } }, { 'x-request-timeout-ms': 'soon' }), 'INVALID_INPUT', 'bad timeout header');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: [[1, 2, 3]] } }), 'SHAPE_MISMATCH', 'wrong width');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: [row(1), [1, 2]] } }), 'SHAPE_MISMATCH', 'ragged rows');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: [[1, 2, 3, 4, 5, 6, 7, 'x']] } }), 'DTYPE_MISMATCH', 'a string in float32');
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: Array.from({ length: 33 }, (_, i) => row(i)) } }), 'BATCH_TOO_LARGE', '33 rows, max 32');
+  await expectError(await postJson(url, { model: 'nope', inputs: { input: [row(1)] } }), 'MODEL_NOT_FOUND', 'unknown model');
+  await expectError(await postJson(url, { model: 'mlp', version: '9', inputs: { input: [row(1)] } }), 'MODEL_NOT_FOUND', 'unknown version');
+  await expectError(await postJson(url, { model: 'broken', inputs: { input: [row(1)] } }), 'MODEL_NOT_READY', 'a model that failed to load');
+
+  // PAYLOAD_TOO_LARGE: a second server with a tiny body limit
+  const small = await startServer(t, repo, ['--body-limit', '2kb']);
+  const big = await postJson(`${small.url}/v1/predict`, { model: 'mlp', inputs: { input: Array.from({ length: 30 }, (_, i) => row(i)) } });
+  await expectError(big, 'PAYLOAD_TOO_LARGE', 'body over --body-limit');
+
+  // QUEUE_TIMEOUT: the only worker is busy for 400 ms; a request that may wait 50 ms expires, uncomputed
+  const before = served.app.serving.repository.resolve('slow').scheduler!.inferences;
+  slowPool().injectFault({ kind: 'delay-next-run', ms: 400 });
+  const occupying = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
+  await new Promise((r) => setTimeout(r, 50));
+  await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(2)] } }, { 'x-request-timeout-ms': '50' }), 'QUEUE_TIMEOUT', 'deadline passed in the queue');
+  t.equal((await occupying).status, 200, 'the slowed request itself succeeds');
+  const after = served.app.serving.repository.resolve('slow').scheduler!.inferences;
+  t.equal(after - before, 1, 'the expired request was never computed');
+
+  // QUEUE_FULL: worker busy, one request queued (maxQueueSize 1), the next is refused at once
+  slowPool().injectFault({ kind: 'delay-next-run', ms: 400 });
+  const running = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
+  await new Promise((r) => setTimeout(r, 50));
+  const queued = postJson(url, { model: 'slow', inputs: { input: [row(3)] } });
+  await new Promise((r) => setTimeout(r, 50));
+  const full = await postJson(url, { model: 'slow', inputs: { input: [row(4)] } });
+  await expectError(full, 'QUEUE_FULL', 'queue holds maxQueueSize');
+  t.match(full.headers['retry-after'], /^\d+$/, 'QUEUE_FULL carries Retry-After');
+  t.same([(await running).status, (await queued).status], [200, 200], 'the running and the queued request both succeed');
+
+  // INFERENCE_FAILED: a run that fails fails only its own batch
+  slowPool().injectFault({ kind: 'fail-next-run' });
+  await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(1)] } }), 'INFERENCE_FAILED', 'onnxruntime run failed');
+  t.equal((await postJson(url, { model: 'slow', inputs: { input: [row(1)] } })).status, 200, 'the next request succeeds');
+
+  // SHUTTING_DOWN: once draining, new requests are refused and readiness turns 503
+  served.app.serving.draining = true;
+  await expectError(await postJson(url, { model: 'mlp', inputs: { input: [row(1)] } }), 'SHUTTING_DOWN', 'draining');
+  t.equal((await getJson(`${served.url}/v2/health/ready`)).status, 503, 'readiness is 503 while draining');
+
+  t.same([...seen].sort(), Object.keys(ERRORS).sort(), 'every catalogue code was produced by a real request');
+});
