@@ -1,31 +1,30 @@
 // IEEE 754 half-precision conversion (Node 20 has no Math.f16round / Float16Array).
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+// Rounds straight from the float64 value: going through float32 first would round twice.
 
-/** Rounds a number to the nearest float16 (round half to even) and returns its 16 bits. */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Rounds a number to the nearest float16 (ties to even) and returns its 16 bits. */
 export function f32ToF16(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow to Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow to zero
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  if (a >= 65520) return sign | 0x7c00; // 65520 is halfway from 65504 to 2^16 and ties to the even side: Inf
+  if (a < 2 ** -14) return sign | roundHalfEven(a * 2 ** 24); // subnormal (1024 becomes the smallest normal)
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // log2 may be off by one near powers of two
+  else if (2 ** (e + 1) <= a) e++;
+  let m = roundHalfEven((a / 2 ** e) * 1024 - 1024); // exact: scaling by powers of two
+  if (m === 1024) {
+    m = 0;
+    e++;
   }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into exponent: still correct
-  return sign | half;
+  return sign | ((e + 15) << 10) | m;
 }
 
 /** Decodes 16 float16 bits into a number. */

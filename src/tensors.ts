@@ -100,6 +100,7 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
         const x = flat[i];
         if (typeof x !== 'number') bad(i, 'is not a number');
         o[i] = x as number;
+        if (o[i] === Infinity || o[i] === -Infinity) bad(i, 'is too large'); // JSON has no Infinity: only float32 overflow lands here
       }
       break;
     }
@@ -108,7 +109,9 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
       for (let i = 0; i < flat.length; i++) {
         const x = flat[i];
         if (typeof x !== 'number') bad(i, 'is not a number');
-        o[i] = f32ToF16(x as number);
+        const h = f32ToF16(x as number);
+        if ((h & 0x7fff) === 0x7c00) bad(i, 'is too large (float16 holds at most ±65504)');
+        o[i] = h;
       }
       break;
     }

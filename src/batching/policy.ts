@@ -52,7 +52,8 @@ export function decide(queue: readonly PendingRequest[], idleWorkers: number, no
   for (const i of live) {
     const r = queue[i]!;
     if (r.key !== oldest.key) continue;
-    if (rows + r.rows > cfg.maxBatchSize) {
+    // (the oldest always goes, even oversize: the route rejects those, and a stuck head would block the queue)
+    if (batch.length > 0 && rows + r.rows > cfg.maxBatchSize) {
       blocked = true;
       break;
     }

@@ -138,7 +138,11 @@ export class Scheduler {
   }
 
   private arm(waitMs: number): void {
-    if (!Number.isFinite(waitMs)) return;
+    if (!Number.isFinite(waitMs)) {
+      // nothing queued has a deadline left to watch: no timer should keep the process alive
+      if (this.timer && this.queue.length === 0) this.clearTimer();
+      return;
+    }
     const at = this.now() + Math.max(0, waitMs);
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
@@ -148,6 +152,12 @@ export class Scheduler {
       this.timerAt = Infinity;
       this.pump();
     }, Math.max(0, Math.ceil(waitMs)));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
   private dispatch(batch: QueueItem[]): void {
@@ -164,7 +174,12 @@ export class Scheduler {
         this.inferences += rows;
         this.batchSizes.set(rows, (this.batchSizes.get(rows) ?? 0) + 1);
         this.observer.executed?.(rows, batch.length, result.computeMs);
-        this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
+        try {
+          this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
+        } catch (err) {
+          // e.g. an output whose first dimension is not the batch: fail this batch, not the process
+          this.fail(batch, err as Error);
+        }
         this.checkDrained();
       },
       (err: Error) => {
@@ -236,8 +251,6 @@ export class Scheduler {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    this.clearTimer();
   }
 }

@@ -15,6 +15,8 @@ export interface ModelConfig {
   dynamicBatching: DynamicBatchingConfig;
   instances: number;
   intraOpThreads: number;
+  /** Compressed siblings (name → file in the model folder), validated now; routing to them is future work. */
+  variants: Record<string, string>;
 }
 
 export const DEFAULT_BATCHING: Readonly<DynamicBatchingConfig> = Object.freeze({
@@ -34,7 +36,7 @@ export interface ConfigDefaults {
 
 export class ModelConfigError extends Error {}
 
-const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads'];
+const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
@@ -44,7 +46,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
   const obj = (key: string, v: unknown, keys: string[]): Record<string, unknown> => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(key, v, 'a JSON object');
     for (const k of Object.keys(v)) {
-      if (!keys.includes(k)) throw new ModelConfigError(`${file}: unknown key "${key ? `${key}.` : ''}${k}"; allowed keys: ${keys.join(', ')}`);
+      if (!keys.includes(k)) throw new ModelConfigError(`${file}: unknown key "${key && key !== '(top level)' ? `${key}.` : ''}${k}"; allowed keys: ${keys.join(', ')}`);
     }
     return v as Record<string, unknown>;
   };
@@ -59,7 +61,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     return v;
   };
 
-  const top = obj('', raw ?? {}, TOP_KEYS);
+  const top = obj('(top level)', raw ?? {}, TOP_KEYS);
   const maxBatchSize = top.maxBatchSize === undefined ? undefined : int('maxBatchSize', top.maxBatchSize, 0, 65536, 0);
   const b = obj('dynamicBatching', top.dynamicBatching ?? {}, BATCHING_KEYS);
   const preferredRaw = b.preferredBatchSizes ?? [];
@@ -80,8 +82,21 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     },
     instances: int('instances', top.instances, 1, 64, defaults.instances),
     intraOpThreads: int('intraOpThreads', top.intraOpThreads, 1, 256, defaults.intraOpThreads),
+    variants: parseVariants(top.variants, fail),
   };
   return deepFreeze(config);
+}
+
+function parseVariants(v: unknown, fail: (key: string, value: unknown, allowed: string) => never): Record<string, string> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('variants', v, 'an object mapping a variant name to an .onnx file in the model folder');
+  const out: Record<string, string> = {};
+  for (const [name, file] of Object.entries(v)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) fail(`variants`, name, 'variant names of letters, digits, "_" and "-"');
+    if (typeof file !== 'string' || !/^[^/\\]+\.onnx$/.test(file)) fail(`variants.${name}`, file, 'a file name ending in .onnx, inside the model folder');
+    out[name] = file as string;
+  }
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -15,6 +15,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         batching: mv.batching ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
+        variants: mv.config.variants,
         stats: mv.scheduler
           ? {
               queueDepth: mv.scheduler.depth,

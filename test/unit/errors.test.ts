@@ -1,0 +1,84 @@
+// Unit tests for the error catalogue: each code has one status, matching DESIGN.md's catalogue,
+// ServeError carries code/status/headers, and README.md's error table (when there is one) agrees.
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ERRORS, ServeError, isErrorCode, type ErrorCode } from '../../src/errors.js';
+
+/** DESIGN.md, "HTTP surface": the stable codes and their one status each. */
+const CATALOGUE: Record<string, number> = {
+  INVALID_JSON: 400,
+  INVALID_INPUT: 400,
+  SHAPE_MISMATCH: 400,
+  DTYPE_MISMATCH: 400,
+  BATCH_TOO_LARGE: 400,
+  MODEL_NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  QUEUE_FULL: 429,
+  MODEL_NOT_READY: 503,
+  SHUTTING_DOWN: 503,
+  QUEUE_TIMEOUT: 504,
+  INFERENCE_FAILED: 500,
+};
+
+t.test('the catalogue holds exactly the designed codes', async (t) => {
+  t.strictSame(Object.keys(ERRORS).sort(), Object.keys(CATALOGUE).sort());
+});
+
+t.test('each code maps to exactly one status, the one DESIGN.md gives', async (t) => {
+  for (const [code, entry] of Object.entries(ERRORS)) {
+    t.equal(typeof entry.status, 'number', `${code}: one numeric status`);
+    t.ok(Number.isInteger(entry.status) && entry.status >= 400 && entry.status <= 599, `${code}: an HTTP error status`);
+    t.equal(entry.status, CATALOGUE[code], `${code} is ${CATALOGUE[code]}`);
+    t.ok(typeof entry.doc === 'string' && entry.doc.trim().length > 10, `${code}: has a doc line`);
+  }
+});
+
+t.test('ServeError carries code, status and headers', async (t) => {
+  for (const code of Object.keys(CATALOGUE) as ErrorCode[]) {
+    const e = new ServeError(code, `message for ${code}`);
+    t.ok(e instanceof Error, `${code}: is an Error`);
+    t.equal(e.code, code, `${code}: .code`);
+    t.equal(e.status, CATALOGUE[code], `${code}: .status from the catalogue`);
+    t.equal(e.message, `message for ${code}`, `${code}: .message`);
+    t.strictSame(e.headers, {}, `${code}: no headers by default`);
+  }
+  const full = new ServeError('QUEUE_FULL', 'retry later', { 'retry-after': '1' });
+  t.strictSame(full.headers, { 'retry-after': '1' }, 'headers are kept');
+  t.equal(full.status, 429);
+});
+
+t.test('isErrorCode', async (t) => {
+  for (const code of Object.keys(CATALOGUE)) t.ok(isErrorCode(code), code);
+  for (const s of ['', 'queue_full', 'NOT_A_CODE', 'toString', '__proto__', 'constructor']) t.notOk(isErrorCode(s), JSON.stringify(s));
+});
+
+t.test("README.md's error table, when present, lists every code with its status", async (t) => {
+  // compiled to dist/test/unit: the repository root is three levels up
+  const readme = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'README.md');
+  if (!existsSync(readme)) {
+    t.comment(`no README.md at ${readme} yet: nothing to compare`);
+    return;
+  }
+  const rows = readFileSync(readme, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().startsWith('|'))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^\||\|$/g, '')
+        .split('|')
+        .map((c) => c.trim().replace(/[`*]/g, '').trim()),
+    );
+  const codeRows = rows.filter((cells) => cells.some((c) => Object.hasOwn(CATALOGUE, c)));
+  if (codeRows.length === 0) {
+    t.comment('README.md has no error table yet: nothing to compare');
+    return;
+  }
+  for (const [code, status] of Object.entries(CATALOGUE)) {
+    const row = codeRows.find((cells) => cells.includes(code));
+    t.ok(row, `README.md's error table has a row for ${code}`);
+    if (row) t.ok(row.some((c) => new RegExp(`^${status}\\b`).test(c)), `README.md: ${code} is listed with status ${status} (row: ${row.join(' | ')})`);
+  }
+});

@@ -1,0 +1,155 @@
+// Unit tests for parseModelConfig: defaults, errors that name the file, key, bad value and what
+// is allowed, unknown keys, preferred sizes vs maxBatchSize, and a deeply frozen result.
+import t from 'tap';
+import { DEFAULT_BATCHING, ModelConfigError, parseModelConfig } from '../../src/repository/model-config.js';
+
+const FILE = 'models/digits/config.json';
+const DEFAULTS = { instances: 2, intraOpThreads: 3 };
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+t.test('defaults when there is no config.json', async (t) => {
+  const c = parseModelConfig(undefined, FILE, DEFAULTS);
+  t.strictSame(c, {
+    maxBatchSize: undefined,
+    dynamicBatching: { maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10_000 },
+    instances: 2,
+    intraOpThreads: 3,
+    variants: {},
+  });
+  t.equal(c.maxBatchSize, undefined, 'maxBatchSize left to be derived from the model');
+  t.strictSame(parseModelConfig({}, FILE, DEFAULTS), c, 'an empty object gives the same defaults');
+  t.strictSame(parseModelConfig({ dynamicBatching: {} }, FILE, DEFAULTS).dynamicBatching, c.dynamicBatching);
+  t.strictSame(DEFAULT_BATCHING, c.dynamicBatching, 'defaults are the exported DEFAULT_BATCHING');
+});
+
+t.test('valid values are kept', async (t) => {
+  const c = parseModelConfig(
+    { maxBatchSize: 16, dynamicBatching: { maxQueueDelayMs: 0.5, preferredBatchSizes: [16, 4, 8, 4], maxQueueSize: 10, timeoutMs: 250 }, instances: 1, intraOpThreads: 4 },
+    FILE,
+    DEFAULTS,
+  );
+  t.equal(c.maxBatchSize, 16);
+  t.equal(c.dynamicBatching.maxQueueDelayMs, 0.5, 'the delay may be fractional');
+  t.strictSame(c.dynamicBatching.preferredBatchSizes, [4, 8, 16], 'preferred sizes ascending (the policy relies on it), duplicates dropped');
+  t.equal(c.dynamicBatching.maxQueueSize, 10);
+  t.equal(c.dynamicBatching.timeoutMs, 250);
+  t.equal(c.instances, 1);
+  t.equal(c.intraOpThreads, 4);
+  t.equal(parseModelConfig({ maxBatchSize: 0 }, FILE, DEFAULTS).maxBatchSize, 0, 'maxBatchSize 0: the model does not batch');
+});
+
+/** [config, key named in the error, the bad value]. */
+const BAD: [unknown, string, unknown][] = [
+  [{ maxBatchSize: -1 }, 'maxBatchSize', -1],
+  [{ maxBatchSize: 1.5 }, 'maxBatchSize', 1.5],
+  [{ maxBatchSize: '8' }, 'maxBatchSize', '8'],
+  [{ maxBatchSize: null }, 'maxBatchSize', null],
+  [{ dynamicBatching: { maxQueueDelayMs: -1 } }, 'dynamicBatching.maxQueueDelayMs', -1],
+  [{ dynamicBatching: { maxQueueDelayMs: '2' } }, 'dynamicBatching.maxQueueDelayMs', '2'],
+  [{ dynamicBatching: { maxQueueDelayMs: 1e9 } }, 'dynamicBatching.maxQueueDelayMs', 1e9],
+  [{ dynamicBatching: { maxQueueSize: 0 } }, 'dynamicBatching.maxQueueSize', 0],
+  [{ dynamicBatching: { maxQueueSize: 2.5 } }, 'dynamicBatching.maxQueueSize', 2.5],
+  [{ dynamicBatching: { timeoutMs: 0 } }, 'dynamicBatching.timeoutMs', 0],
+  [{ dynamicBatching: { timeoutMs: true } }, 'dynamicBatching.timeoutMs', true],
+  [{ dynamicBatching: { preferredBatchSizes: 8 } }, 'dynamicBatching.preferredBatchSizes', 8],
+  [{ dynamicBatching: { preferredBatchSizes: [4, 0] } }, 'dynamicBatching.preferredBatchSizes[1]', 0],
+  [{ dynamicBatching: { preferredBatchSizes: ['4'] } }, 'dynamicBatching.preferredBatchSizes[0]', '4'],
+  [{ dynamicBatching: 5 }, 'dynamicBatching', 5],
+  [{ dynamicBatching: [] }, 'dynamicBatching', []],
+  [{ instances: 0 }, 'instances', 0],
+  [{ instances: 65 }, 'instances', 65],
+  [{ intraOpThreads: 0 }, 'intraOpThreads', 0],
+  [{ intraOpThreads: 'two' }, 'intraOpThreads', 'two'],
+];
+
+t.test('each bad value: ModelConfigError naming the file, the key, the bad value and what is allowed', async (t) => {
+  for (const [raw, key, value] of BAD) {
+    const err = thrown(() => parseModelConfig(raw, FILE, DEFAULTS));
+    const label = `${key} = ${JSON.stringify(value)}`;
+    t.ok(err instanceof ModelConfigError, `${label}: ModelConfigError`);
+    const msg = err instanceof Error ? err.message : '';
+    t.ok(msg.includes(FILE), `${label}: names the file (${msg})`);
+    t.ok(msg.includes(`"${key}"`), `${label}: names the key`);
+    t.ok(msg.includes(JSON.stringify(value)), `${label}: shows the bad value`);
+    t.match(msg, /allowed/i, `${label}: says what is allowed`);
+    t.notOk(msg.includes('\n'), `${label}: one line`);
+  }
+});
+
+t.test('the allowed range is spelled out', async (t) => {
+  const msg = (raw: unknown): string => (thrown(() => parseModelConfig(raw, FILE, DEFAULTS)) as Error).message;
+  t.match(msg({ instances: 0 }), /1\D+64/, 'instances: 1 to 64');
+  t.match(msg({ dynamicBatching: { maxQueueDelayMs: -1 } }), /0\D+60000/, 'delay: 0 to 60000');
+  t.match(msg({ maxBatchSize: -1 }), /integer/, 'maxBatchSize: an integer');
+});
+
+t.test('a config that is not a JSON object is rejected', async (t) => {
+  for (const raw of [42, 'x', [], true]) {
+    const err = thrown(() => parseModelConfig(raw, FILE, DEFAULTS));
+    t.ok(err instanceof ModelConfigError, `${JSON.stringify(raw)}: ModelConfigError`);
+    t.ok(err instanceof Error && err.message.includes(FILE), `${JSON.stringify(raw)}: names the file`);
+  }
+});
+
+t.test('unknown keys are rejected, listing the allowed keys', async (t) => {
+  const top = thrown(() => parseModelConfig({ maxBatchSize: 8, batchSize: 8 }, FILE, DEFAULTS));
+  t.ok(top instanceof ModelConfigError);
+  const m = top instanceof Error ? top.message : '';
+  t.ok(m.includes(FILE), 'names the file');
+  t.ok(m.includes('batchSize'), 'names the unknown key');
+  for (const k of ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads']) t.ok(m.includes(k), `lists allowed key ${k}`);
+
+  const nested = thrown(() => parseModelConfig({ dynamicBatching: { maxDelayMs: 3 } }, FILE, DEFAULTS));
+  t.ok(nested instanceof ModelConfigError);
+  const n = nested instanceof Error ? nested.message : '';
+  t.ok(n.includes('dynamicBatching.maxDelayMs'), 'names the unknown key with its path');
+  for (const k of ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs']) t.ok(n.includes(k), `lists allowed key ${k}`);
+});
+
+t.test('preferredBatchSizes larger than maxBatchSize are rejected', async (t) => {
+  const err = thrown(() => parseModelConfig({ maxBatchSize: 16, dynamicBatching: { preferredBatchSizes: [8, 32] } }, FILE, DEFAULTS));
+  t.ok(err instanceof ModelConfigError, 'ModelConfigError');
+  const m = err instanceof Error ? err.message : '';
+  t.ok(m.includes(FILE), 'names the file');
+  t.ok(m.includes('dynamicBatching.preferredBatchSizes'), 'names the key');
+  t.ok(m.includes('32'), 'shows the offending size');
+  t.ok(m.includes('16'), 'says the limit');
+  t.doesNotThrow(() => parseModelConfig({ maxBatchSize: 16, dynamicBatching: { preferredBatchSizes: [8, 16] } }, FILE, DEFAULTS), 'equal to maxBatchSize is fine');
+});
+
+t.test('the result is deeply frozen', async (t) => {
+  const c = parseModelConfig({ maxBatchSize: 8, dynamicBatching: { preferredBatchSizes: [4, 8] } }, FILE, DEFAULTS);
+  t.ok(Object.isFrozen(c), 'top level');
+  t.ok(Object.isFrozen(c.dynamicBatching), 'dynamicBatching');
+  t.ok(Object.isFrozen(c.dynamicBatching.preferredBatchSizes), 'preferredBatchSizes');
+  t.throws(() => {
+    (c.dynamicBatching.preferredBatchSizes as number[]).push(16);
+  }, 'cannot grow preferredBatchSizes');
+  const d = parseModelConfig(undefined, FILE, DEFAULTS);
+  t.ok(Object.isFrozen(d) && Object.isFrozen(d.dynamicBatching) && Object.isFrozen(d.dynamicBatching.preferredBatchSizes), 'defaults are frozen too');
+  // parsing must not freeze the caller's object
+  const raw = { dynamicBatching: { preferredBatchSizes: [2] } };
+  parseModelConfig(raw, FILE, DEFAULTS);
+  t.notOk(Object.isFrozen(raw.dynamicBatching.preferredBatchSizes), "the caller's arrays stay mutable");
+});
+
+t.test('the example config.json from DESIGN.md parses', async (t) => {
+  // verbatim from DESIGN.md, "Model repository": the documented, all-optional config.json
+  const example = {
+    maxBatchSize: 32,
+    dynamicBatching: { maxQueueDelayMs: 2, preferredBatchSizes: [8, 16, 32], maxQueueSize: 1024, timeoutMs: 10000 },
+    instances: 1,
+    intraOpThreads: 1,
+    variants: { int8: 'model.int8.onnx' },
+  };
+  const err = thrown(() => parseModelConfig(example, FILE, DEFAULTS));
+  t.equal(err, undefined, `accepted (got: ${err instanceof Error ? err.message : 'no error'})`);
+});

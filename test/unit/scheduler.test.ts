@@ -1,0 +1,406 @@
+// Unit tests for the scheduler shell (queue limit, cancellation, deadlines, slicing results back,
+// failures and retries, drained()) with a fake worker pool and, mostly, an injected clock.
+import t from 'tap';
+import { EventEmitter } from 'node:events';
+import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
+import { WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
+import { ServeError } from '../../src/errors.js';
+import { batchKey, fromNested, toNested, type Tensor } from '../../src/tensors.js';
+
+interface Call {
+  inputs: Record<string, Tensor>;
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** A stand-in for WorkerPool: `idle` workers, each run() takes one until the test settles it. */
+class FakePool extends EventEmitter {
+  idle: number;
+  readonly calls: Call[] = [];
+  constructor(idle: number) {
+    super();
+    this.idle = idle;
+  }
+  idleCount(): number {
+    return this.idle;
+  }
+  run(inputs: Record<string, Tensor>): Promise<RunResult> {
+    if (this.idle <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
+    this.idle--;
+    return new Promise<RunResult>((resolve, reject) => this.calls.push({ inputs, resolve, reject }));
+  }
+  /** A worker becomes available (finished, or a replacement loaded): like the real pool, emit 'idle'. */
+  freeWorker(): void {
+    this.idle++;
+    this.emit('idle');
+  }
+  /** Answers call i with y = 2·x (one output row per input row), then frees the worker. */
+  succeed(i: number): void {
+    const c = this.calls[i]!;
+    const x = c.inputs.x!;
+    const y = new Float32Array(x.data.length);
+    for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
+    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1 });
+    this.freeWorker();
+  }
+  /** The run fails with err; the worker stays (as for a run-error) unless `dead`. */
+  failRun(i: number, err: Error, dead = false): void {
+    this.calls[i]!.reject(err);
+    if (!dead) this.freeWorker();
+  }
+  asPool(): WorkerPool {
+    return this as unknown as WorkerPool;
+  }
+}
+
+/** Lets promise callbacks (the scheduler's .then handlers) run. */
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function setup(over: Partial<SchedulerConfig> = {}, idle = 1) {
+  let clock = 1000;
+  const pool = new FakePool(idle);
+  const rejected: RejectReason[] = [];
+  const executed: { rows: number; requests: number }[] = [];
+  const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 16, ...over };
+  const s = new Scheduler(cfg, pool.asPool(), { rejected: (r) => rejected.push(r), executed: (rows, requests) => executed.push({ rows, requests }) }, () => clock);
+  return {
+    s,
+    pool,
+    rejected,
+    executed,
+    advance(ms: number) {
+      clock += ms;
+      s.pump();
+    },
+  };
+}
+
+/** A request of `rows` rows of width 2, values base, base+1, … */
+function input(rows: number, base: number): { inputs: Record<string, Tensor>; rows: number; key: string } {
+  const x = fromNested(Array.from({ length: rows }, (_, r) => [base + 2 * r, base + 2 * r + 1]), 'float32');
+  return { inputs: { x }, rows, key: batchKey(x) };
+}
+
+/** Records how a promise settles, without leaving rejections unhandled. */
+function track<T>(p: Promise<T>): { settled: () => boolean; value?: T; error?: unknown } {
+  const st: { done: boolean; value?: T; error?: unknown } = { done: false };
+  p.then(
+    (v) => {
+      st.done = true;
+      st.value = v;
+    },
+    (e: unknown) => {
+      st.done = true;
+      st.error = e;
+    },
+  );
+  return {
+    settled: () => st.done,
+    get value() {
+      return st.value;
+    },
+    get error() {
+      return st.error;
+    },
+  };
+}
+
+function isServeError(e: unknown, code: string, status: number): boolean {
+  return e instanceof ServeError && e.code === code && e.status === status;
+}
+
+const other = (rows: number, base: number): { inputs: Record<string, Tensor>; rows: number; key: string } => {
+  // width 3 instead of 2: a different batch key
+  const x = fromNested(Array.from({ length: rows }, (_, r) => [base + 3 * r, base + 3 * r + 1, base + 3 * r + 2]), 'float32');
+  return { inputs: { x }, rows, key: batchKey(x) };
+};
+
+t.test('a full batch goes at once, with no timer involved', async (t) => {
+  const { s, pool } = setup({}, 1);
+  const ps = Array.from({ length: 8 }, (_, i) => track(s.enqueue({ ...input(1, 10 * i), timeoutMs: 50 })));
+  t.equal(pool.calls.length, 1, 'dispatched synchronously on the 8th row');
+  t.strictSame(pool.calls[0]!.inputs.x!.dims, [8, 2]);
+  pool.succeed(0);
+  await tick();
+  t.ok(ps.every((p) => p.settled() && p.value !== undefined), 'all answered');
+});
+
+t.test('results are sliced back per request, in order, each with its own rows', async (t) => {
+  const { s, pool, executed, advance } = setup({}, 0);
+  const ps = [input(1, 0), input(3, 10), input(2, 100)].map((r) => s.enqueue({ ...r, timeoutMs: 50 }));
+  t.equal(s.depth, 3, 'all queued while no worker is idle');
+  pool.freeWorker();
+  t.equal(pool.calls.length, 0, 'a partial batch (6 of 8 rows) waits for maxQueueDelayMs');
+  advance(5);
+  t.equal(pool.calls.length, 1, 'past the delay: one execution for the three requests');
+  const packed = pool.calls[0]!.inputs.x!;
+  t.strictSame(packed.dims, [6, 2], '1 + 3 + 2 rows packed along dimension 0');
+  t.strictSame(toNested(packed), [[0, 1], [10, 11], [12, 13], [14, 15], [100, 101], [102, 103]], 'in arrival order');
+  pool.succeed(0);
+  const results = await Promise.all(ps);
+  t.strictSame(toNested(results[0]!.outputs.y!), [[0, 2]], 'request 1 gets its 1 row');
+  t.strictSame(toNested(results[1]!.outputs.y!), [[20, 22], [24, 26], [28, 30]], 'request 2 gets its 3 rows');
+  t.strictSame(toNested(results[2]!.outputs.y!), [[200, 202], [204, 206]], 'request 3 gets its 2 rows');
+  for (const r of results) t.equal(r.batchSize, 6, 'each reports the rows of its execution');
+  t.strictSame(executed, [{ rows: 6, requests: 3 }], 'observer sees one execution of 6 rows, 3 requests');
+  t.equal(s.executions, 1);
+  t.equal(s.inferences, 6);
+  t.equal(s.batchSizes.get(6), 1);
+  t.equal(s.depth, 0);
+});
+
+t.test('incompatible requests go in separate batches', async (t) => {
+  const { s, pool, advance } = setup({}, 2);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...other(1, 50), timeoutMs: 50 }));
+  const c = track(s.enqueue({ ...input(1, 10), timeoutMs: 50 }));
+  advance(5);
+  t.equal(pool.calls.length, 2);
+  t.strictSame(toNested(pool.calls[0]!.inputs.x!), [[0, 1], [10, 11]], 'the oldest key first');
+  t.strictSame(toNested(pool.calls[1]!.inputs.x!), [[50, 51, 52]]);
+  pool.succeed(0);
+  pool.succeed(1);
+  await tick();
+  t.strictSame(toNested(a.value!.outputs.y!), [[0, 2]]);
+  t.strictSame(toNested(b.value!.outputs.y!), [[100, 102, 104]]);
+  t.strictSame(toNested(c.value!.outputs.y!), [[20, 22]]);
+});
+
+t.test('a full queue rejects at once with QUEUE_FULL and Retry-After', async (t) => {
+  const { s, pool, rejected, advance } = setup({ maxQueueSize: 2 }, 0);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 50 }));
+  const c = track(s.enqueue({ ...input(1, 20), timeoutMs: 50 }));
+  await Promise.resolve();
+  await Promise.resolve();
+  t.ok(c.settled(), 'settled within microtasks, no waiting');
+  t.ok(isServeError(c.error, 'QUEUE_FULL', 429), 'ServeError QUEUE_FULL, 429');
+  const retryAfter = c.error instanceof ServeError ? c.error.headers['retry-after'] : undefined;
+  t.ok(retryAfter !== undefined && /^\d+$/.test(retryAfter) && Number(retryAfter) >= 1, `retry-after header in seconds (${retryAfter})`);
+  t.strictSame(rejected, ['queue_full']);
+  t.equal(s.depth, 2, 'the queued two are untouched');
+  t.notOk(a.settled() || b.settled());
+  // once the queue empties (requests in flight do not count), new requests are accepted again
+  pool.freeWorker();
+  advance(5);
+  t.equal(s.depth, 0);
+  const d = track(s.enqueue({ ...input(1, 30), timeoutMs: 50 }));
+  await tick();
+  t.notOk(d.settled(), 'accepted');
+  t.equal(s.depth, 1);
+  s.rejectAll(() => new Error('teardown'));
+  pool.succeed(0);
+  await tick();
+});
+
+t.test('an aborted request leaves the queue and is never run', async (t) => {
+  const { s, pool, rejected, advance } = setup({}, 0);
+  const ac = new AbortController();
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50, signal: ac.signal }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 50 }));
+  ac.abort();
+  await tick();
+  t.ok(a.settled() && a.error instanceof ServeError, 'the aborted request is rejected');
+  t.equal(s.depth, 1, 'removed from the queue');
+  t.strictSame(rejected, ['cancelled']);
+  pool.freeWorker();
+  advance(5);
+  t.equal(pool.calls.length, 1);
+  t.strictSame(toNested(pool.calls[0]!.inputs.x!), [[10, 11]], 'only the live request runs');
+  pool.succeed(0);
+  await tick();
+  t.strictSame(toNested(b.value!.outputs.y!), [[20, 22]]);
+
+  // a signal that is already aborted: never queued
+  const c = track(s.enqueue({ ...input(1, 20), timeoutMs: 50, signal: AbortSignal.abort() }));
+  await tick();
+  t.ok(c.settled() && c.error instanceof ServeError, 'rejected');
+  t.equal(s.depth, 0);
+  t.equal(pool.calls.length, 1, 'run was not called for it');
+});
+
+t.test('deadline expiry (fake clock): QUEUE_TIMEOUT, never run', async (t) => {
+  const { s, pool, rejected, advance } = setup({}, 0);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 20 }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 40 }));
+  advance(19);
+  await tick();
+  t.notOk(a.settled(), 'before its deadline: still queued');
+  advance(1);
+  await tick();
+  t.ok(isServeError(a.error, 'QUEUE_TIMEOUT', 504), 'at its deadline: QUEUE_TIMEOUT, 504');
+  t.notOk(b.settled(), 'the other request waits on');
+  t.strictSame(rejected, ['timeout']);
+  t.equal(s.depth, 1);
+  pool.freeWorker();
+  t.equal(pool.calls.length, 1);
+  t.strictSame(toNested(pool.calls[0]!.inputs.x!), [[10, 11]], 'the expired request is not computed');
+  pool.succeed(0);
+  await tick();
+  t.ok(b.value, 'the live request is answered');
+});
+
+t.test('deadline expiry (real clock): the scheduler\'s own timer answers 504', async (t) => {
+  const pool = new FakePool(0);
+  const s = new Scheduler({ maxBatchSize: 8, maxQueueDelayMs: 1, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
+  const started = Date.now();
+  const err = await s.enqueue({ ...input(1, 0), timeoutMs: 10 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(isServeError(err, 'QUEUE_TIMEOUT', 504), 'QUEUE_TIMEOUT');
+  t.ok(Date.now() - started >= 9, 'not before the deadline');
+  t.equal(pool.calls.length, 0, 'never run');
+});
+
+t.test('the delay (real clock): a partial batch goes once maxQueueDelayMs has passed', async (t) => {
+  const pool = new FakePool(1);
+  const s = new Scheduler({ maxBatchSize: 8, maxQueueDelayMs: 3, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
+  const p = s.enqueue({ ...input(2, 0), timeoutMs: 1000 });
+  t.equal(pool.calls.length, 0, 'not at once');
+  await new Promise((r) => setTimeout(r, 25));
+  t.equal(pool.calls.length, 1, 'dispatched by the timer');
+  pool.succeed(0);
+  t.strictSame(toNested((await p).outputs.y!), [[0, 2], [4, 6]]);
+});
+
+t.test('a failed run fails only its own batch with INFERENCE_FAILED', async (t) => {
+  const { s, pool, advance } = setup({}, 2);
+  const a1 = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const a2 = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...other(1, 50), timeoutMs: 50 }));
+  advance(5);
+  t.equal(pool.calls.length, 2, 'two batches (different keys)');
+  pool.failRun(0, new Error('boom: bad node'));
+  pool.succeed(1);
+  await tick();
+  for (const [name, p] of [['a1', a1], ['a2', a2]] as const) {
+    t.ok(isServeError(p.error, 'INFERENCE_FAILED', 500), `${name}: INFERENCE_FAILED, 500`);
+    t.ok(p.error instanceof Error && p.error.message.includes('boom: bad node'), `${name}: the cause is in the message`);
+  }
+  t.strictSame(toNested(b.value!.outputs.y!), [[100, 102, 104]], 'the other batch is answered');
+  // and the scheduler keeps serving
+  const c = track(s.enqueue({ ...input(1, 7), timeoutMs: 50 }));
+  advance(5);
+  pool.succeed(2);
+  await tick();
+  t.strictSame(toNested(c.value!.outputs.y!), [[14, 16]]);
+});
+
+t.test('a dead worker: the batch is retried once, then MODEL_NOT_READY', async (t) => {
+  t.test('one death: retried and answered', async (t) => {
+    const { s, pool, advance } = setup({}, 1);
+    const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+    const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
+    advance(5);
+    t.equal(pool.calls.length, 1);
+    pool.failRun(0, new WorkerDiedError('worker thread exited with code 1 during the run'), true);
+    await tick();
+    t.notOk(a.settled() || b.settled(), 'not answered: waiting for a worker to retry');
+    t.equal(s.depth, 2, 'back in the queue');
+    pool.freeWorker(); // the replacement is ready
+    t.equal(pool.calls.length, 2, 'retried');
+    t.strictSame(toNested(pool.calls[1]!.inputs.x!), [[0, 1], [10, 11], [12, 13]], 'the same rows, same order');
+    pool.succeed(1);
+    await tick();
+    t.strictSame(toNested(a.value!.outputs.y!), [[0, 2]]);
+    t.strictSame(toNested(b.value!.outputs.y!), [[20, 22], [24, 26]]);
+  });
+  t.test('two deaths: MODEL_NOT_READY', async (t) => {
+    const { s, pool, advance } = setup({}, 1);
+    const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+    const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
+    advance(5);
+    pool.failRun(0, new WorkerDiedError('died once'), true);
+    await tick();
+    pool.freeWorker();
+    t.equal(pool.calls.length, 2);
+    pool.failRun(1, new WorkerDiedError('died twice'), true);
+    await tick();
+    t.ok(isServeError(a.error, 'MODEL_NOT_READY', 503), 'a: MODEL_NOT_READY, 503');
+    t.ok(isServeError(b.error, 'MODEL_NOT_READY', 503), 'b: MODEL_NOT_READY, 503');
+    t.equal(s.depth, 0, 'not queued a third time');
+    pool.freeWorker();
+    t.equal(pool.calls.length, 2, 'no third run');
+  });
+});
+
+t.test('drained() resolves once the queue is empty and nothing runs', async (t) => {
+  const { s, pool, advance } = setup({}, 1);
+  const empty = track(s.drained());
+  await tick();
+  t.ok(empty.settled(), 'at once when idle');
+
+  const p = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const d = track(s.drained());
+  await tick();
+  t.notOk(d.settled(), 'a request is queued');
+  advance(5);
+  await tick();
+  t.equal(pool.calls.length, 1);
+  t.notOk(d.settled(), 'a batch is running');
+  pool.succeed(0);
+  await tick();
+  t.ok(p.settled(), 'the request is answered');
+  t.ok(d.settled(), 'drained');
+
+  // emptied by expiry
+  const { s: s2, advance: advance2 } = setup({}, 0);
+  const q = track(s2.enqueue({ ...input(1, 0), timeoutMs: 10 }));
+  const d2 = track(s2.drained());
+  advance2(10);
+  await tick();
+  t.ok(q.settled() && isServeError(q.error, 'QUEUE_TIMEOUT', 504));
+  t.ok(d2.settled(), 'drained after the last request expired');
+});
+
+t.test('maxBatchSize 0: one request per execution, outputs not sliced', async (t) => {
+  const { s, pool } = setup({ maxBatchSize: 0, maxQueueDelayMs: 50 }, 2);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 50 }));
+  t.equal(pool.calls.length, 2, 'both go at once, separately');
+  t.strictSame(toNested(pool.calls[0]!.inputs.x!), [[0, 1]]);
+  t.strictSame(toNested(pool.calls[1]!.inputs.x!), [[10, 11]]);
+  pool.succeed(0);
+  pool.succeed(1);
+  await tick();
+  t.strictSame(toNested(a.value!.outputs.y!), [[0, 2]]);
+  t.strictSame(toNested(b.value!.outputs.y!), [[20, 22]]);
+  t.equal(a.value!.batchSize, 1);
+});
+
+t.test('flush(): partial batches go without waiting for the delay', async (t) => {
+  const { s, pool } = setup({ maxQueueDelayMs: 1000 }, 1);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  t.equal(pool.calls.length, 0);
+  s.flush();
+  t.equal(pool.calls.length, 1);
+  pool.succeed(0);
+  await tick();
+  t.ok(a.value);
+});
+
+t.test('an output whose first dimension does not match the batch fails that batch (no hang, no unhandled rejection)', async (t) => {
+  // A model may declare a symbolic first dimension on an output that is not the batch (e.g. a count of
+  // detections); the batch must then fail like any failed run: INFERENCE_FAILED for its own requests.
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
+  const { s, pool, advance } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(2, 0), timeoutMs: 50 }));
+  const d = track(s.drained());
+  advance(5);
+  t.equal(pool.calls.length, 1);
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1, 2, 3]], 'float32') }, computeMs: 1 }); // 1 row for a 2-row batch
+  pool.freeWorker();
+  await new Promise((r) => setTimeout(r, 20));
+  t.ok(a.settled(), 'the request is answered');
+  t.ok(isServeError(a.error, 'INFERENCE_FAILED', 500), 'with INFERENCE_FAILED');
+  t.ok(d.settled(), 'drained() resolves');
+  t.strictSame(unhandled.map((e) => (e instanceof Error ? e.message : String(e))), [], 'no unhandled rejection');
+});
