@@ -51,6 +51,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // our own SHUTTING_DOWN answer replaces fastify's bare 503 while draining
     return503OnClosing: false,
+    // bodies are read by known keys and never merged into other objects, so the __proto__ /
+    // constructor scan of every body (a regex over the whole text) buys nothing here
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
   });
   app.decorate('serving', { repository: opts.repository, draining: false });
 

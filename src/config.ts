@@ -86,7 +86,11 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   });
 }
 
-/** Workers per model by default; see BENCHMARKS.md for the measurement behind it. */
+/**
+ * Workers per model by default: the cores left after the main thread (which does HTTP, JSON and
+ * batching), at most 2. On 2 cores that is 1: measured in BENCHMARKS.md, a second worker there
+ * competes with the main thread and serves less, not more.
+ */
 export function defaultInstances(cores: number): number {
-  return Math.max(1, Math.min(2, cores));
+  return Math.max(1, Math.min(2, cores - 1));
 }

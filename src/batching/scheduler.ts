@@ -42,6 +42,8 @@ export interface EnqueueOptions {
   /** Milliseconds the request may wait in the queue. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Cheaper than an AbortSignal on the hot path: receives the function that drops this request. */
+  onCancel?: (cancel: () => void) => void;
 }
 
 export class Scheduler {
@@ -60,7 +62,8 @@ export class Scheduler {
     private readonly cfg: SchedulerConfig,
     private readonly pool: WorkerPool,
     private readonly observer: SchedulerObserver = {},
-    private readonly now: () => number = Date.now,
+    // fractional milliseconds: Date.now's whole milliseconds made a 2 ms delay wait up to 3
+    private readonly now: () => number = performance.now.bind(performance),
   ) {
     pool.on('idle', () => this.pump());
   }
@@ -95,6 +98,7 @@ export class Scheduler {
         item.onAbort = () => this.cancel(item);
         opts.signal.addEventListener('abort', item.onAbort, { once: true });
       }
+      opts.onCancel?.(() => this.cancel(item));
       this.queue.push(item);
       this.pump();
     });
@@ -114,10 +118,10 @@ export class Scheduler {
   }
 
   /** Asks the policy what to do until it says wait; dispatches and expires as told. */
-  pump(): void {
+  pump(notBefore = 0): void {
     for (;;) {
       const cfg = this.flushing ? { ...this.cfg, maxQueueDelayMs: 0 } : this.cfg;
-      const d = decide(this.queue, this.pool.idleCount(), this.now(), cfg);
+      const d = decide(this.queue, this.pool.idleCount(), Math.max(this.now(), notBefore), cfg);
       if (d.expired.length || d.dispatch.length) {
         const expired = d.expired.map((i) => this.queue[i]!);
         const batch = d.dispatch.map((i) => this.queue[i]!);
@@ -126,7 +130,7 @@ export class Scheduler {
         for (const item of expired) {
           this.detach(item);
           this.observer.rejected?.('timeout');
-          item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${this.now() - item.enqueuedAt} ms in the queue, past its deadline; it was not computed`));
+          item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${Math.round(this.now() - item.enqueuedAt)} ms in the queue, past its deadline; it was not computed`));
         }
         if (batch.length) this.dispatch(batch);
         if (!batch.length) this.checkDrained();
@@ -150,7 +154,9 @@ export class Scheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
-      this.pump();
+      // the timer fired for time `at`: Node's timers run on a loop clock that can lag
+      // performance.now, and asking the policy "too early" would cost another whole timer tick
+      this.pump(at);
     }, Math.max(0, Math.ceil(waitMs)));
   }
 

@@ -104,6 +104,8 @@ async function load(): Promise<void> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // spinning intra-op threads steal the core the main thread needs for HTTP and JSON (measured in BENCHMARKS.md)
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     const inputs = signatureOf(session.inputMetadata);
     const outputs = signatureOf(session.outputMetadata);

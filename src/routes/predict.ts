@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ServeError } from '../errors.js';
 import { decodeInputs } from '../signature.js';
-import { toNested } from '../tensors.js';
+import { toJsonText } from '../tensors.js';
 
 interface PredictBody {
   model: string;
@@ -45,19 +45,21 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
     const decoded = decodeInputs(inputs, mv.signature!.inputs, batching.maxBatchSize);
     const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], batching.timeoutMs);
 
-    // a client that goes away while queued is dropped from the queue
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!reply.raw.writableFinished) abort.abort();
-    };
-    reply.raw.once('close', onClose);
-    const result = await mv.scheduler!.enqueue({ inputs: decoded.tensors, rows: decoded.rows, key: decoded.key, timeoutMs, signal: abort.signal });
-    reply.raw.off('close', onClose);
+    const result = await mv.scheduler!.enqueue({
+      inputs: decoded.tensors,
+      rows: decoded.rows,
+      key: decoded.key,
+      timeoutMs,
+      // a client that goes away while queued is dropped from the queue ('close' after a finished answer is a no-op)
+      onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
+    });
 
-    const outputs: Record<string, unknown> = {};
-    for (const [name, t] of Object.entries(result.outputs)) outputs[name] = toNested(t);
+    // the body is assembled as text: tensors are encoded row by row, not walked by JSON.stringify
+    let outputs = '';
+    for (const [name, t] of Object.entries(result.outputs)) outputs += `${outputs ? ',' : ''}${JSON.stringify(name)}:${toJsonText(t)}`;
     reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
     reply.header('x-batch-size', String(result.batchSize));
-    return { model: mv.name, version: mv.version, outputs };
+    reply.type('application/json; charset=utf-8');
+    return `{"model":${JSON.stringify(mv.name)},"version":${JSON.stringify(mv.version)},"outputs":{${outputs}}}`;
   });
 }

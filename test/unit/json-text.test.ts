@@ -1,0 +1,34 @@
+// toJsonText must produce exactly what JSON.stringify(toNested(t)) produces, only faster.
+import t from 'tap';
+import { toJsonText, toNested, type Tensor, type DType } from '../../src/tensors.js';
+import { seededFloats } from '../../src/onnx/builder.js';
+
+const shapes = [[0], [3], [2, 3], [2, 0], [1, 1], [2, 3, 4], []];
+for (const dtype of ['float32', 'float64'] as DType[]) {
+  t.test(`${dtype} tensors of every rank`, async (t) => {
+    for (const dims of shapes) {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const data = dtype === 'float32' ? seededFloats(n, n + 1, 1000) : Float64Array.from(seededFloats(n, n + 2, 1e-3), (x) => x / 3);
+      const tensor: Tensor = { dtype, dims, data };
+      t.equal(toJsonText(tensor), JSON.stringify(toNested(tensor)), `dims ${JSON.stringify(dims)}`);
+      t.same(JSON.parse(toJsonText(tensor)), toNested(tensor), `dims ${JSON.stringify(dims)} parses back`);
+    }
+  });
+}
+
+t.test('non-finite values become null, as JSON.stringify does', async (t) => {
+  const tensor: Tensor = { dtype: 'float32', dims: [1, 3], data: Float32Array.of(1, NaN, -Infinity) };
+  t.equal(toJsonText(tensor), '[[1,null,null]]');
+});
+
+t.test('a view in the middle of a larger buffer encodes only its own rows', async (t) => {
+  const whole = Float32Array.of(1, 2, 3, 4, 5, 6);
+  t.equal(toJsonText({ dtype: 'float32', dims: [1, 2], data: whole.subarray(2, 4) }), '[[3,4]]');
+});
+
+t.test('other dtypes fall back to the nested form', async (t) => {
+  const tensor: Tensor = { dtype: 'int64', dims: [2], data: BigInt64Array.of(5n, 2n ** 62n) };
+  t.equal(toJsonText(tensor), `[5,"${2n ** 62n}"]`);
+  const bools: Tensor = { dtype: 'bool', dims: [2], data: Uint8Array.of(1, 0) };
+  t.equal(toJsonText(bools), '[true,false]');
+});
