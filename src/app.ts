@@ -69,8 +69,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   // while draining, each answer closes its connection: keep-alive sockets must not hold the process open
-  app.addHook('onSend', async (_request, reply) => {
+  // (a callback hook, not async: no promise per response)
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (app.serving.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   await app.register(healthRoutes);

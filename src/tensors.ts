@@ -106,6 +106,33 @@ function flattenChecked(value: unknown, dims: readonly number[], name: string): 
   return flat;
 }
 
+/** Magnitudes from here up round to Infinity in float32 (half-way from the largest float32 to 2^128). */
+const F32_OVERFLOW = 3.4028235677973366e38;
+
+/**
+ * The hot path for float inputs: one walk straight into the typed array, no intermediate
+ * array. Returns false at the first thing it does not expect, and the caller starts over
+ * on the checked path that names the problem.
+ */
+function fillFloats(value: unknown, dims: readonly number[], out: Float32Array | Float64Array, limit: number): boolean {
+  let pos = 0;
+  const last = dims.length - 1;
+  const walk = (v: unknown, depth: number): boolean => {
+    if (!Array.isArray(v) || v.length !== dims[depth]) return false;
+    if (depth === last) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== 'number' || x >= limit || x <= -limit) return false;
+        out[pos++] = x;
+      }
+      return true;
+    }
+    for (let i = 0; i < v.length; i++) if (!walk(v[i], depth + 1)) return false;
+    return true;
+  };
+  return walk(value, 0);
+}
+
 /** Converts flat JSON values into a typed array of `dtype`, rejecting values the dtype cannot hold. */
 export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'input'): TypedArray {
   const info = DTYPES[dtype];
@@ -175,6 +202,11 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
 /** Decodes a nested JSON array (shape inferred) into a tensor. */
 export function fromNested(value: unknown, dtype: DType, name = 'input'): Tensor {
   const dims = shapeOf(value);
+  if ((dtype === 'float32' || dtype === 'float64') && dims.length > 0) {
+    const out = allocate(dtype, elementCount(dims)) as Float32Array | Float64Array;
+    if (fillFloats(value, dims, out, dtype === 'float32' ? F32_OVERFLOW : Infinity)) return { dtype, dims, data: out };
+  }
+  // anything unusual (other dtypes, a bad value, a ragged array) takes the checked path and its exact error
   return { dtype, dims, data: fromJsonValues(flattenChecked(value, dims, name), dtype, name) };
 }
 

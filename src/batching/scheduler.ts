@@ -100,7 +100,10 @@ export class Scheduler {
       }
       opts.onCancel?.(() => this.cancel(item));
       this.queue.push(item);
-      this.pump();
+      // every worker busy: the policy would only say "wait for the earliest deadline", so skip
+      // asking it for each arrival under load (the queue is scanned once a worker frees up)
+      if (this.pool.idleCount() === 0) this.arm(item.deadline - now);
+      else this.pump();
     });
   }
 
