@@ -1,0 +1,164 @@
+// One measurement against a running server: the closed loop, plus what the server says about
+// itself over the same window — batch sizes it formed (GET /v1/models stats), request duration
+// (GET /metrics, if the server has it) — and CPU time per thread of the server and the client.
+import { request } from 'undici';
+import { runClosedLoop, type LoadResult } from './load.js';
+import { cpuBetween, sampleCpu, sampleSystemBusy, type CpuSample, type CpuUse } from './procstat.js';
+import type { ChildServer } from './servers.js';
+
+export interface BatchStats {
+  executions: number;
+  inferences: number;
+  /** Rows per execution (execution-weighted mean). */
+  mean: number;
+  /** The batch size that carried the most rows, and its share of all rows. */
+  dominant: number;
+  dominantShare: number;
+  sizes: Record<string, number>;
+}
+
+export interface ServerInfo {
+  instances: number;
+  intraOpThreads: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+}
+
+export interface Measurement {
+  model: string;
+  mode: string;
+  load: LoadResult;
+  info?: ServerInfo;
+  batch?: BatchStats;
+  /** Mean server-side request duration over the window (ms), from /metrics when available. */
+  serverSideMs?: number;
+  serverCpu?: CpuUse;
+  clientCpu?: CpuUse;
+  /** Cores' worth of CPU used by everything else on the machine during the window (other processes, kernel). */
+  otherCores?: number;
+}
+
+interface VersionView {
+  instances: number;
+  intraOpThreads: number;
+  batching: { maxBatchSize: number; maxQueueDelayMs: number } | null;
+  stats: { executions: number; inferences: number; batchSizes: Record<string, number> } | null;
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    return undefined;
+  }
+  return res.body.json();
+}
+
+export async function modelView(origin: string, model: string): Promise<VersionView | undefined> {
+  const body = (await getJson(`${origin}/v1/models`)) as { models: { name: string; versions: VersionView[] }[] } | undefined;
+  return body?.models.find((m) => m.name === model)?.versions.at(-1);
+}
+
+/** Sum and count of onnx_serve_request_duration_seconds, or undefined when the server has no such metric. */
+async function durationTotals(origin: string): Promise<{ sum: number; count: number } | undefined> {
+  const res = await request(`${origin}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) return undefined;
+  let sum = 0;
+  let count = 0;
+  let seen = false;
+  for (const line of text.split('\n')) {
+    const m = /^onnx_serve_request_duration_seconds_(sum|count)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    seen = true;
+    if (m[1] === 'sum') sum += Number(m[2]);
+    else count += Number(m[2]);
+  }
+  return seen ? { sum, count } : undefined;
+}
+
+export function batchDelta(a: VersionView['stats'], b: VersionView['stats']): BatchStats | undefined {
+  if (!a || !b) return undefined;
+  const sizes: Record<string, number> = {};
+  let executions = 0;
+  let inferences = 0;
+  let dominant = 0;
+  let dominantRows = -1;
+  for (const [size, n] of Object.entries(b.batchSizes)) {
+    const d = n - (a.batchSizes[size] ?? 0);
+    if (d <= 0) continue;
+    sizes[size] = d;
+    executions += d;
+    inferences += d * Number(size);
+    if (d * Number(size) > dominantRows) {
+      dominantRows = d * Number(size);
+      dominant = Number(size);
+    }
+  }
+  if (executions === 0) return undefined;
+  return { executions, inferences, mean: inferences / executions, dominant, dominantShare: dominantRows / inferences, sizes };
+}
+
+export interface MeasureOptions {
+  model: string;
+  mode: string;
+  bodies: readonly Buffer[];
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  maxRequests: number;
+  /** false for the bare baseline: no /v1/models, no /metrics. */
+  onnxServe: boolean;
+  check?: (body: Buffer) => string | undefined;
+}
+
+export async function measure(server: ChildServer, o: MeasureOptions): Promise<Measurement> {
+  const cpu: { server: (CpuSample | undefined)[]; client: (CpuSample | undefined)[]; system: (number | undefined)[] } = { server: [], client: [], system: [] };
+  const views: (VersionView | undefined)[] = [];
+  const durations: ({ sum: number; count: number } | undefined)[] = [];
+  const snapshot = async (): Promise<void> => {
+    cpu.system.push(sampleSystemBusy());
+    cpu.server.push(sampleCpu(server.pid));
+    cpu.client.push(sampleCpu(process.pid));
+    if (!o.onnxServe) return;
+    const [view, dur] = await Promise.all([modelView(server.url, o.model).catch(() => undefined), durationTotals(server.url).catch(() => undefined)]);
+    views.push(view);
+    durations.push(dur);
+  };
+  const load = await runClosedLoop({
+    origin: server.url,
+    path: '/v1/predict',
+    bodies: o.bodies,
+    concurrency: o.concurrency,
+    warmupMs: o.warmupMs,
+    durationMs: o.durationMs,
+    maxRequests: o.maxRequests,
+    onMeasureStart: snapshot,
+    onMeasureEnd: snapshot,
+    ...(o.check ? { check: o.check } : {}),
+  });
+  const m: Measurement = { model: o.model, mode: o.mode, load };
+  const serverCpu = cpuBetween(cpu.server[0], cpu.server[1]);
+  const clientCpu = cpuBetween(cpu.client[0], cpu.client[1]);
+  if (serverCpu) m.serverCpu = serverCpu;
+  if (clientCpu) m.clientCpu = clientCpu;
+  const [s0, s1] = cpu.system;
+  if (serverCpu && clientCpu && s0 !== undefined && s1 !== undefined && serverCpu.wallS > 0) {
+    const ours = serverCpu.mainS + serverCpu.otherS + clientCpu.mainS + clientCpu.otherS;
+    m.otherCores = Math.max(0, (s1 - s0 - ours) / serverCpu.wallS);
+  }
+  const [v0, v1] = views;
+  if (v1) {
+    m.info = {
+      instances: v1.instances,
+      intraOpThreads: v1.intraOpThreads,
+      maxBatchSize: v1.batching?.maxBatchSize ?? 0,
+      maxQueueDelayMs: v1.batching?.maxQueueDelayMs ?? 0,
+    };
+    const batch = batchDelta(v0?.stats ?? null, v1.stats);
+    if (batch) m.batch = batch;
+  }
+  const [d0, d1] = durations;
+  if (d0 && d1 && d1.count > d0.count) m.serverSideMs = ((d1.sum - d0.sum) / (d1.count - d0.count)) * 1000;
+  return m;
+}

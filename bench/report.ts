@@ -1,0 +1,217 @@
+// Renders a run's results as BENCHMARKS.md: settings and machine, a table per model, the
+// in-process ceilings, the cores split, the targets with pass/fail, the per-request overhead
+// and notes on noise. Pure: results in, markdown out.
+import type { Measurement } from './measure.js';
+import { BUSY_CORES, ceilingFor, find, MODE_BARE, MODE_OFF, MODE_ON, targets, topConcurrency, verdict, type Results } from './results.js';
+
+const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
+const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
+/** Other processes' CPU during a row, bold when it makes the row suspect. */
+const other = (cores: number | undefined): string => (cores === undefined ? '–' : cores >= BUSY_CORES ? `**${pct(cores)}**` : pct(cores));
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Share of one core a thread group used over the window, e.g. "97 %". */
+function coreShare(m: Measurement, which: 'serverMain' | 'serverOther' | 'client'): string {
+  const cpu = which === 'client' ? m.clientCpu : m.serverCpu;
+  if (!cpu || cpu.wallS <= 0) return '–';
+  const s = which === 'serverOther' ? cpu.otherS : which === 'serverMain' ? cpu.mainS : cpu.mainS + cpu.otherS;
+  return pct(s / cpu.wallS);
+}
+
+function modelTable(r: Results, model: string): string {
+  const rows = r.measurements
+    .filter((m) => m.model === model)
+    .map((m) => {
+      const ceil = ceilingFor(r, m);
+      return [
+        m.mode,
+        String(m.load.concurrency),
+        f(m.load.reqPerS, 1),
+        f(m.load.reqPerS, 1), // one row per request
+        f(m.load.latency.p50, 2),
+        f(m.load.latency.p99, 2),
+        m.batch ? f(m.batch.mean, 2) : '–',
+        m.batch ? `${m.batch.dominant} (${pct(m.batch.dominantShare)})` : '–',
+        f(m.load.queueMs, 2),
+        f(m.load.computeMs, 2),
+        ceil ? pct(m.load.reqPerS / ceil.result.rowsPerS) : '–',
+        coreShare(m, 'serverMain'),
+        coreShare(m, 'serverOther'),
+        coreShare(m, 'client'),
+        other(m.otherCores),
+        String(m.load.errors),
+      ];
+    });
+  return table(
+    ['mode', 'c', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'queue ms', 'compute ms', '% of ceiling', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
+    rows,
+  );
+}
+
+function ceilingTable(r: Results): string {
+  const rows = r.ceilings.map((e) => {
+    const users = r.measurements.filter((m) => ceilingFor(r, m) === e).map((m) => `${m.mode} c=${m.load.concurrency}: ${pct(m.load.reqPerS / e.result.rowsPerS)}`);
+    return [e.model, String(e.result.batch), `${e.result.instances} × ${e.result.intraOpThreads}`, f(e.result.rowsPerS, 0), f(e.result.runMeanMs, 2), f(e.result.runP50Ms, 2), other(e.result.otherCores), users.join('; ') || '–'];
+  });
+  return table(['model', 'batch', 'workers × intra-op threads', 'ceiling rows/s', 'run mean ms', 'run p50 ms', 'other processes', 'server at this batch (% of ceiling)'], rows);
+}
+
+function splitTables(r: Results): string {
+  const s = r.split;
+  const base = s.inproc.find((c) => c.instances === 1 && c.intraOpThreads === 1)?.rowsPerS;
+  const inproc = table(
+    ['workers × intra-op threads', 'rows/s', 'ratio to 1 × 1', 'run mean ms', 'other processes'],
+    s.inproc.map((c) => [`${c.instances} × ${c.intraOpThreads}`, f(c.rowsPerS, 0), base ? f(c.rowsPerS / base, 2) : '–', f(c.runMeanMs, 1), other(c.otherCores)]),
+  );
+  const sbase = s.server.find((m) => m.info?.instances === 1 && m.info.intraOpThreads === 1)?.load.reqPerS;
+  const server = table(
+    ['server instances × intra-op threads', 'c', 'req/s (= rows/s)', 'ratio to 1 × 1', 'p50 ms', 'p99 ms', 'mean batch', 'compute ms', 'server main thread', 'server other threads', 'client (bench)', 'other processes'],
+    s.server.map((m) => [
+      m.mode,
+      String(m.load.concurrency),
+      f(m.load.reqPerS, 1),
+      sbase ? f(m.load.reqPerS / sbase, 2) : '–',
+      f(m.load.latency.p50, 1),
+      f(m.load.latency.p99, 1),
+      m.batch ? f(m.batch.mean, 2) : '–',
+      f(m.load.computeMs, 1),
+      coreShare(m, 'serverMain'),
+      coreShare(m, 'serverOther'),
+      coreShare(m, 'client'),
+      other(m.otherCores),
+    ]),
+  );
+  return `In process (no HTTP), heavy-mlp at batch ${s.batch}:\n\n${inproc}\n\nThrough the server, heavy-mlp, batching on:\n\n${server}`;
+}
+
+function overhead(r: Results): string {
+  const lines: string[] = [];
+  const bare1 = find(r, 'seed-mlp', MODE_BARE, 1);
+  for (const mode of [MODE_ON, MODE_OFF]) {
+    const m = find(r, 'seed-mlp', mode, 1);
+    if (!m) continue;
+    const l = m.load;
+    const cpuPerReq = m.serverCpu ? ((m.serverCpu.mainS + m.serverCpu.otherS) / l.requests) * 1000 : undefined;
+    const mainPerReq = m.serverCpu ? (m.serverCpu.mainS / l.requests) * 1000 : undefined;
+    const serverSide = m.serverSideMs !== undefined ? `${f(m.serverSideMs - l.computeMs, 3)} ms (server-side ${f(m.serverSideMs, 3)} ms from /metrics)` : `not exposed by the server; queue alone (Server-Timing) is ${f(l.queueMs, 3)} ms`;
+    const residual = bare1 ? l.latency.mean - bare1.load.latency.mean - l.queueMs - l.computeMs : undefined;
+    lines.push(
+      `- **${mode}, c=1** — client mean ${f(l.latency.mean, 3)} ms (p50 ${f(l.latency.p50, 3)}), compute ${f(l.computeMs, 3)} ms, queue ${f(l.queueMs, 3)} ms.`,
+      `  - client-observed latency − compute: **${f(l.latency.mean - l.computeMs, 3)} ms**`,
+      `  - server-side latency − compute: ${serverSide}`,
+      bare1
+        ? `  - bare Fastify round trip at c=1 (same body, JSON parse only): ${f(bare1.load.latency.mean, 3)} ms; what onnx-serve adds beyond that, queue and compute (schema check, decode to Float32Array, pack, postMessage to the worker and back, toNested, encode): **${f(residual, 3)} ms**`
+        : '  - bare Fastify not measured',
+      `  - server CPU per request: ${f(cpuPerReq, 3)} ms (main thread ${f(mainPerReq, 3)} ms)`,
+    );
+  }
+  const c = topConcurrency(r);
+  for (const mode of [MODE_ON, MODE_OFF, MODE_BARE]) {
+    const m = find(r, 'seed-mlp', mode, c);
+    if (!m) continue;
+    const per = 1000 / m.load.reqPerS;
+    const mainPerReq = m.serverCpu ? (m.serverCpu.mainS / m.load.requests) * 1000 : undefined;
+    const otherPerReq = m.serverCpu ? (m.serverCpu.otherS / m.load.requests) * 1000 : undefined;
+    lines.push(
+      `- **${mode}, c=${c}** — 1/throughput = **${f(per, 3)} ms per request**; server main thread ${f(mainPerReq, 3)} ms CPU per request (busy ${coreShare(m, 'serverMain')} of a core), other threads ${f(otherPerReq, 3)} ms (${coreShare(m, 'serverOther')}); the bench client used ${coreShare(m, 'client')} of a core.`,
+    );
+  }
+  const on = find(r, 'seed-mlp', MODE_ON, c);
+  const off = find(r, 'seed-mlp', MODE_OFF, c);
+  const bare = find(r, 'seed-mlp', MODE_BARE, c);
+  const mainPer = (m: typeof on): number | undefined => (m?.serverCpu && m.load.requests ? (m.serverCpu.mainS / m.load.requests) * 1000 : undefined);
+  if (on && bare) {
+    lines.push(
+      '',
+      `At c=${c} the server is saturated, so 1/throughput is the cost of a request on the busiest resource. The bare Fastify app's main thread spends ${f(mainPer(bare), 3)} ms per request on HTTP and JSON parsing; onnx-serve's spends ${f(mainPer(on), 3)} ms with batching on${off ? ` and ${f(mainPer(off), 3)} ms with batching off` : ''}. ` +
+        `The difference to bare Fastify is onnx-serve's own per-request work on the main thread (schema validation, decoding nested arrays to Float32Array, scheduling, slicing and encoding the answer)` +
+        (off ? `; the difference between off and on is the per-execution cost (pack, postMessage to the worker, waking it, the result message back), which batching pays once per batch instead of once per request.` : '.'),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Heavy model at the top concurrency: CPU per request on each side against compute per row. */
+function cpuBudget(r: Results): string | undefined {
+  const c = topConcurrency(r);
+  const m = find(r, 'heavy-mlp', MODE_ON, c);
+  const ceil = m && ceilingFor(r, m);
+  if (!m || !ceil || !m.serverCpu || !m.clientCpu || m.load.requests === 0) return undefined;
+  const n = m.load.requests;
+  const main = (m.serverCpu.mainS / n) * 1000;
+  const others = (m.serverCpu.otherS / n) * 1000;
+  const client = ((m.clientCpu.mainS + m.clientCpu.otherS) / n) * 1000;
+  const computeCores = ceil.result.instances * ceil.result.intraOpThreads;
+  const perRow = (computeCores / ceil.result.rowsPerS) * 1000;
+  const bestRows = (r.cores * 1000) / (perRow + main + client);
+  const best = bestRows / ceil.result.rowsPerS;
+  return [
+    `heavy-mlp, batching on, c=${c}, per request (= per row), in CPU time:`,
+    '',
+    `- server main thread (HTTP, JSON parse, decode, batching, encode): **${f(main, 3)} ms**`,
+    `- server other threads (inference workers, onnxruntime, GC): ${f(others, 3)} ms`,
+    `- bench client (load generator): ${f(client, 3)} ms`,
+    `- compute alone in the ceiling (${ceil.result.instances} × ${ceil.result.intraOpThreads}, batch ${ceil.result.batch}): ${f(perRow, 3)} ms of core time per row`,
+    '',
+    `Everything shares ${r.cores} cores, so even with perfect scheduling the server could reach at most ${r.cores} / (${f(perRow, 3)} + ${f(main, 3)} + ${f(client, 3)}) ms ≈ ${f(bestRows, 0)} rows/s = **${pct(best)} of the ceiling** here; it reached ${pct(m.load.reqPerS / ceil.result.rowsPerS)}. ${
+      best < 0.7
+        ? `The 70 % target is out of reach on this machine while the main thread spends ${f(main / perRow, 1)} × a row's compute on each request: it needs a cheaper request path (or cores beyond workers + main thread + client), not a faster model.`
+        : 'The CPU budget allows the target; the gap is scheduling and waiting (thread hops, queue delay), not CPU.'
+    }`,
+  ].join('\n');
+}
+
+export function renderReport(r: Results): string {
+  const s = r.settings;
+  const out: string[] = [];
+  out.push(
+    '# Benchmarks',
+    '',
+    `Generated by \`${r.command}\` on ${r.startedAt.toISOString()}${r.finishedAt ? ` (took ${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(0)} s)` : ''}. Do not edit by hand: re-run the bench.`,
+    '',
+    table(['', ''], Object.entries(r.machine)),
+    '',
+    `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
+    '',
+    'Batching **on** is the default config (no config.json: maxBatchSize 32, maxQueueDelayMs 2, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
+    '',
+  );
+  if (r.failures.length) out.push('## Sections that failed', '', ...r.failures.map((x) => `- ${x}`), '');
+
+  out.push('## Targets', '');
+  out.push(table(['target', 'goal', 'measured', 'ratio', 'result'], targets(r).map((t) => [t.name, t.goal, t.detail, t.ratio === undefined ? '–' : f(t.ratio, 2), verdict(t)])), '');
+
+  for (const [model, title] of [
+    ['seed-mlp', '## seed-mlp (1000→200→100→1, shipped): the HTTP path dominates'],
+    ['heavy-mlp', `## heavy-mlp (${s.heavySizes.join('→')}, generated at run time): compute dominates`],
+  ] as const) {
+    if (!r.measurements.some((m) => m.model === model)) continue;
+    out.push(title, '', modelTable(r, model), '');
+  }
+  if (r.ceilings.length) {
+    out.push('## In-process ceiling', '', 'onnxruntime `session.run` in worker threads of the bench process (same session options as the server\'s workers), no HTTP, no JSON, nothing else running; a fixed random batch of the size the server formed most, with the server\'s workers × intra-op threads.', '', ceilingTable(r), '');
+  }
+  if (r.split.inproc.length || r.split.server.length) out.push('## How workers × intra-op threads split the cores', '', splitTables(r), '');
+  if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
+  const budget = cpuBudget(r);
+  if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
+  const busy = [...r.measurements, ...r.split.server].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
+  const flagged = [...new Set([...busy, ...busyCeil])];
+  out.push('## Notes', '', NOTES);
+  if (flagged.length) out.push(`- **Other processes used ≥ ${pct(BUSY_CORES)} of a core during:** ${flagged.join('; ')}. Treat those rows as lower bounds and re-run on a quiet machine.`);
+  out.push('');
+  return out.join('\n');
+}
+
+export const NOTES = [
+  '- *other processes* is the machine\'s user + system CPU (/proc/stat, interrupts left out) minus the server\'s and the bench\'s own threads over the same window: other work on the machine (a test run, a build) and kernel threads. A few % is normal; rows where it is high were measured on a busy machine.',
+  '- Everything shares the machine\'s cores: the load generator (bench process), the server\'s main thread and its inference workers. With 2 cores the client alone can take a large part of one core at high request rates, so absolute numbers are lower than on a dedicated load machine; ratios measured in the same run (on vs off, server vs bare Fastify) are the meaningful part.',
+  '- The in-process ceiling runs alone; the server has to fit its main thread (HTTP, JSON parse of ~9–10 KB bodies, batching) and the client beside its workers on the same cores, so it cannot reach 100 % of the ceiling here.',
+  '- Shared/virtualised cores: the effective CPU speed of a VM drifts with its neighbours (while this bench was written, the same server and load gave 1.9k–3.1k req/s on seed-mlp at c=64 with identical CPU use). Expect ±10–30 % between runs, more for p99 at c=1 (timer and scheduler granularity); rows are measured one after the other, so even in-run ratios carry some of this. Re-run before acting on a difference smaller than that.',
+  '- CPU columns come from the kernel\'s per-thread counters (10 ms ticks): solid over a 5 s window at high load, rough at c=1, where short timer-driven wake-ups (batching on waits maxQueueDelayMs on a timer) can be over- or under-charged.',
+  '- Server-side latency per request needs `onnx_serve_request_duration_seconds` on `/metrics`; the bench reads it when the server has it and says so when it does not.',
+].join('\n');

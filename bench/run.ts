@@ -1,0 +1,187 @@
+// `npm run bench`: seed-mlp and a generated heavy MLP through onnx-serve with batching on and
+// off at several concurrencies, a bare Fastify baseline, in-process onnxruntime ceilings and
+// the workers × threads split; writes BENCHMARKS.md and prints a summary. Configured by
+// BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
+// BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_OUT.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, isAbsolute } from 'node:path';
+import { ROOT, Workspace, type BenchModel } from './fixtures.js';
+import { machine, settings } from './settings.js';
+import { measure, type Measurement } from './measure.js';
+import { measureCeiling, type CeilingResult } from './ceiling.js';
+import { killAllNow, startBareFastify, startOnnxServe, withServer } from './servers.js';
+import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
+import { renderReport } from './report.js';
+import { BUSY_CORES, MODE_BARE, MODE_OFF, MODE_ON, targets, topConcurrency, verdict, type Results } from './results.js';
+
+/** Flags a measurement during which other processes used a noticeable share of the cores. */
+function busyNote(otherCores: number | undefined): string {
+  return otherCores !== undefined && otherCores >= BUSY_CORES ? `  [other processes used ${(otherCores * 100).toFixed(0)} % of a core]` : '';
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function logMeasurement(m: Measurement): void {
+  const l = m.load;
+  const batch = m.batch ? `  batch ${m.batch.mean.toFixed(2)} (dominant ${m.batch.dominant})` : '';
+  const errs = l.errors ? `  ERRORS ${l.errors}: ${l.errorSamples.join(' | ')}` : '';
+  const check = l.checkProblem ? `  BAD ANSWER: ${l.checkProblem}` : '';
+  log(`  ${m.model.padEnd(9)} ${m.mode.padEnd(14)} c=${String(l.concurrency).padEnd(3)} ${l.reqPerS.toFixed(1).padStart(8)} req/s  p50 ${l.latency.p50.toFixed(2)} ms  p99 ${l.latency.p99.toFixed(2)} ms${batch}${errs}${check}${busyNote(m.otherCores)}`);
+}
+
+/** An onnx-serve answer must carry one output row of the model's output width. */
+function predictCheck(outWidth: number) {
+  return (body: Buffer): string | undefined => {
+    const j = JSON.parse(body.toString('utf8')) as { outputs?: { output?: number[][] } };
+    const row = j.outputs?.output?.[0];
+    return Array.isArray(row) && row.length === outWidth ? undefined : `unexpected answer ${body.toString('utf8', 0, 200)}`;
+  };
+}
+
+async function main(): Promise<void> {
+  const s = settings();
+  const r: Results = {
+    command: 'npm run bench' + Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => ` ${k}=${v}`).join(''),
+    startedAt: new Date(),
+    settings: s,
+    machine: machine(),
+    cores: os.availableParallelism(),
+    measurements: [],
+    ceilings: [],
+    split: { batch: 32, inproc: [], server: [] },
+    failures: [],
+  };
+  const has = (x: string): boolean => s.only.includes(x);
+  const quiet = makeQuietWaiter(s.quietWaitS, BUSY_CORES, log);
+  const common = { warmupMs: s.warmupS * 1000, durationMs: s.durationS * 1000, maxRequests: s.maxRequests };
+  const ws = await Workspace.create();
+  const section = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      r.failures.push(`${name}: ${(err as Error).message.split('\n').slice(0, 6).join(' / ')}`);
+      log(`  ${name} FAILED: ${(err as Error).message}`);
+    }
+  };
+
+  /** onnx-serve with batching on (default config) and off (maxBatchSize 1), every concurrency. */
+  const serveModes = async (model: BenchModel): Promise<void> => {
+    for (const [mode, config] of [[MODE_ON, undefined], [MODE_OFF, { maxBatchSize: 1 }]] as const) {
+      await section(`${model.name} ${mode}`, async () => {
+        const repo = await ws.repo(`${model.key}-${mode.replace(' ', '-')}`, model, config);
+        await withServer(() => startOnnxServe(repo), async (server) => {
+          for (const c of s.concurrency) {
+            await quiet();
+            const m = await measure(server, { ...common, model: model.name, mode, bodies: model.bodies, concurrency: c, onnxServe: true, check: predictCheck(model.sizes.at(-1)!) });
+            r.measurements.push(m);
+            logMeasurement(m);
+          }
+        });
+      });
+    }
+  };
+
+  const ceilingCache = new Map<string, CeilingResult>();
+  const ceiling = async (model: BenchModel, batch: number, instances: number, threads: number): Promise<CeilingResult> => {
+    const key = `${model.name}|${batch}|${instances}|${threads}`;
+    let c = ceilingCache.get(key);
+    if (!c) {
+      await quiet();
+      const own = ownCpu();
+      const sys0 = sampleSystemBusy();
+      c = await measureCeiling({ modelPath: model.path, instances, intraOpThreads: threads, batch, inputName: model.inputName, rowDims: [model.sizes[0]!], warmupMs: 500, durationMs: s.ceilingS * 1000, maxRuns: 1_000_000 });
+      const sys1 = sampleSystemBusy();
+      const { cpuS, wallS } = own();
+      if (sys0 !== undefined && sys1 !== undefined && wallS > 0) c.otherCores = Math.max(0, (sys1 - sys0 - cpuS) / wallS);
+      ceilingCache.set(key, c);
+      log(`  ceiling   ${model.name.padEnd(9)} batch ${String(batch).padEnd(3)} ${instances} × ${threads}  ${c.rowsPerS.toFixed(0).padStart(8)} rows/s  run ${c.runMeanMs.toFixed(2)} ms${busyNote(c.otherCores)}`);
+    }
+    return c;
+  };
+  /** One ceiling per (batch the server formed most, workers, threads) among this model's runs. */
+  const ceilings = async (model: BenchModel): Promise<void> => {
+    await section(`${model.name} ceiling`, async () => {
+      for (const m of r.measurements.filter((x) => x.model === model.name && x.batch && x.info)) {
+        const c = await ceiling(model, m.batch!.dominant, m.info!.instances, m.info!.intraOpThreads);
+        if (!r.ceilings.some((e) => e.result === c)) r.ceilings.push({ model: model.name, result: c });
+      }
+    });
+  };
+
+  try {
+    log(`onnx-serve bench: ${s.only.join(', ')}; concurrency ${s.concurrency.join(', ')}; ${s.warmupS} s warm-up + ${s.durationS} s per row`);
+    const bg = await backgroundLoad();
+    if (bg !== undefined) {
+      r.machine['load before the run'] = `${(bg * 100).toFixed(0)} % of a core used by other processes`;
+      if (bg >= BUSY_CORES) log(`  WARNING: other processes are using ${(bg * 100).toFixed(0)} % of a core; numbers will be noisy`);
+    }
+    if (has('seed')) {
+      const seed = ws.seedModel();
+      await serveModes(seed);
+      await section('bare fastify', () =>
+        withServer(startBareFastify, async (server) => {
+          for (const c of s.concurrency) {
+            await quiet();
+            const m = await measure(server, { ...common, model: seed.name, mode: MODE_BARE, bodies: seed.bodies, concurrency: c, onnxServe: false, check: (b) => (b.toString() === '{"ok":true}' ? undefined : `unexpected answer ${b.toString('utf8', 0, 200)}`) });
+            r.measurements.push(m);
+            logMeasurement(m);
+          }
+        }),
+      );
+      await ceilings(seed);
+    }
+    let heavy: BenchModel | undefined;
+    if (has('heavy') || has('split')) {
+      await section('heavy model generation', async () => {
+        heavy = await ws.heavyModel(s.heavySizes);
+        log(`  generated heavy-mlp ${s.heavySizes.join('→')}`);
+      });
+    }
+    if (heavy && has('heavy')) {
+      await serveModes(heavy);
+      await ceilings(heavy);
+    }
+    if (heavy && has('split')) {
+      const h = heavy;
+      await section('split in process', async () => {
+        for (const [inst, thr] of [[1, 1], [2, 1], [1, 2]] as const) r.split.inproc.push(await ceiling(h, r.split.batch, inst, thr));
+      });
+      const c = topConcurrency(r);
+      for (const [inst, thr] of [[1, 1], [2, 1], [1, 2]] as const) {
+        const mode = `${inst} × ${thr}`;
+        await section(`split server ${mode}`, async () => {
+          const repo = await ws.repo(`split-${inst}x${thr}`, h, { instances: inst, intraOpThreads: thr });
+          await withServer(() => startOnnxServe(repo), async (server) => {
+            await quiet();
+            const m = await measure(server, { ...common, model: h.name, mode, bodies: h.bodies, concurrency: c, onnxServe: true, check: predictCheck(h.sizes.at(-1)!) });
+            r.split.server.push(m);
+            logMeasurement(m);
+          });
+        });
+      }
+    }
+  } finally {
+    await ws.remove();
+  }
+  r.finishedAt = new Date();
+
+  const outPath = process.env.BENCH_OUT ? (isAbsolute(process.env.BENCH_OUT) ? process.env.BENCH_OUT : join(ROOT, process.env.BENCH_OUT)) : join(ROOT, 'BENCHMARKS.md');
+  await writeFile(outPath, renderReport(r));
+  log('');
+  log('targets:');
+  for (const t of targets(r)) log(`  ${verdict(t).padEnd(4)} ${t.name}: ${t.goal}; ${t.detail}${t.ratio === undefined ? '' : ` → ${t.ratio.toFixed(2)}`}`);
+  if (r.failures.length) {
+    log(`sections that failed: ${r.failures.length} (see ${outPath})`);
+    process.exitCode = 1; // a target that is missed is a result; a section that could not be measured is an error
+  }
+  log(`wrote ${outPath} in ${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(0)} s`);
+}
+
+main().catch((err: Error) => {
+  console.error(`bench failed: ${err.stack ?? err.message}`);
+  killAllNow();
+  process.exitCode = 1;
+});
