@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
+import { sessionOptions } from '../src/pool/session-options.js';
 
 export interface CeilingWorkerInit {
   modelPath: string;
@@ -28,12 +29,7 @@ const init = workerData as CeilingWorkerInit;
 async function main(): Promise<void> {
   let session: ort.InferenceSession | undefined;
   try {
-    session = await ort.InferenceSession.create(init.modelPath, {
-      intraOpNumThreads: init.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads));
     const perRow = init.rowDims.reduce((a, b) => a * b, 1);
     const data = new Float32Array(init.batch * perRow);
     for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { Fault, FromWorker, TensorSignature, ToWorker, WireTensor, WorkerInit } from './protocol.js';
+import { sessionOptions } from './session-options.js';
 import { DTYPES, elementCount, isDType, viewOf, type TypedArray } from '../tensors.js';
 
 const port = parentPort!;
@@ -99,14 +100,7 @@ port.on('message', (msg: ToWorker) => {
 async function load(): Promise<void> {
   const t0 = performance.now();
   try {
-    session = await ort.InferenceSession.create(init.modelPath, {
-      intraOpNumThreads: init.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // spinning intra-op threads steal the core the main thread needs for HTTP and JSON (measured in BENCHMARKS.md)
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads));
     const inputs = signatureOf(session.inputMetadata);
     const outputs = signatureOf(session.outputMetadata);
     const loadMs = performance.now() - t0;
