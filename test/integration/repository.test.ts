@@ -15,6 +15,7 @@ t.test('repository', async (t) => {
     alltypes: { onnx: identityModel(dtypes.map((d) => ({ name: d, dtype: d, dims: ['batch', 2] }))) },
     badconfig: { onnx: mlpModel([4, 3], 1), config: { maxBatchSize: 8, dynamicBatching: { maxQueueDelayMs: 'soon' } } },
     nobatch: { onnx: identityModel([{ name: 'x', dtype: 'float32', dims: [1, 4] }]), config: { maxBatchSize: 4 } },
+    images: { onnx: identityModel([{ name: 'image', dtype: 'float32', dims: ['batch', 3, 224, 224] }]), config: { maxBatchSize: 4 } },
   });
   const served = await startServer(t, repo);
   const url = `${served.url}/v1/predict`;
@@ -55,9 +56,22 @@ t.test('repository', async (t) => {
     }
   });
 
+  t.test('the default body limit fits maxBatchSize rows of the largest input sent as JSON', async (t) => {
+    const image = (seed: number): number[][][] => {
+      const flat = seededFloats(3 * 224 * 224, seed);
+      return Array.from({ length: 3 }, (_, c) => Array.from({ length: 224 }, (_, y) => Array.from(flat.subarray((c * 224 + y) * 224, (c * 224 + y + 1) * 224))));
+    };
+    const body = JSON.stringify({ model: 'images', inputs: { image: [image(1), image(2), image(3), image(4)] } });
+    t.ok(body.length > 8 * 1024 * 1024, `four 3×224×224 images are ${(body.length / 2 ** 20).toFixed(1)} MiB of JSON, more than the 8 MiB floor`);
+    const res = await postJson(url, body);
+    t.equal(res.status, 200, 'accepted under the default limit');
+    t.equal(res.headers['x-batch-size'], '4');
+    t.same(res.body.outputs.image_out[3][2][223], image(4)[2]![223]!.map((v) => Math.fround(v)), 'the last row of the last image comes back');
+  });
+
   t.test('a bad config.json makes only that model unavailable, and readiness names it', async (t) => {
     const ready = await getJson(`${served.url}/v2/health/ready`);
-    t.equal(ready.status, 503);
+    t.equal(ready.status, 503, 'strict readiness: not every model is READY');
     const bad = ready.body.models.find((m: { name: string }) => m.name === 'badconfig');
     t.equal(bad.state, 'UNAVAILABLE');
     t.match(bad.reason, /config\.json: "dynamicBatching\.maxQueueDelayMs" is "soon"; allowed: a number/);

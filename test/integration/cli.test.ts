@@ -1,0 +1,38 @@
+// The command line: a bad option stops the process at once with one line that names it.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/server.js';
+
+const cli = join(ROOT, 'dist', 'src', 'cli.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '', ...env } });
+
+t.test('bad options stop the process with one line naming the option, the value and what is allowed', async (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['serve', '--port', 'eighty'], {}, /--port: "eighty" is not allowed; use an integer from 0 to 65535/],
+    [['serve'], { PORT: '70000' }, /PORT: "70000" is not allowed; use an integer from 0 to 65535/],
+    [['serve', '--log-level', 'loud'], {}, /--log-level: "loud" is not allowed; use one of fatal, error, warn, info/],
+    [['serve', '--body-limit', 'huge'], {}, /--body-limit: "huge" is not allowed/],
+    [['serve', '--colour'], {}, /Unknown option '--colour'/],
+    [['launch'], {}, /unknown command "launch"; allowed: serve/],
+  ];
+  for (const [args, env, message] of cases) {
+    const r = run(args, env);
+    t.equal(r.status, 2, `${args.join(' ')} ${JSON.stringify(env)}: exit code 2`);
+    t.match(r.stderr, message, `${args.join(' ')}: says what is wrong`);
+    t.equal(r.stderr.trim().split('\n')[0]!.startsWith('onnx-serve: '), true, 'the first line is the error');
+  }
+});
+
+t.test('a models folder that does not exist stops the process with its path', async (t) => {
+  const r = run(['serve', '--models', '/nonexistent/models', '--port', '0', '--log-level', 'silent']);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /model repository \/nonexistent\/models cannot be read/);
+});
+
+t.test('--help prints the usage', async (t) => {
+  const r = run(['--help']);
+  t.equal(r.status, 0);
+  t.match(r.stdout, /usage: onnx-serve serve \[--models DIR\]/);
+});
