@@ -64,8 +64,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
   });
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  app.setNotFoundHandler((request) => {
+    throw new ServeError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API`);
   });
 
   // while draining, each answer closes its connection: keep-alive sockets must not hold the process open

@@ -8,6 +8,7 @@ export const ERRORS = Object.freeze({
   DTYPE_MISMATCH: { status: 400, doc: "A value cannot be represented in the input's dtype." },
   BATCH_TOO_LARGE: { status: 400, doc: "A request carries more rows than the model's maxBatchSize." },
   MODEL_NOT_FOUND: { status: 404, doc: 'No model (or version) by that name in the repository.' },
+  ROUTE_NOT_FOUND: { status: 404, doc: 'No route for this method and path (beyond DESIGN.md: the catalogue covers every error the server sends).' },
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The body exceeds the body limit (--body-limit).' },
   QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests; retry after Retry-After seconds." },
   MODEL_NOT_READY: { status: 503, doc: 'The model is loading, unloading or failed to load; or its workers all died.' },

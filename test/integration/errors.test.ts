@@ -38,6 +38,7 @@ t.test('every error code from a real request', async (t) => {
   await expectError(await postJson(url, { model: 'nope', inputs: { input: [row(1)] } }), 'MODEL_NOT_FOUND', 'unknown model');
   await expectError(await postJson(url, { model: 'mlp', version: '9', inputs: { input: [row(1)] } }), 'MODEL_NOT_FOUND', 'unknown version');
   await expectError(await postJson(url, { model: 'broken', inputs: { input: [row(1)] } }), 'MODEL_NOT_READY', 'a model that failed to load');
+  await expectError(await getJson(`${served.url}/v1/nothing-here`), 'ROUTE_NOT_FOUND', 'an unknown path');
 
   // PAYLOAD_TOO_LARGE: a second server with a tiny body limit
   const small = await startServer(t, repo, ['--body-limit', '2kb']);

@@ -14,6 +14,7 @@ const CATALOGUE: Record<string, number> = {
   DTYPE_MISMATCH: 400,
   BATCH_TOO_LARGE: 400,
   MODEL_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404, // added to DESIGN's list: an unknown path answers from the same catalogue
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   MODEL_NOT_READY: 503,
