@@ -2,15 +2,8 @@
 // one-line OptionErrors naming the option and value, and parseBytes.
 import t, { type Test } from 'tap';
 import { OptionError, parseBytes, parseServeOptions } from '../../src/config.js';
+import { thrown } from '../helpers/thrown.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 t.test('defaults (no flags, empty environment)', async (t) => {
   const o = parseServeOptions([], {});

@@ -2,18 +2,11 @@
 // is allowed, unknown keys, preferred sizes vs maxBatchSize, and a deeply frozen result.
 import t from 'tap';
 import { DEFAULT_BATCHING, ModelConfigError, parseModelConfig } from '../../src/repository/model-config.js';
+import { thrown } from '../helpers/thrown.js';
 
 const FILE = 'models/digits/config.json';
 const DEFAULTS = { instances: 2, intraOpThreads: 3 };
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 t.test('defaults when there is no config.json', async (t) => {
   const c = parseModelConfig(undefined, FILE, DEFAULTS);

@@ -4,17 +4,10 @@ import { decodeInputs } from '../../src/signature.js';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
 import { toNested } from '../../src/tensors.js';
 import type { TensorSignature } from '../../src/pool/protocol.js';
+import { thrown } from '../helpers/thrown.js';
 
 const SIG: TensorSignature[] = [{ name: 'input', dtype: 'float32', dims: ['batch', 4] }];
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 function serveError(t: Test, fn: () => unknown, code: ErrorCode, fragments: string[], label: string): void {
   const err = thrown(fn);

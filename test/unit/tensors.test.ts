@@ -14,15 +14,8 @@ import {
   type Tensor,
 } from '../../src/tensors.js';
 import { f16ToF32, f32ToF16 } from '../../src/float16.js';
+import { thrown } from '../helpers/thrown.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 /** Asserts fn throws a TensorError with `code` whose message contains every fragment. */
 function throwsTensorError(tt: Test, fn: () => unknown, code: TensorError['code'], fragments: string[], msg: string): void {
