@@ -6,9 +6,13 @@ import { ServeError, ERRORS, isErrorCode } from './errors.js';
 import { predictRoutes } from './routes/predict.js';
 import { modelRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { Metrics } from './metrics.js';
+import { instrumentInferenceRequests } from './request-metrics.js';
 
 export interface Serving {
   repository: ModelRepository;
+  metrics: Metrics;
   /** Set on SIGTERM: readiness answers 503 and new inference requests SHUTTING_DOWN. */
   draining: boolean;
 }
@@ -23,8 +27,13 @@ export interface AppOptions {
   repository: ModelRepository;
   bodyLimit: number;
   logLevel?: string;
-  /** A pino instance or options; defaults to JSON lines on stdout at logLevel. */
+  /** pino options (e.g. `{ level, stream }`); defaults to JSON lines on stdout at logLevel. */
   logger?: boolean | object;
+  /**
+   * This app's metrics. serve() makes them before loading the repository so that the schedulers
+   * and pools report to them; without it buildApp makes its own, fed only by the request hook.
+   */
+  metrics?: Metrics;
 }
 
 /** Default body limit: maxBatchSize rows of each model's largest input as JSON (≈ 24 bytes a number), at least 8 MiB. */
@@ -56,7 +65,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
   });
-  app.decorate('serving', { repository: opts.repository, draining: false });
+  const metrics = opts.metrics ?? new Metrics(() => opts.repository.all());
+  app.decorate('serving', { repository: opts.repository, metrics, draining: false });
+  instrumentInferenceRequests(app, metrics); // before any route: it hooks routes as they are added
 
   app.setErrorHandler((err: FastifyError | ServeError, request, reply) => {
     const e = toServeError(err, opts.bodyLimit);
@@ -78,6 +89,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(modelRoutes);
   await app.register(predictRoutes);
+  await app.register(metricsRoutes);
+  await app.register(import('./routes/v2.js')); // KServe v2 / Open Inference Protocol (its own body parsers and error shape)
   app.addHook('onClose', async () => {
     await opts.repository.close();
   });

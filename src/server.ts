@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, defaultBodyLimit } from './app.js';
 import { ModelRepository } from './repository/repository.js';
+import { Metrics } from './metrics.js';
 import type { ServeOptions } from './config.js';
 
 export interface Served {
@@ -13,7 +14,14 @@ export interface Served {
   shutdown(signal?: string): Promise<void>;
 }
 
-export async function serve(opts: Readonly<ServeOptions>, extra: { faultHooks?: boolean } = {}): Promise<Served> {
+export interface ServeExtra {
+  /** Test-only fault hooks in the workers. */
+  faultHooks?: boolean;
+  /** Where log lines go instead of stdout (tests capture them). */
+  logStream?: { write(line: string): void };
+}
+
+export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}): Promise<Served> {
   const modelsDir = resolve(opts.modelsDir);
   // the app's logger is not built yet: repository lines go through a small pino-shaped shim
   const early: { lines: [string, object, string][] } = { lines: [] };
@@ -21,9 +29,12 @@ export async function serve(opts: Readonly<ServeOptions>, extra: { faultHooks?: 
     info: (o, m) => early.lines.push(['info', o, m]),
     error: (o, m) => early.lines.push(['error', o, m]),
   });
-  await repository.loadAll({ faultHooks: extra.faultHooks });
+  // metrics first: every scheduler and pool reports to them from the moment it loads
+  const metrics = new Metrics(() => repository.all());
+  await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel });
+  const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : undefined;
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics });
   for (const [level, o, m] of early.lines) app.log[level as 'info'](o, m);
 
   await app.listen({ host: opts.host, port: opts.port });

@@ -53,16 +53,31 @@ export function describeDims(dims: readonly (number | string)[]): string {
 }
 
 export function decodeInputs(body: Record<string, unknown>, signature: readonly TensorSignature[], maxBatchSize: number): DecodedInputs {
+  return matchInputs(Object.keys(body), signature, maxBatchSize, (sig) => decodeInput(body[sig.name], sig));
+}
+
+/**
+ * The checks every API shares (/v1 JSON, /v2 JSON and binary): input names against the
+ * signature, each tensor (from `tensorFor`, in signature order) against its dims, rows along
+ * dimension 0 agreeing and within maxBatchSize; and the batch key.
+ */
+export function matchInputs(
+  provided: readonly string[],
+  signature: readonly TensorSignature[],
+  maxBatchSize: number,
+  tensorFor: (sig: TensorSignature) => Tensor,
+): DecodedInputs {
   const known = new Set(signature.map((s) => s.name));
-  for (const name of Object.keys(body)) {
+  for (const name of provided) {
     if (!known.has(name)) throw new ServeError('INVALID_INPUT', `unknown input "${name}"; the model's inputs are: ${[...known].join(', ')}`);
   }
+  const given = new Set(provided);
   const tensors: Record<string, Tensor> = {};
   let rows = -1;
   const keys: string[] = [];
   for (const sig of signature) {
-    if (!(sig.name in body)) throw new ServeError('INVALID_INPUT', `missing input "${sig.name}" (${sig.dtype} ${describeDims(sig.dims)})`);
-    const t = decodeInput(body[sig.name], sig);
+    if (!given.has(sig.name)) throw new ServeError('INVALID_INPUT', `missing input "${sig.name}" (${sig.dtype} ${describeDims(sig.dims)})`);
+    const t = tensorFor(sig);
     checkDims(t, sig);
     if (maxBatchSize > 0) {
       const n = t.dims[0]!;

@@ -20,8 +20,12 @@ export interface InferenceResult {
 /** Why a request left without being computed: reported to the observer for metrics. */
 export type RejectReason = 'queue_full' | 'timeout' | 'cancelled';
 
+/** Plain hooks for metrics (the scheduler knows nothing of Prometheus); each is optional. */
 export interface SchedulerObserver {
   rejected?(reason: RejectReason): void;
+  /** Once per request, at its first dispatch: milliseconds from enqueue to dispatch. */
+  queued?(ms: number): void;
+  /** Once per successful execution: rows computed, requests in the batch, session.run time. */
   executed?(rows: number, requests: number, computeMs: number): void;
 }
 
@@ -57,6 +61,17 @@ export class Scheduler {
   readonly batchSizes = new Map<number, number>();
   executions = 0;
   inferences = 0;
+  /** Per-request totals for Triton-style statistics (nanoseconds): answered and failed requests, time queued, compute time. */
+  successCount = 0;
+  successNs = 0;
+  failCount = 0;
+  failNs = 0;
+  queueNs = 0;
+  computeNs = 0;
+  /** Compute time (ns) by batch size, beside batchSizes' counts. */
+  readonly batchComputeNs = new Map<number, number>();
+  /** Date.now() of the last execution, 0 before the first. */
+  lastInferenceMs = 0;
 
   constructor(
     private readonly cfg: SchedulerConfig,
@@ -76,6 +91,7 @@ export class Scheduler {
     if (opts.signal?.aborted) return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
     if (this.queue.length >= this.cfg.maxQueueSize) {
       this.observer.rejected?.('queue_full');
+      this.failCount++;
       return Promise.reject(
         new ServeError('QUEUE_FULL', `the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, { 'retry-after': '1' }),
       );
@@ -112,8 +128,14 @@ export class Scheduler {
     if (i < 0) return; // already dispatched: the run finishes and its answer goes nowhere
     this.queue.splice(i, 1);
     this.observer.rejected?.('cancelled');
+    this.failed(item);
     item.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
     this.checkDrained();
+  }
+
+  private failed(item: QueueItem): void {
+    this.failCount++;
+    this.failNs += (performance.now() - item.startedAt) * 1e6;
   }
 
   private detach(item: QueueItem): void {
@@ -133,6 +155,7 @@ export class Scheduler {
         for (const item of expired) {
           this.detach(item);
           this.observer.rejected?.('timeout');
+          this.failed(item);
           item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${Math.round(this.now() - item.enqueuedAt)} ms in the queue, past its deadline; it was not computed`));
         }
         if (batch.length) this.dispatch(batch);
@@ -175,6 +198,10 @@ export class Scheduler {
     for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
     const rows = this.cfg.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
     const dispatchedAt = performance.now();
+    if (this.observer.queued) {
+      // a retried request (its worker died) was already counted at its first dispatch
+      for (const item of batch) if (!item.retried) this.observer.queued(dispatchedAt - item.startedAt);
+    }
     this.inFlight++;
     this.pool.run(packed).then(
       (result) => {
@@ -182,6 +209,8 @@ export class Scheduler {
         this.executions++;
         this.inferences += rows;
         this.batchSizes.set(rows, (this.batchSizes.get(rows) ?? 0) + 1);
+        this.batchComputeNs.set(rows, (this.batchComputeNs.get(rows) ?? 0) + result.computeMs * 1e6);
+        this.lastInferenceMs = Date.now();
         this.observer.executed?.(rows, batch.length, result.computeMs);
         try {
           this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
@@ -205,8 +234,13 @@ export class Scheduler {
       const parts = this.cfg.maxBatchSize > 0 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
       parts.forEach((p, i) => (perRequest[i]![name] = p));
     }
+    const answeredAt = performance.now();
     batch.forEach((item, i) => {
       this.detach(item);
+      this.successCount++;
+      this.successNs += (answeredAt - item.startedAt) * 1e6;
+      this.queueNs += (dispatchedAt - item.startedAt) * 1e6;
+      this.computeNs += computeMs * 1e6;
       item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
     });
   }
@@ -218,6 +252,7 @@ export class Scheduler {
       for (const item of batch) {
         if (item.retried) {
           this.detach(item);
+          this.failed(item);
           item.reject(new ServeError('MODEL_NOT_READY', `the worker running this request died twice (${err.message}); retry`));
         }
         item.retried = true;
@@ -228,6 +263,7 @@ export class Scheduler {
     }
     for (const item of batch) {
       this.detach(item);
+      this.failed(item);
       item.reject(new ServeError('INFERENCE_FAILED', `onnxruntime failed to run the batch: ${err.message}`));
     }
   }
@@ -244,6 +280,7 @@ export class Scheduler {
     this.queue = [];
     for (const item of items) {
       this.detach(item);
+      this.failed(item);
       item.reject(error());
     }
     this.checkDrained();

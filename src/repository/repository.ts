@@ -16,6 +16,12 @@ export interface BrokenModel {
   reason: string;
 }
 
+export interface RepositoryLoadOptions {
+  faultHooks?: boolean;
+  /** Hooks for one model version (metrics): its scheduler observer and worker-exit callback. */
+  instrument?: (model: string, version: string) => Pick<LoadOptions, 'observer' | 'onWorkerExit'>;
+}
+
 export class ModelRepository {
   /** name → versions, ascending. */
   readonly models = new Map<string, ModelVersion[]>();
@@ -27,7 +33,7 @@ export class ModelRepository {
     private readonly log: RepositoryLogger,
   ) {}
 
-  async loadAll(opts: LoadOptions = {}): Promise<void> {
+  async loadAll(opts: RepositoryLoadOptions = {}): Promise<void> {
     const { models, errors } = await scanRepository(this.root);
     for (const e of errors) {
       this.broken.push({ name: e.name, reason: e.message });
@@ -47,7 +53,7 @@ export class ModelRepository {
       this.models.set(m.name, versions);
       for (const mv of versions) {
         loads.push(
-          mv.load(opts).then(
+          mv.load({ faultHooks: opts.faultHooks, ...opts.instrument?.(mv.name, mv.version) }).then(
             () => this.log.info({ model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize }, 'model ready'),
             (err: Error) => this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable'),
           ),

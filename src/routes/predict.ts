@@ -37,10 +37,13 @@ export function requestTimeoutMs(header: string | string[] | undefined, dflt: nu
 }
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: bodySchema } }, async (request, reply) => {
+  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: bodySchema }, config: { inference: true } }, async (request, reply) => {
     if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
     const { model, version, inputs } = request.body;
     const mv = app.serving.repository.resolve(model, version);
+    const record = request.inference!; // set by the inference onRequest hook (config.inference)
+    record.model = mv.name;
+    record.version = mv.version;
     const batching = mv.batching!;
     const decoded = decodeInputs(inputs, mv.signature!.inputs, batching.maxBatchSize);
     const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], batching.timeoutMs);
@@ -53,6 +56,9 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
       // a client that goes away while queued is dropped from the queue ('close' after a finished answer is a no-op)
       onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
     });
+    record.batchSize = result.batchSize;
+    record.queueMs = result.queueMs;
+    record.computeMs = result.computeMs;
 
     // the body is assembled as text: tensors are encoded row by row, not walked by JSON.stringify
     let outputs = '';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import tap from 'tap';
 import { request } from 'undici';
 import { parseServeOptions } from '../../src/config.js';
-import { serve, type Served } from '../../src/server.js';
+import { serve, type Served, type ServeExtra } from '../../src/server.js';
 
 /** Repository root of the project (tests run from dist/test/helpers). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -44,7 +44,7 @@ export async function makeRepo(t: Teardown, models: Record<string, ModelFixture>
 }
 
 /** Starts the real server (real workers, real onnxruntime) on 127.0.0.1:0; shut down at teardown. */
-export async function startServer(t: Teardown, modelsDir: string, args: string[] = [], extra: { faultHooks?: boolean } = {}): Promise<Served> {
+export async function startServer(t: Teardown, modelsDir: string, args: string[] = [], extra: ServeExtra = {}): Promise<Served> {
   const opts = parseServeOptions(['--models', modelsDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent', '--instances', '1', ...args], {});
   const served = await serve(opts, extra);
   t.teardown(() => served.shutdown());

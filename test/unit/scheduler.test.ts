@@ -325,6 +325,29 @@ t.test('a dead worker: the batch is retried once, then MODEL_NOT_READY', async (
   });
 });
 
+t.test('observer.queued: each request once, at its first dispatch (a retry is not heard again)', async (t) => {
+  const pool = new FakePool(0);
+  const queued: number[] = [];
+  const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [], maxQueueSize: 16 };
+  const s = new Scheduler(cfg, pool.asPool(), { queued: (ms) => queued.push(ms) });
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 1000 }));
+  const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 1000 }));
+  await new Promise((r) => setTimeout(r, 5));
+  t.equal(queued.length, 0, 'nothing heard while queued');
+  pool.freeWorker();
+  t.equal(pool.calls.length, 1, 'one batch of both');
+  t.equal(queued.length, 2, 'one queue time per request');
+  t.ok(queued.every((ms) => ms >= 4), `queue times (ms, real clock) cover the wait: ${queued.map((ms) => ms.toFixed(1)).join(', ')}`);
+  pool.failRun(0, new WorkerDiedError('died'), true);
+  await tick();
+  pool.freeWorker();
+  t.equal(pool.calls.length, 2, 'retried');
+  t.equal(queued.length, 2, 'the retry is not a second queue time');
+  pool.succeed(1);
+  await tick();
+  t.ok(a.value && b.value, 'both answered');
+});
+
 t.test('drained() resolves once the queue is empty and nothing runs', async (t) => {
   const { s, pool, advance } = setup({}, 1);
   const empty = track(s.drained());

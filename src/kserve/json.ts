@@ -1,0 +1,108 @@
+// The v2 inference request's JSON header, checked for structure (inputs, outputs, id,
+// parameters), and v2 JSON tensors: decoding `data` (flat or nested) against a signature,
+// encoding outputs as flat JSON text. Any malformed part is a ServeError (400).
+import { toJsonText, type Tensor } from '../tensors.js';
+import { ServeError } from '../errors.js';
+import { decodeInput } from '../signature.js';
+import type { TensorSignature } from '../pool/protocol.js';
+import { binaryDataSize, type BinaryTensorHeader } from './binary.js';
+import { fromV2Datatype, toV2Datatype } from './datatypes.js';
+
+export interface V2Input extends BinaryTensorHeader {
+  datatype: string;
+  shape: number[];
+  /** JSON data, flat or nested; absent when the tensor is binary. */
+  data?: unknown[];
+}
+
+export interface V2RequestedOutput {
+  name: string;
+  /** parameters.binary_data, when given (it overrides the request's binary_data_output). */
+  binary?: boolean;
+}
+
+export interface V2InferRequest {
+  id?: string;
+  inputs: V2Input[];
+  outputs?: V2RequestedOutput[];
+  /** parameters.binary_data_output: every output as binary unless it says otherwise. */
+  binaryOutput: boolean;
+}
+
+const bad = (message: string): never => {
+  throw new ServeError('INVALID_INPUT', message);
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optionalBool(parameters: unknown, key: string, where: string): boolean | undefined {
+  if (parameters === undefined) return undefined;
+  if (!isObject(parameters)) return bad(`${where}: parameters must be an object`);
+  const v = parameters[key];
+  if (v !== undefined && typeof v !== 'boolean') bad(`${where}: parameters.${key} must be true or false`);
+  return v as boolean | undefined;
+}
+
+function parseInput(v: unknown, i: number): V2Input {
+  if (!isObject(v)) return bad(`inputs[${i}] must be an object {name, shape, datatype, data}`);
+  const { name, datatype, shape, data, parameters } = v;
+  if (typeof name !== 'string' || name === '') return bad(`inputs[${i}].name must be a non-empty string`);
+  if (typeof datatype !== 'string') return bad(`input "${name}": datatype must be a string such as "FP32"`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    return bad(`input "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  const binarySize = binaryDataSize(parameters, `input "${name}"`);
+  if (data !== undefined && !Array.isArray(data)) return bad(`input "${name}": data must be an array`);
+  if (data !== undefined && binarySize !== undefined) return bad(`input "${name}" has both data and parameters.binary_data_size; send one`);
+  if (data === undefined && binarySize === undefined) return bad(`input "${name}" has neither data nor parameters.binary_data_size`);
+  return { name, datatype, shape: shape as number[], ...(data !== undefined ? { data } : { binarySize }) };
+}
+
+/** Checks the structure of an inference request header; data is checked later, against the model. */
+export function parseInferRequest(v: unknown): V2InferRequest {
+  if (!isObject(v)) return bad('the inference request must be a JSON object {"inputs": [...]}');
+  const { id, inputs, outputs, parameters } = v;
+  if (id !== undefined && typeof id !== 'string') bad('id must be a string');
+  if (!Array.isArray(inputs) || inputs.length === 0) return bad('inputs must be a non-empty array of {name, shape, datatype, data}');
+  const parsed = inputs.map(parseInput);
+  const names = new Set<string>();
+  for (const p of parsed) {
+    if (names.has(p.name)) bad(`input "${p.name}" appears twice`);
+    names.add(p.name);
+  }
+  const req: V2InferRequest = { inputs: parsed, binaryOutput: optionalBool(parameters, 'binary_data_output', 'the request') ?? false };
+  if (id !== undefined) req.id = id as string;
+  if (outputs !== undefined) {
+    if (!Array.isArray(outputs)) return bad('outputs must be an array of {name, parameters?}');
+    const seen = new Set<string>();
+    req.outputs = outputs.map((o, i) => {
+      if (!isObject(o) || typeof o.name !== 'string') return bad(`outputs[${i}] must be an object with a string name`);
+      if (seen.has(o.name)) bad(`output "${o.name}" is requested twice`);
+      seen.add(o.name);
+      const binary = optionalBool(o.parameters, 'binary_data', `output "${o.name}"`);
+      return binary === undefined ? { name: o.name } : { name: o.name, binary };
+    });
+  }
+  return req;
+}
+
+/** Decodes a JSON input into a tensor of the signature's dtype, after checking its datatype. */
+export function decodeJsonTensor(input: V2Input, sig: TensorSignature): Tensor {
+  checkDatatype(input, sig);
+  return decodeInput({ dims: input.shape, data: input.data ?? [] }, sig);
+}
+
+/** The request's datatype must be the model's: DTYPE_MISMATCH otherwise. */
+export function checkDatatype(input: { name: string; datatype: unknown }, sig: TensorSignature): void {
+  const dtype = fromV2Datatype(input.datatype, input.name);
+  if (dtype !== sig.dtype) {
+    throw new ServeError('DTYPE_MISMATCH', `input "${input.name}" has datatype ${String(input.datatype)}; the model expects ${toV2Datatype(sig.dtype)}`);
+  }
+}
+
+/** A tensor's values as a flat JSON array (text, built without JSON.stringify of the floats). */
+export function flatJsonData(t: Tensor): string {
+  return toJsonText({ dtype: t.dtype, dims: [t.data.length], data: t.data });
+}

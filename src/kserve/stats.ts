@@ -1,0 +1,48 @@
+// Triton's statistics extension: one model version's counters (from its scheduler) in the
+// shape of GET /v2/models/{m}[/versions/{v}]/stats. Durations are whole nanoseconds.
+import type { ModelVersion } from '../repository/model-version.js';
+
+export interface StatDuration {
+  count: number;
+  ns: number;
+}
+
+export interface ModelStats {
+  name: string;
+  version: string;
+  last_inference: number;
+  inference_count: number;
+  execution_count: number;
+  inference_stats: { success: StatDuration; fail: StatDuration; queue: StatDuration; compute_infer: StatDuration };
+  batch_stats: { batch_size: number; compute_infer: StatDuration }[];
+}
+
+const d = (count: number, ns: number): StatDuration => ({ count, ns: Math.round(ns) });
+
+/** Statistics of one model version; zeros for a version with no scheduler (not loaded). */
+export function modelStats(mv: ModelVersion): ModelStats {
+  const s = mv.scheduler;
+  if (!s) {
+    const zero = d(0, 0);
+    return {
+      name: mv.name, version: mv.version, last_inference: 0, inference_count: 0, execution_count: 0,
+      inference_stats: { success: zero, fail: zero, queue: zero, compute_infer: zero }, batch_stats: [],
+    };
+  }
+  return {
+    name: mv.name,
+    version: mv.version,
+    last_inference: s.lastInferenceMs,
+    inference_count: s.inferences,
+    execution_count: s.executions,
+    inference_stats: {
+      success: d(s.successCount, s.successNs),
+      fail: d(s.failCount, s.failNs),
+      queue: d(s.successCount, s.queueNs),
+      compute_infer: d(s.successCount, s.computeNs),
+    },
+    batch_stats: [...s.batchSizes.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([size, count]) => ({ batch_size: size, compute_infer: d(count, s.batchComputeNs.get(size) ?? 0) })),
+  };
+}
