@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { Metrics } from './metrics.js';
 import { instrumentInferenceRequests } from './request-metrics.js';
+import { registerDocs } from './openapi.js';
 
 export interface Serving {
   repository: ModelRepository;
@@ -86,6 +87,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done(null, payload);
   });
 
+  // the spec is built from the routes' schemas as they are added: swagger comes before every route
+  await registerDocs(app);
   await app.register(healthRoutes);
   await app.register(modelRoutes);
   await app.register(predictRoutes);

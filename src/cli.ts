@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
       `models from ${repo.root}:`,
       ...(lines.length ? lines : ['  (none found)']),
       `try:    curl -s ${served.url}/v1/models`,
-      `docs:   README.md (API), models/README.md (shipped models)`,
+      `docs:   ${served.url}/docs`,
     ].join('\n'),
   );
 }

@@ -1,9 +1,49 @@
 // Liveness and readiness (KServe v2 paths): ready means not draining and every model READY.
 import type { FastifyInstance } from 'fastify';
+import { noInputClientError } from '../openapi.js';
+
+const readyBody = (description: string) => ({
+  description,
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    ready: { type: 'boolean' },
+    draining: { type: 'boolean', description: 'Present (true) once SIGTERM started the drain.' },
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } },
+      },
+    },
+  },
+});
+
+const liveSchema = {
+  summary: 'Liveness',
+  description: 'Answers 200 while the process serves HTTP.',
+  tags: ['health'],
+  response: {
+    200: { description: 'Alive.', type: 'object', additionalProperties: true, properties: { live: { type: 'boolean' } }, examples: [{ live: true }] },
+    '4xx': noInputClientError(),
+  },
+};
+
+const readySchema = {
+  summary: 'Readiness',
+  description: "200 when the server is not draining and every model version is READY, else 503; the body lists each model's state and reason.",
+  tags: ['health'],
+  response: {
+    200: { ...readyBody('Ready.'), examples: [{ ready: true, models: [{ name: 'digits', version: '1', state: 'READY' }] }] },
+    '4xx': noInputClientError(),
+    503: readyBody('Not ready: draining, or a model is loading or unavailable (see `reason`).'),
+  },
+};
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/v2/health/live', async () => ({ live: true }));
-  app.get('/v2/health/ready', async (_req, reply) => {
+  app.get('/v2/health/live', { schema: liveSchema }, async () => ({ live: true }));
+  app.get('/v2/health/ready', { schema: readySchema }, async (_req, reply) => {
     const { repository, draining } = app.serving;
     const ready = !draining && repository.allReady();
     const models = [

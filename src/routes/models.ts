@@ -1,8 +1,95 @@
 // GET /v1/models: every model with its versions, states, signature, batching config and counters.
 import type { FastifyInstance } from 'fastify';
+import { noInputClientError } from '../openapi.js';
+
+const tensorSignature = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    name: { type: 'string' },
+    dtype: { type: 'string', description: 'float32, int64, uint8, …' },
+    dims: { type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, description: 'A string or -1 is a variable dimension.' },
+  },
+};
+const obj = (description: string, nullable = false) => ({ type: 'object', additionalProperties: true, description, ...(nullable ? { nullable: true } : {}) });
+
+const modelsSchema = {
+  summary: 'List the models, their versions, signatures, batching and counters',
+  description:
+    'Every model of the repository with each version: its state (`LOADING`, `READY`, `UNLOADING`, `UNAVAILABLE`…) and the reason when not ready, ' +
+    "the inputs and outputs (name, dtype, dims), the batching configuration, worker instances and the scheduler's counters. " +
+    'A model that failed to load is listed with `state: UNAVAILABLE`, no versions and the reason.',
+  tags: ['v1'],
+  response: {
+    200: {
+      description: 'The models.',
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        models: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: true,
+            properties: {
+              name: { type: 'string' },
+              state: { type: 'string', description: 'Only for a model that failed to load: `UNAVAILABLE`.' },
+              reason: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: true,
+                  properties: {
+                    version: { type: 'string' },
+                    state: { type: 'string' },
+                    reason: { type: 'string' },
+                    inputs: { type: 'array', items: tensorSignature },
+                    outputs: { type: 'array', items: tensorSignature },
+                    batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
+                    instances: { type: 'integer' },
+                    intraOpThreads: { type: 'integer' },
+                    variants: obj('Compressed siblings: name → file.'),
+                    stats: obj('queueDepth, executions, inferences, batchSizes (rows → executions), workerRestarts; null until loaded.', true),
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      examples: [
+        {
+          models: [
+            {
+              name: 'digits',
+              versions: [
+                {
+                  version: '1',
+                  state: 'READY',
+                  inputs: [{ name: 'input', dtype: 'float32', dims: ['batch', 64] }],
+                  outputs: [
+                    { name: 'logits', dtype: 'float32', dims: ['batch', 10] },
+                    { name: 'probabilities', dtype: 'float32', dims: ['batch', 10] },
+                  ],
+                  batching: { maxBatchSize: 32, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10000 },
+                  instances: 1,
+                  intraOpThreads: 1,
+                  variants: {},
+                  stats: { queueDepth: 0, executions: 3, inferences: 5, batchSizes: { '1': 1, '2': 2 }, workerRestarts: 0 },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    '4xx': noInputClientError(),
+  },
+};
 
 export async function modelRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', { schema: modelsSchema }, async () => {
     const { repository } = app.serving;
     const models = [...repository.models.entries()].map(([name, versions]) => ({
       name,

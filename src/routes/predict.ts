@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { ServeError } from '../errors.js';
 import { decodeInputs } from '../signature.js';
 import { toJsonText } from '../tensors.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
@@ -18,12 +19,53 @@ const bodySchema = {
   required: ['model', 'inputs'],
   additionalProperties: false,
   properties: {
-    model: { type: 'string', minLength: 1 },
-    version: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    model: { type: 'string', minLength: 1, description: 'The model name (a folder of the model repository).' },
+    version: { type: 'string', pattern: '^[1-9][0-9]*$', description: 'A version number; the highest version when omitted.' },
     // tensors are checked against the model's signature, not walked element by element by the schema
-    inputs: { type: 'object', minProperties: 1 },
+    inputs: {
+      type: 'object',
+      minProperties: 1,
+      description:
+        "One entry per model input, by name: a nested array whose shape is inferred (the first dimension is the rows of the batch), " +
+        'or `{"dims": [...], "data": [...flat...]}`. Dtypes come from the model (GET /v1/models lists each signature).',
+    },
   },
+  examples: [{ model: 'digits', inputs: { input: [DIGITS_PIXELS] } }],
 } as const;
+
+const predictSchema = {
+  summary: 'Run a model on a batch of rows',
+  description:
+    "Validates the inputs against the model's signature, queues the request for a dynamic batch and answers the outputs as nested arrays. " +
+    'The `Server-Timing` header gives the queue and compute times, `x-batch-size` the rows of the execution that computed it.',
+  tags: ['v1'],
+  body: bodySchema,
+  headers: {
+    type: 'object',
+    properties: {
+      'x-request-timeout-ms': { type: 'string', description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent. Past it: 504 `QUEUE_TIMEOUT`." },
+      'x-request-id': { type: 'string', description: 'Echoed in the log line as `reqId`.' },
+    },
+  },
+  response: {
+    200: {
+      description: 'The outputs, one nested array per model output.',
+      headers: {
+        'server-timing': { type: 'string', description: '`queue;dur=<ms>, compute;dur=<ms>`' },
+        'x-batch-size': { type: 'string', description: 'Rows in the execution that computed this request.' },
+      },
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        model: { type: 'string' },
+        version: { type: 'string' },
+        outputs: { type: 'object', additionalProperties: { type: 'array', items: {} } },
+      },
+      examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
+    },
+    ...v1Errors([400, 404, 413, 429, 500, 503, 504]),
+  },
+};
 
 /** x-request-timeout-ms: a positive integer of milliseconds, else the model's default. */
 export function requestTimeoutMs(header: string | string[] | undefined, dflt: number): number {
@@ -37,7 +79,7 @@ export function requestTimeoutMs(header: string | string[] | undefined, dflt: nu
 }
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: bodySchema }, config: { inference: true } }, async (request, reply) => {
+  app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true } }, async (request, reply) => {
     if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
     const { model, version, inputs } = request.body;
     const mv = app.serving.repository.resolve(model, version);

@@ -8,11 +8,284 @@ import { requestTimeoutMs } from './predict.js';
 import { decodeInferRequest, encodeInferResponse, planOutputs } from '../kserve/infer.js';
 import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
+import { V2_DATATYPES } from '../kserve/datatypes.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, v2Error } from '../openapi.js';
 
+// the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
 interface ModelParams {
-  m: string;
-  v?: string;
+  model_name: string;
+  model_version?: string;
 }
+
+// ---- schemas: they document the routes (GET /openapi.json) and validate params and headers ----
+
+const TAGS = ['kserve-v2'];
+
+function paramsSchema(withVersion: boolean) {
+  return {
+    type: 'object',
+    required: withVersion ? ['model_name', 'model_version'] : ['model_name'],
+    properties: {
+      model_name: { type: 'string', description: 'The model name.', examples: ['digits'] },
+      ...(withVersion ? { model_version: { type: 'string', description: 'A version number (the highest when the path has none).', examples: ['1'] } } : {}),
+    },
+  };
+}
+
+const errors = {
+  400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers.'),
+  404: v2Error('No such model or version (or no such route).'),
+  413: v2Error('The body exceeds the body limit (--body-limit).'),
+  500: v2Error('onnxruntime failed to run the batch holding this request.'),
+  503: v2Error("The model is not ready, the server is draining, or the model's queue is full (with `Retry-After`)."),
+  504: v2Error('The request waited in the queue past its deadline (`x-request-timeout-ms` or the model\'s `timeoutMs`) and was not computed.'),
+};
+
+const tensorMetadata = {
+  type: 'object',
+  additionalProperties: true,
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' }, description: '-1 is a variable dimension.' } },
+};
+
+const duration = { type: 'object', additionalProperties: true, properties: { count: { type: 'number' }, ns: { type: 'number' } } };
+const modelStatsItem = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    last_inference: { type: 'number', description: 'Milliseconds since the epoch of the last inference (0: none).' },
+    inference_count: { type: 'number' },
+    execution_count: { type: 'number' },
+    inference_stats: { type: 'object', additionalProperties: true, properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
+    batch_stats: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: true, properties: { batch_size: { type: 'number' }, compute_infer: duration } },
+    },
+  },
+};
+const statsResponse = (description: string) => ({
+  description,
+  type: 'object',
+  additionalProperties: true,
+  properties: { model_stats: { type: 'array', items: modelStatsItem } },
+});
+
+const serverMetadataSchema = {
+  summary: 'Server metadata',
+  description: 'The server name, version and the protocol extensions it implements.',
+  tags: TAGS,
+  response: {
+    200: {
+      description: 'Server metadata.',
+      type: 'object',
+      additionalProperties: true,
+      properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+      examples: [{ name: 'onnx-serve', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] }],
+    },
+    404: errors[404],
+  },
+};
+
+const allStatsSchema = {
+  summary: 'Statistics of every model version',
+  description: "Triton's statistics extension: per model version, request and execution counts, cumulative queue and compute nanoseconds, and per batch size.",
+  tags: TAGS,
+  response: { 200: statsResponse('Statistics of every loaded model version.'), 404: errors[404] },
+};
+
+function metadataSchema(withVersion: boolean) {
+  return {
+    summary: withVersion ? 'Model version metadata' : 'Model metadata',
+    description: `The ${withVersion ? 'named version' : 'highest version'} of a model: its versions, platform, and inputs and outputs with v2 datatypes and shapes (-1 for variable dimensions).`,
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    response: {
+      200: {
+        description: 'Model metadata.',
+        type: 'object',
+        additionalProperties: true,
+        properties: {
+          name: { type: 'string' },
+          versions: { type: 'array', items: { type: 'string' } },
+          platform: { type: 'string' },
+          inputs: { type: 'array', items: tensorMetadata },
+          outputs: { type: 'array', items: tensorMetadata },
+        },
+        examples: [
+          {
+            name: 'digits',
+            versions: ['1'],
+            platform: 'onnxruntime_onnx',
+            inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 64] }],
+            outputs: [
+              { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
+              { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+            ],
+          },
+        ],
+      },
+      404: errors[404],
+      503: errors[503],
+    },
+  };
+}
+
+function readySchema(withVersion: boolean) {
+  const body = (description: string) => ({
+    description,
+    type: 'object',
+    additionalProperties: true,
+    properties: { name: { type: 'string' }, version: { type: 'string' }, ready: { type: 'boolean' } },
+  });
+  return {
+    summary: withVersion ? 'Model version readiness' : 'Model readiness',
+    description: `200 when the ${withVersion ? 'version' : 'highest version'} is READY and the server is not draining, else 503.`,
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    response: {
+      200: { ...body('Ready.'), examples: [{ name: 'digits', version: '1', ready: true }] },
+      404: errors[404],
+      503: body('Not ready (loading, unavailable, or the server is draining).'),
+    },
+  };
+}
+
+function modelStatsSchema(withVersion: boolean) {
+  return {
+    summary: withVersion ? 'Model version statistics' : 'Model statistics',
+    description: `Statistics of ${withVersion ? 'one version' : 'every version'} of a model (Triton's statistics extension).`,
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    response: { 200: statsResponse('Statistics.'), 404: errors[404], 503: errors[503] },
+  };
+}
+
+const v2Tensor = {
+  type: 'object',
+  required: ['name', 'shape', 'datatype'],
+  properties: {
+    name: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+    datatype: { type: 'string', enum: [...V2_DATATYPES] },
+    data: { type: 'array', items: {}, description: 'Row-major values, flat or nested. Absent when the tensor is binary.' },
+    parameters: {
+      type: 'object',
+      properties: { binary_data_size: { type: 'integer', minimum: 0, description: 'Binary tensor extension: the tensor is this many bytes of the body after the JSON header.' } },
+    },
+  },
+};
+
+const inferRequest = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string', description: 'Echoed in the response.' },
+    inputs: { type: 'array', minItems: 1, items: v2Tensor },
+    outputs: {
+      type: 'array',
+      description: "The outputs to answer (all of the model's when absent).",
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+      },
+    },
+    parameters: { type: 'object', properties: { binary_data_output: { type: 'boolean', description: 'Every output as binary data unless it says otherwise.' } } },
+  },
+};
+
+const inferResponse = {
+  type: 'object',
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+    outputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          datatype: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer' } },
+          data: { type: 'array', items: {}, description: 'Flat, row-major. Absent for a binary output.' },
+          parameters: { type: 'object', properties: { binary_data_size: { type: 'integer' } } },
+        },
+      },
+    },
+  },
+};
+
+const binaryBody = {
+  type: 'string',
+  format: 'binary',
+  description:
+    'Binary tensor extension: the JSON inference request (its byte length in the `Inference-Header-Content-Length` header), then the bytes of each input whose ' +
+    '`parameters.binary_data_size` is set, in input order: little-endian, row-major, no padding.',
+};
+
+function inferSchema(withVersion: boolean) {
+  return {
+    summary: withVersion ? 'Infer with a model version' : 'Infer',
+    description:
+      'Runs the model through the same dynamic batching queues as /v1/predict. The body is a JSON inference request, or (binary tensor extension) ' +
+      'a JSON header of `Inference-Header-Content-Length` bytes followed by binary tensor data. Outputs requested as binary come back the same way ' +
+      '(`application/octet-stream` with `Inference-Header-Content-Length`). Headers `Server-Timing` and `x-batch-size` as on /v1/predict.',
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    headers: {
+      type: 'object',
+      properties: {
+        'inference-header-content-length': {
+          type: 'string',
+          description: 'Binary tensor extension: the byte length of the JSON header at the start of the body; the rest is binary tensor data.',
+          examples: ['112'],
+        },
+        'x-request-timeout-ms': { type: 'string', description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent." },
+      },
+    },
+    response: {
+      200: {
+        description: 'The outputs: JSON, or a JSON header and binary tensor data when binary outputs were requested.',
+        headers: {
+          'inference-header-content-length': { type: 'string', description: 'With a binary response: the byte length of its JSON header.' },
+          'server-timing': { type: 'string', description: '`queue;dur=<ms>, compute;dur=<ms>`' },
+          'x-batch-size': { type: 'string' },
+        },
+        content: {
+          'application/json': {
+            schema: inferResponse,
+            example: {
+              model_name: 'digits',
+              model_version: '1',
+              id: 'req-1',
+              outputs: [
+                { name: 'logits', datatype: 'FP32', shape: [1, 10], data: DIGITS_LOGITS },
+                { name: 'probabilities', datatype: 'FP32', shape: [1, 10], data: DIGITS_PROBABILITIES },
+              ],
+            },
+          },
+          'application/octet-stream': { schema: binaryBody },
+        },
+      },
+      ...errors,
+    },
+  };
+}
+
+/** The /v2 infer body as the spec shows it (the route reads bytes and checks them itself: src/kserve/json.ts). */
+const inferBodyDoc = {
+  content: {
+    'application/json': {
+      schema: {
+        ...inferRequest,
+        examples: [{ id: 'req-1', inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: DIGITS_PIXELS }] }],
+      },
+    },
+    'application/octet-stream': { schema: binaryBody },
+  },
+};
 
 /**
  * Status on /v2: the catalogue's, except QUEUE_FULL, which is 503 (Triton answers a full
@@ -46,18 +319,21 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     return reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API` });
   });
 
-  app.get('/', async () => serverMetadata());
+  app.get('/', { schema: serverMetadataSchema }, async () => serverMetadata());
 
   // statistics of every model (a static route: it wins over /models/:m)
-  app.get('/models/stats', async () => {
+  app.get('/models/stats', { schema: allStatsSchema }, async () => {
     return { model_stats: app.serving.repository.all().map(modelStats) };
   });
 
-  for (const base of ['/models/:m', '/models/:m/versions/:v']) {
-    app.get<{ Params: ModelParams }>(base, async (request) => modelMetadata(app.serving.repository, request.params.m, request.params.v));
+  for (const withVersion of [false, true]) {
+    const base = withVersion ? '/models/:model_name/versions/:model_version' : '/models/:model_name';
+    app.get<{ Params: ModelParams }>(base, { schema: metadataSchema(withVersion) }, async (request) =>
+      modelMetadata(app.serving.repository, request.params.model_name, request.params.model_version),
+    );
 
-    app.get<{ Params: ModelParams }>(`${base}/ready`, async (request, reply) => {
-      const { m, v } = request.params;
+    app.get<{ Params: ModelParams }>(`${base}/ready`, { schema: readySchema(withVersion) }, async (request, reply) => {
+      const { model_name: m, model_version: v } = request.params;
       let versions;
       try {
         versions = findVersions(app.serving.repository, m, v);
@@ -70,18 +346,23 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
       return reply.code(ready ? 200 : 503).send({ name: m, version: mv.version, ready });
     });
 
-    app.get<{ Params: ModelParams }>(`${base}/stats`, async (request) => {
-      return { model_stats: findVersions(app.serving.repository, request.params.m, request.params.v).map(modelStats) };
+    app.get<{ Params: ModelParams }>(`${base}/stats`, { schema: modelStatsSchema(withVersion) }, async (request) => {
+      return { model_stats: findVersions(app.serving.repository, request.params.model_name, request.params.model_version).map(modelStats) };
     });
 
     // config.inference: counted, timed and logged by the request-metrics hook, as /v1/predict is
-    app.post<{ Params: ModelParams }>(`${base}/infer`, { config: { inference: true } }, (request, reply) => infer(app, request, reply));
+    // config.openapiBody: the body is documented but not validated by fastify (it arrives as bytes)
+    app.post<{ Params: ModelParams }>(
+      `${base}/infer`,
+      { schema: inferSchema(withVersion), config: { inference: true, openapiBody: inferBodyDoc } },
+      (request, reply) => infer(app, request, reply),
+    );
   }
 }
 
 async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<string | Buffer> {
   if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
-  const mv = app.serving.repository.resolve(request.params.m, request.params.v);
+  const mv = app.serving.repository.resolve(request.params.model_name, request.params.model_version);
   const record = request.inference!; // set by the inference onRequest hook (config.inference)
   record.model = mv.name;
   record.version = mv.version;
