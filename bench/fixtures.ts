@@ -1,12 +1,13 @@
-// What the benchmark serves: the shipped seed-mlp, a compute-heavy MLP generated at run time
-// into a temp folder (never committed), one model repository per server configuration, and a
-// handful of pre-serialized request bodies per model so the client spends little CPU on JSON.
+// What the benchmark serves: the shipped seed-mlp, a compute-heavy MLP and a small image CNN
+// generated at run time into a temp folder (never committed), one model repository per server
+// configuration, and a handful of pre-serialized request bodies per model (and, for the v2
+// section, per protocol) so the client spends little CPU on JSON.
 import { mkdtemp, mkdir, rm, symlink, copyFile, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mlpModel, seededFloats } from '../src/onnx/builder.js';
+import { cnnModel, mlpModel, seededFloats } from '../src/onnx/builder.js';
 
 /** Repository root (this file runs from dist/bench). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,8 +15,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface BenchModel {
   /** Name the server serves it under. */
   name: string;
-  /** The "seed" or "heavy" key used by BENCH_ONLY and the report. */
-  key: 'seed' | 'heavy';
+  /** The "seed", "heavy" or "cnn" key (BENCH_ONLY section names, except cnn: section v2). */
+  key: 'seed' | 'heavy' | 'cnn';
   path: string;
   sizes: number[];
   inputName: string;
@@ -30,6 +31,39 @@ export function makeBodies(model: string, features: number, count = 8, seed = 12
     bodies.push(Buffer.from(`{"model":${JSON.stringify(model)},"inputs":{"input":[[${row}]]}}`));
   }
   return bodies;
+}
+
+/** The same inputs encoded for each protocol the v2 section compares, built once. */
+export interface ProtocolBodies {
+  /** /v1/predict JSON (nested arrays for 2-D inputs, `{dims, data}` otherwise). */
+  v1: Buffer[];
+  /** /v2/models/{m}/infer, JSON tensors. */
+  v2json: Buffer[];
+  /** /v2/models/{m}/infer, binary tensor extension in and out, with its per-body headers. */
+  v2binary: Buffer[];
+  v2binaryHeaders: Record<string, string>[];
+  /** Bytes of one body of each kind. */
+  sizes: { v1: number; v2json: number; v2binary: number };
+}
+
+/** `count` single-row float32 inputs of shape dims (dims[0] = 1), values with 6 decimals in [-1, 1), in every protocol. */
+export function protocolBodies(model: string, inputName: string, dims: number[], count = 4, seed = 4321): ProtocolBodies {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const out: ProtocolBodies = { v1: [], v2json: [], v2binary: [], v2binaryHeaders: [], sizes: { v1: 0, v2json: 0, v2binary: 0 } };
+  for (let b = 0; b < count; b++) {
+    const text = Array.from(seededFloats(n, seed + b), (v) => v.toFixed(6));
+    const flat = text.join(',');
+    const v1Input = dims.length === 2 ? `[[${flat}]]` : `{"dims":${JSON.stringify(dims)},"data":[${flat}]}`;
+    out.v1.push(Buffer.from(`{"model":${JSON.stringify(model)},"inputs":{${JSON.stringify(inputName)}:${v1Input}}}`));
+    out.v2json.push(Buffer.from(`{"inputs":[{"name":${JSON.stringify(inputName)},"datatype":"FP32","shape":${JSON.stringify(dims)},"data":[${flat}]}]}`));
+    const raw = Float32Array.from(text, Number); // the same values as the JSON bodies
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: inputName, datatype: 'FP32', shape: dims, parameters: { binary_data_size: raw.byteLength } }], parameters: { binary_data_output: true } }));
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength); // little-endian on every platform Node supports here
+    out.v2binary.push(Buffer.concat([header, bytes]));
+    out.v2binaryHeaders.push({ 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+  }
+  out.sizes = { v1: out.v1[0]!.length, v2json: out.v2json[0]!.length, v2binary: out.v2binary[0]!.length };
+  return out;
 }
 
 export class Workspace {
@@ -54,6 +88,14 @@ export class Workspace {
     await mkdir(join(this.dir, 'generated'), { recursive: true });
     await writeFile(path, mlpModel(sizes, 7));
     return { name: 'heavy-mlp', key: 'heavy', path, sizes, inputName: 'input', bodies: makeBodies('heavy-mlp', sizes[0]!) };
+  }
+
+  /** Writes the generated image CNN (3×224×224 → 10, a few thousand weights). */
+  async cnnModel(): Promise<BenchModel> {
+    const path = join(this.dir, 'generated', 'tiny-cnn.onnx');
+    await mkdir(join(this.dir, 'generated'), { recursive: true });
+    await writeFile(path, cnnModel(11));
+    return { name: 'tiny-cnn', key: 'cnn', path, sizes: [3 * 224 * 224, 10], inputName: 'input', bodies: [] };
   }
 
   /** A one-model repository `<tag>/<model.name>/{model.onnx, config.json}`; config undefined: no config.json. */

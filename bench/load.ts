@@ -10,6 +10,8 @@ export interface LoadOptions {
   origin: string;
   path: string;
   bodies: readonly Buffer[];
+  /** Request headers per body (same index as bodies); default content-type application/json. */
+  headers?: readonly Record<string, string>[];
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -47,6 +49,7 @@ export function percentile(sorted: Float64Array, q: number): number {
   return sorted[i]!;
 }
 
+const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const QUEUE_RE = /queue;dur=([\d.]+)/;
 const COMPUTE_RE = /compute;dur=([\d.]+)/;
@@ -104,10 +107,12 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
     let k = id;
     while (phase !== 'stop' && issued < hardCap) {
       issued++;
-      const body = o.bodies[k++ % o.bodies.length]!;
+      const i = k++ % o.bodies.length;
+      const body = o.bodies[i]!;
+      const headers = o.headers?.[i] ?? JSON_HEADERS;
       const t0 = performance.now();
       try {
-        const res = await pool.request({ path: o.path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const res = await pool.request({ path: o.path, method: 'POST', headers, body });
         const buf = Buffer.from(await res.body.arrayBuffer());
         const t1 = performance.now();
         if (res.statusCode !== 200) {

@@ -103,6 +103,10 @@ export interface MeasureOptions {
   model: string;
   mode: string;
   bodies: readonly Buffer[];
+  /** Request path; /v1/predict by default. */
+  path?: string;
+  /** Request headers per body (same index as bodies); content-type application/json by default. */
+  headers?: readonly Record<string, string>[];
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -127,8 +131,9 @@ export async function measure(server: ChildServer, o: MeasureOptions): Promise<M
   };
   const load = await runClosedLoop({
     origin: server.url,
-    path: '/v1/predict',
+    path: o.path ?? '/v1/predict',
     bodies: o.bodies,
+    ...(o.headers ? { headers: o.headers } : {}),
     concurrency: o.concurrency,
     warmupMs: o.warmupMs,
     durationMs: o.durationMs,

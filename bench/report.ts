@@ -2,7 +2,7 @@
 // in-process ceilings, the cores split, the targets with pass/fail, the per-request overhead
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
-import { BUSY_CORES, ceilingFor, find, MODE_BARE, MODE_OFF, MODE_ON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, ceilingFor, find, findV2, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -22,12 +22,15 @@ function coreShare(m: Measurement, which: 'serverMain' | 'serverOther' | 'client
 }
 
 function modelTable(r: Results, model: string): string {
-  const rows = r.measurements
-    .filter((m) => m.model === model)
+  return measurementTable(r, r.measurements.filter((m) => m.model === model));
+}
+
+function measurementTable(r: Results, ms: Measurement[], first: 'mode' | 'model and protocol' = 'mode'): string {
+  const rows = ms
     .map((m) => {
       const ceil = ceilingFor(r, m);
       return [
-        m.mode,
+        first === 'mode' ? m.mode : `${m.model}, ${m.mode}`,
         String(m.load.concurrency),
         f(m.load.reqPerS, 1),
         f(m.load.reqPerS, 1), // one row per request
@@ -46,9 +49,51 @@ function modelTable(r: Results, model: string): string {
       ];
     });
   return table(
-    ['mode', 'c', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'queue ms', 'compute ms', '% of ceiling', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
+    [first, 'c', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'queue ms', 'compute ms', '% of ceiling', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
     rows,
   );
+}
+
+const kb = (n: number | undefined): string => (n === undefined ? '–' : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
+/** Section v2: the three protocols side by side per model and concurrency, then the detail rows. */
+function v2Section(r: Results): string {
+  const keys = [...new Set(r.v2.map((m) => `${m.model}|${m.load.concurrency}`))];
+  const rows = keys.map((k) => {
+    const [model, cs] = k.split('|') as [string, string];
+    const c = Number(cs);
+    const v1 = findV2(r, model, MODE_V1, c);
+    const json = findV2(r, model, MODE_V2_JSON, c);
+    const bin = findV2(r, model, MODE_V2_BIN, c);
+    const cells = (m: Measurement | undefined): string[] => (m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–']);
+    return [
+      model,
+      cs,
+      ...cells(v1),
+      ...cells(json),
+      ...cells(bin),
+      bin && json ? `**${f(bin.load.reqPerS / json.load.reqPerS, 2)}**` : '–',
+      json && v1 ? `**${f(json.load.reqPerS / v1.load.reqPerS, 2)}**` : '–',
+    ];
+  });
+  const side = table(
+    ['model', 'c', '/v1 JSON req/s', 'p50 ms', 'p99 ms', 'v2 JSON req/s', 'p50 ms', 'p99 ms', 'v2 binary req/s', 'p50 ms', 'p99 ms', 'v2 binary / v2 JSON', 'v2 JSON / v1 JSON'],
+    rows,
+  );
+  const sizes = Object.entries(r.v2BodySizes)
+    .map(([model, z]) => `${model}: /v1 JSON ${kb(z.v1)}, v2 JSON ${kb(z.v2json)}, v2 binary ${kb(z.v2binary)}`)
+    .join('; ');
+  return [
+    'One onnx-serve server with the default config (batching on) serving both models; one image (one row) per request. *tiny-cnn* is generated at run time: input `[batch, 3, 224, 224]` float32 → Conv 3→8 (3×3, stride 2) + Relu → Conv 8→16 (3×3, stride 2) + Relu → GlobalAveragePool → Flatten → Gemm 16→10, opset 17, seeded weights. ' +
+      'Each protocol sends the same pre-built inputs (4 random images for tiny-cnn, 8 rows for seed-mlp, values with 6 decimals): `/v1/predict` with `{"dims", "data"}` (nested arrays for seed-mlp), `POST /v2/models/{m}/infer` with JSON `data`, and the same route with the binary tensor extension (`Inference-Header-Content-Length`, raw little-endian float32 in, `binary_data_output: true` so the output comes back as raw bytes too). ' +
+      `The three protocols are measured one after the other at each concurrency; seed-mlp only at c=${topConcurrency(r)}. Body sizes: ${sizes}.`,
+    '',
+    side,
+    '',
+    'Detail (same rows):',
+    '',
+    measurementTable(r, r.v2, 'model and protocol'),
+  ].join('\n');
 }
 
 function ceilingTable(r: Results): string {
@@ -191,6 +236,7 @@ export function renderReport(r: Results): string {
     if (!r.measurements.some((m) => m.model === model)) continue;
     out.push(title, '', modelTable(r, model), '');
   }
+  if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.ceilings.length) {
     out.push('## In-process ceiling', '', 'onnxruntime `session.run` in worker threads of the bench process (same session options as the server\'s workers), no HTTP, no JSON, nothing else running; a fixed random batch of the size the server formed most, with the server\'s workers × intra-op threads.', '', ceilingTable(r), '');
   }
@@ -198,7 +244,7 @@ export function renderReport(r: Results): string {
   if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
   const budget = cpuBudget(r);
   if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
-  const busy = [...r.measurements, ...r.split.server].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busy = [...r.measurements, ...r.split.server, ...r.v2].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
   const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
   const flagged = [...new Set([...busy, ...busyCeil])];
   out.push('## Notes', '', NOTES);

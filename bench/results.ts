@@ -28,6 +28,10 @@ export interface Results {
   measurements: Measurement[];
   ceilings: CeilingEntry[];
   split: { batch: number; inproc: CeilingResult[]; server: Measurement[] };
+  /** Section v2: the same inputs through /v1/predict JSON, /v2 infer JSON and /v2 infer binary, one server. */
+  v2: Measurement[];
+  /** Bytes of one request body per protocol, per model in the v2 section. */
+  v2BodySizes: Record<string, { v1: number; v2json: number; v2binary: number }>;
   /** Sections that failed, with the reason; the rest of the report still stands. */
   failures: string[];
 }
@@ -38,6 +42,23 @@ export const BUSY_CORES = 0.15;
 export const MODE_ON = 'batching on';
 export const MODE_OFF = 'batching off';
 export const MODE_BARE = 'bare fastify';
+export const MODE_V1 = 'v1 predict JSON';
+export const MODE_V2_JSON = 'v2 infer JSON';
+export const MODE_V2_BIN = 'v2 infer binary';
+
+export function findV2(r: Results, model: string, mode: string, c: number): Measurement | undefined {
+  return r.v2.find((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
+}
+
+function ratioTarget(name: string, goal: string, threshold: number, a: Measurement | undefined, b: Measurement | undefined): Target {
+  return {
+    name,
+    goal,
+    threshold,
+    ratio: a && b ? a.load.reqPerS / b.load.reqPerS : undefined,
+    detail: a && b ? `${a.load.reqPerS.toFixed(1)} vs ${b.load.reqPerS.toFixed(1)} req/s` : 'not measured',
+  };
+}
 
 export function find(r: Results, model: string, mode: string, c: number): Measurement | undefined {
   return r.measurements.find((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
@@ -97,6 +118,11 @@ export function targets(r: Results): Target[] {
     ratio: seedOn && bare ? seedOn.load.reqPerS / bare.load.reqPerS : undefined,
     detail: seedOn && bare ? `${seedOn.load.reqPerS.toFixed(0)} vs ${bare.load.reqPerS.toFixed(0)} req/s` : 'not measured',
   });
+  out.push(
+    ratioTarget(`tiny-cnn, c=${c}: v2 infer binary vs v2 infer JSON`, 'throughput binary ≥ 4 × JSON', 4, findV2(r, 'tiny-cnn', MODE_V2_BIN, c), findV2(r, 'tiny-cnn', MODE_V2_JSON, c)),
+    ratioTarget(`tiny-cnn, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, findV2(r, 'tiny-cnn', MODE_V2_JSON, c), findV2(r, 'tiny-cnn', MODE_V1, c)),
+    ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, findV2(r, 'seed-mlp', MODE_V2_JSON, c), findV2(r, 'seed-mlp', MODE_V1, c)),
+  );
   return out;
 }
 

@@ -1,19 +1,20 @@
 // `npm run bench`: seed-mlp and a generated heavy MLP through onnx-serve with batching on and
 // off at several concurrencies, a bare Fastify baseline, in-process onnxruntime ceilings and
-// the workers × threads split; writes BENCHMARKS.md and prints a summary. Configured by
+// the workers × threads split, /v1/predict vs KServe v2 infer (JSON and binary) on a generated
+// image CNN and seed-mlp; writes BENCHMARKS.md and prints a summary. Configured by
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
 // BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_OUT.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, isAbsolute } from 'node:path';
-import { ROOT, Workspace, type BenchModel } from './fixtures.js';
+import { ROOT, Workspace, protocolBodies, type BenchModel, type ProtocolBodies } from './fixtures.js';
 import { machine, settings } from './settings.js';
 import { measure, type Measurement } from './measure.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { killAllNow, startBareFastify, startOnnxServe, withServer } from './servers.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
-import { BUSY_CORES, MODE_BARE, MODE_OFF, MODE_ON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 /** Flags a measurement during which other processes used a noticeable share of the cores. */
 function busyNote(otherCores: number | undefined): string {
@@ -30,6 +31,29 @@ function logMeasurement(m: Measurement): void {
   const errs = l.errors ? `  ERRORS ${l.errors}: ${l.errorSamples.join(' | ')}` : '';
   const check = l.checkProblem ? `  BAD ANSWER: ${l.checkProblem}` : '';
   log(`  ${m.model.padEnd(9)} ${m.mode.padEnd(14)} c=${String(l.concurrency).padEnd(3)} ${l.reqPerS.toFixed(1).padStart(8)} req/s  p50 ${l.latency.p50.toFixed(2)} ms  p99 ${l.latency.p99.toFixed(2)} ms${batch}${errs}${check}${busyNote(m.otherCores)}`);
+}
+
+/** A v2 JSON answer must carry one output of outWidth values. */
+function v2JsonCheck(outWidth: number) {
+  return (body: Buffer): string | undefined => {
+    const j = JSON.parse(body.toString('utf8')) as { outputs?: { shape?: number[]; data?: number[] }[] };
+    const o = j.outputs?.[0];
+    return Array.isArray(o?.data) && o.data.length === outWidth ? undefined : `unexpected answer ${body.toString('utf8', 0, 200)}`;
+  };
+}
+
+/** A v2 binary answer: a JSON header naming binary_data_size = outWidth float32s, followed by exactly those bytes. */
+function v2BinaryCheck(outWidth: number) {
+  return (body: Buffer): string | undefined => {
+    const bytes = outWidth * 4;
+    try {
+      const j = JSON.parse(body.toString('utf8', 0, body.length - bytes)) as { outputs?: { parameters?: { binary_data_size?: number } }[] };
+      if (j.outputs?.[0]?.parameters?.binary_data_size === bytes) return undefined;
+    } catch {
+      /* reported below */
+    }
+    return `unexpected answer (${body.length} bytes) ${body.toString('utf8', 0, 200)}`;
+  };
 }
 
 /** An onnx-serve answer must carry one output row of the model's output width. */
@@ -52,6 +76,8 @@ async function main(): Promise<void> {
     measurements: [],
     ceilings: [],
     split: { batch: 32, inproc: [], server: [] },
+    v2: [],
+    v2BodySizes: {},
     failures: [],
   };
   const has = (x: string): boolean => s.only.includes(x);
@@ -162,6 +188,41 @@ async function main(): Promise<void> {
           });
         });
       }
+    }
+    if (has('v2')) {
+      await section('v2', async () => {
+        const cnn = await ws.cnnModel();
+        log('  generated tiny-cnn 3×224×224 → Conv 8 → Conv 16 → GAP → 10');
+        const seed = ws.seedModel();
+        const bodies = new Map<string, ProtocolBodies>([
+          [cnn.name, protocolBodies(cnn.name, cnn.inputName, [1, 3, 224, 224], 4)],
+          [seed.name, protocolBodies(seed.name, seed.inputName, [1, seed.sizes[0]!], 8)],
+        ]);
+        for (const [name, b] of bodies) r.v2BodySizes[name] = b.sizes;
+        const root = await ws.repo('v2', cnn);
+        await ws.repo('v2', seed);
+        await withServer(() => startOnnxServe(root), async (server) => {
+          const run = async (model: BenchModel, mode: string, c: number): Promise<void> => {
+            const b = bodies.get(model.name)!;
+            const out = model.sizes.at(-1)!;
+            const v2Path = `/v2/models/${encodeURIComponent(model.name)}/infer`;
+            const how =
+              mode === MODE_V1
+                ? { bodies: b.v1, check: predictCheck(out) }
+                : mode === MODE_V2_JSON
+                  ? { bodies: b.v2json, path: v2Path, check: v2JsonCheck(out) }
+                  : { bodies: b.v2binary, headers: b.v2binaryHeaders, path: v2Path, check: v2BinaryCheck(out) };
+            await quiet();
+            const m = await measure(server, { ...common, model: model.name, mode, concurrency: c, onnxServe: true, ...how });
+            r.v2.push(m);
+            logMeasurement(m);
+          };
+          // modes interleaved at each concurrency so that drift in machine speed hits them alike
+          for (const c of s.concurrency) for (const mode of [MODE_V1, MODE_V2_JSON, MODE_V2_BIN]) await run(cnn, mode, c);
+          const top = topConcurrency(r);
+          for (const mode of [MODE_V1, MODE_V2_JSON]) await run(seed, mode, top);
+        });
+      });
     }
   } finally {
     await ws.remove();

@@ -141,3 +141,40 @@ export function identityModel(values: { name: string; dtype: DType; dims: (numbe
     nodes: values.map((v) => ({ op: 'Identity', inputs: [v.name], outputs: [`${v.name}_out`] })),
   });
 }
+
+/**
+ * A small image CNN for benchmarks: input "input" [batch, 3, 224, 224] float32 →
+ * Conv 3→8 (3×3, stride 2, pad 1) + Relu → Conv 8→16 (3×3, stride 2, pad 1) + Relu →
+ * GlobalAveragePool → Flatten → Gemm 16→10 → output "output" [batch, 10]. Seeded weights.
+ */
+export function cnnModel(seed = 1): Uint8Array {
+  const conv = (cin: number, cout: number, k: number, i: number): InitializerSpec[] => {
+    const scale = 1 / Math.sqrt(cin * k * k);
+    return [
+      { name: `conv${i}_w`, dtype: 'float32', dims: [cout, cin, k, k], data: seededFloats(cout * cin * k * k, seed + i * 2, scale) },
+      { name: `conv${i}_b`, dtype: 'float32', dims: [cout], data: seededFloats(cout, seed + i * 2 + 1, scale) },
+    ];
+  };
+  const convAttrs = { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] };
+  return buildModel({
+    inputs: [{ name: 'input', dtype: 'float32', dims: ['batch', 3, 224, 224] }],
+    outputs: [{ name: 'output', dtype: 'float32', dims: ['batch', 10] }],
+    nodes: [
+      { op: 'Conv', inputs: ['input', 'conv0_w', 'conv0_b'], outputs: ['c0'], attributes: convAttrs },
+      { op: 'Relu', inputs: ['c0'], outputs: ['r0'] },
+      { op: 'Conv', inputs: ['r0', 'conv1_w', 'conv1_b'], outputs: ['c1'], attributes: convAttrs },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'GlobalAveragePool', inputs: ['r1'], outputs: ['gap'] },
+      { op: 'Flatten', inputs: ['gap'], outputs: ['flat'], attributes: { axis: 1 } },
+      { op: 'Gemm', inputs: ['flat', 'fc_w', 'fc_b'], outputs: ['output'] },
+    ],
+    initializers: [
+      ...conv(3, 8, 3, 0),
+      ...conv(8, 16, 3, 1),
+      { name: 'fc_w', dtype: 'float32', dims: [16, 10], data: seededFloats(160, seed + 100, 0.25) },
+      { name: 'fc_b', dtype: 'float32', dims: [10], data: seededFloats(10, seed + 101, 0.25) },
+    ],
+    opset: 17,
+    name: 'cnn',
+  });
+}
