@@ -1,8 +1,8 @@
 // POST /v1/predict: the simple API. Validate and decode against the model's signature,
 // queue for a batch, answer with nested arrays plus Server-Timing and x-batch-size headers.
 import type { FastifyInstance } from 'fastify';
-import { ServeError } from '../errors.js';
 import { decodeInputs } from '../signature.js';
+import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors.js';
 import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, v1Errors } from '../openapi.js';
 
@@ -12,7 +12,6 @@ interface PredictBody {
   inputs: Record<string, unknown>;
 }
 
-const MAX_TIMEOUT_MS = 3_600_000;
 
 const bodySchema = {
   type: 'object',
@@ -67,46 +66,16 @@ const predictSchema = {
   },
 };
 
-/** x-request-timeout-ms: a positive integer of milliseconds, else the model's default. */
-export function requestTimeoutMs(header: string | string[] | undefined, dflt: number): number {
-  if (header === undefined) return dflt;
-  const v = Array.isArray(header) ? header[0]! : header;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > MAX_TIMEOUT_MS) {
-    throw new ServeError('INVALID_INPUT', `header x-request-timeout-ms is "${v}"; use an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
-  }
-  return n;
-}
-
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true } }, async (request, reply) => {
-    if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
     const { model, version, inputs } = request.body;
-    const mv = app.serving.repository.resolve(model, version);
-    const record = request.inference!; // set by the inference onRequest hook (config.inference)
-    record.model = mv.name;
-    record.version = mv.version;
-    const batching = mv.batching!;
-    const decoded = decodeInputs(inputs, mv.signature!.inputs, batching.maxBatchSize);
-    const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], batching.timeoutMs);
-
-    const result = await mv.scheduler!.enqueue({
-      inputs: decoded.tensors,
-      rows: decoded.rows,
-      key: decoded.key,
-      timeoutMs,
-      // a client that goes away while queued is dropped from the queue ('close' after a finished answer is a no-op)
-      onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
-    });
-    record.batchSize = result.batchSize;
-    record.queueMs = result.queueMs;
-    record.computeMs = result.computeMs;
+    const mv = resolveForRequest(app, request, model, version);
+    const decoded = decodeInputs(inputs, mv.signature!.inputs, mv.batching!.maxBatchSize);
+    const result = await runInference(request, reply, mv, decoded);
 
     // the body is assembled as text: tensors are encoded row by row, not walked by JSON.stringify
     let outputs = '';
     for (const [name, t] of Object.entries(result.outputs)) outputs += `${outputs ? ',' : ''}${JSON.stringify(name)}:${toJsonText(t)}`;
-    reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
-    reply.header('x-batch-size', String(result.batchSize));
     reply.type('application/json; charset=utf-8');
     return `{"model":${JSON.stringify(mv.name)},"version":${JSON.stringify(mv.version)},"outputs":{${outputs}}}`;
   });

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError } from '../errors.js';
 import { toServeError } from '../app.js';
-import { requestTimeoutMs } from './predict.js';
+import { resolveForRequest, runInference } from './inference.js';
 import { decodeInferRequest, encodeInferResponse, planOutputs } from '../kserve/infer.js';
 import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
@@ -361,33 +361,13 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
 }
 
 async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<string | Buffer> {
-  if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
-  const mv = app.serving.repository.resolve(request.params.model_name, request.params.model_version);
-  const record = request.inference!; // set by the inference onRequest hook (config.inference)
-  record.model = mv.name;
-  record.version = mv.version;
-  const batching = mv.batching!;
+  const mv = resolveForRequest(app, request, request.params.model_name, request.params.model_version);
   const body = request.body as Buffer | undefined;
-  const { request: req, inputs } = decodeInferRequest(body, request.headers['inference-header-content-length'], mv.signature!.inputs, batching.maxBatchSize);
+  const { request: req, inputs } = decodeInferRequest(body, request.headers['inference-header-content-length'], mv.signature!.inputs, mv.batching!.maxBatchSize);
   const plan = planOutputs(req, mv.signature!.outputs);
-  const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], batching.timeoutMs);
-
-  const result = await mv.scheduler!.enqueue({
-    inputs: inputs.tensors,
-    rows: inputs.rows,
-    key: inputs.key,
-    timeoutMs,
-    // a client that goes away while queued is dropped from the queue, as on /v1
-    onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
-  });
-
-  record.batchSize = result.batchSize;
-  record.queueMs = result.queueMs;
-  record.computeMs = result.computeMs;
+  const result = await runInference(request, reply, mv, inputs);
 
   const res = encodeInferResponse(mv, req.id, plan, result.outputs);
-  reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
-  reply.header('x-batch-size', String(result.batchSize));
   if (res.headerLength === undefined) {
     reply.type('application/json; charset=utf-8');
   } else {

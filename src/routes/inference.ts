@@ -1,0 +1,51 @@
+// What every inference route (/v1/predict, /v2 …/infer) does around its own decoding and
+// encoding: refuse while draining, resolve the model version and label the request with it,
+// queue the decoded tensors on that version's scheduler, and report timing headers.
+import type { FastifyReply, FastifyRequest, FastifyInstance } from 'fastify';
+import { ServeError } from '../errors.js';
+import type { ModelVersion } from '../repository/model-version.js';
+import type { DecodedInputs } from '../signature.js';
+import type { InferenceResult } from '../batching/scheduler.js';
+
+const MAX_TIMEOUT_MS = 3_600_000;
+
+/** x-request-timeout-ms: a positive integer of milliseconds, else the model's default. */
+export function requestTimeoutMs(header: string | string[] | undefined, dflt: number): number {
+  if (header === undefined) return dflt;
+  const v = Array.isArray(header) ? header[0]! : header;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_TIMEOUT_MS) {
+    throw new ServeError('INVALID_INPUT', `header x-request-timeout-ms is "${v}"; use an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+  }
+  return n;
+}
+
+/** The READY model version a request names, recorded for metrics and logs (never the raw name). */
+export function resolveForRequest(app: FastifyInstance, request: FastifyRequest, name: string, version: string | undefined): ModelVersion {
+  if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
+  const mv = app.serving.repository.resolve(name, version);
+  const record = request.inference!; // set by the inference onRequest hook (config.inference)
+  record.model = mv.name;
+  record.version = mv.version;
+  return mv;
+}
+
+/** Queues decoded inputs for a batch and sets Server-Timing and x-batch-size on the reply. */
+export async function runInference(request: FastifyRequest, reply: FastifyReply, mv: ModelVersion, decoded: DecodedInputs): Promise<InferenceResult> {
+  const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], mv.batching!.timeoutMs);
+  const result = await mv.scheduler!.enqueue({
+    inputs: decoded.tensors,
+    rows: decoded.rows,
+    key: decoded.key,
+    timeoutMs,
+    // a client that goes away while queued is dropped from the queue ('close' after a finished answer is a no-op)
+    onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
+  });
+  const record = request.inference!;
+  record.batchSize = result.batchSize;
+  record.queueMs = result.queueMs;
+  record.computeMs = result.computeMs;
+  reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
+  reply.header('x-batch-size', String(result.batchSize));
+  return result;
+}
