@@ -104,6 +104,18 @@ export const noInputClientError = () =>
 
 // Examples from the shipped `digits` model: the first sample of models/digits/test-set.json
 // (label 7) and what the model answers for it (rounded).
+/** Request header every inference route takes (documented once for /v1 and /v2). */
+export const TIMEOUT_HEADER_DOC = {
+  type: 'string',
+  description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent. Past it: 504, never computed.",
+} as const;
+
+/** Response headers every inference route sets (src/routes/inference.ts). */
+export const TIMING_HEADERS_DOC = {
+  'server-timing': { type: 'string', description: '`queue;dur=<ms>, compute;dur=<ms>`' },
+  'x-batch-size': { type: 'string', description: 'Rows in the execution that computed this request.' },
+} as const;
+
 export const DIGITS_PIXELS = [
   0, 0, 2, 13, 16, 9, 0, 0, 0, 0, 12, 12, 7, 16, 3, 0, 0, 1, 14, 3, 0, 16, 4, 0, 0, 0, 0, 4, 10, 16, 6, 0, 0, 0, 0, 13, 16, 16, 9, 0, 0, 0, 0, 5,
   13, 1, 0, 0, 0, 0, 0, 11, 9, 0, 0, 0, 0, 0, 1, 16, 4, 0, 0, 0,

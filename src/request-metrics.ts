@@ -17,6 +17,8 @@ export interface InferenceRecord {
   batchSize: number;
   queueMs: number;
   computeMs: number;
+  /** Set while the request is queued: drops it from the queue if the client goes away. */
+  cancel?: () => void;
 }
 
 declare module 'fastify' {
@@ -57,7 +59,9 @@ export function instrumentInferenceRequests(app: FastifyInstance, metrics: Metri
     // (and its onRequestAbort fires only while the body is still arriving)
     reply.raw.on('close', () => {
       const rec = request.inference;
-      if (rec !== null && !reply.raw.writableFinished) finish(metrics, request, rec, CLIENT_CLOSED, reply.elapsedTime);
+      if (rec === null || reply.raw.writableFinished) return;
+      rec.cancel?.(); // one 'close' listener per request serves both the queue and the count
+      finish(metrics, request, rec, CLIENT_CLOSED, reply.elapsedTime);
     });
     done();
   };

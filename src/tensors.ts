@@ -174,13 +174,14 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
     }
     case 'bigint': {
       const o = out as BigInt64Array | BigUint64Array;
+      const [lo, hi] = [BigInt(info.min!), BigInt(info.max!)];
       for (let i = 0; i < flat.length; i++) {
         const x = flat[i];
         let b: bigint;
         if (typeof x === 'number' && Number.isSafeInteger(x)) b = BigInt(x);
         else if (typeof x === 'string' && /^-?\d+$/.test(x)) b = BigInt(x); // exact beyond 2^53
         else b = bad(i, 'is not an integer (send a safe integer, or a decimal string for larger values)');
-        if (b < BigInt(info.min!) || b >= BigInt(info.max!)) bad(i, 'is out of range');
+        if (b < lo || b >= hi) bad(i, 'is out of range');
         o[i] = b;
       }
       break;

@@ -33,15 +33,17 @@ export function resolveForRequest(app: FastifyInstance, request: FastifyRequest,
 /** Queues decoded inputs for a batch and sets Server-Timing and x-batch-size on the reply. */
 export async function runInference(request: FastifyRequest, reply: FastifyReply, mv: ModelVersion, decoded: DecodedInputs): Promise<InferenceResult> {
   const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], mv.batching!.timeoutMs);
+  const record = request.inference!;
   const result = await mv.scheduler!.enqueue({
     inputs: decoded.tensors,
     rows: decoded.rows,
     key: decoded.key,
     timeoutMs,
-    // a client that goes away while queued is dropped from the queue ('close' after a finished answer is a no-op)
-    onCancel: (cancel) => reply.raw.once('close', () => reply.raw.writableFinished || cancel()),
+    // a client that goes away while queued is dropped from the queue: the inference hook's
+    // 'close' listener (src/request-metrics.ts) calls this
+    onCancel: (cancel) => (record.cancel = cancel),
   });
-  const record = request.inference!;
+  record.cancel = undefined;
   record.batchSize = result.batchSize;
   record.queueMs = result.queueMs;
   record.computeMs = result.computeMs;

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, v1Errors } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
@@ -42,7 +42,7 @@ const predictSchema = {
   headers: {
     type: 'object',
     properties: {
-      'x-request-timeout-ms': { type: 'string', description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent. Past it: 504 `QUEUE_TIMEOUT`." },
+      'x-request-timeout-ms': TIMEOUT_HEADER_DOC,
       'x-request-id': { type: 'string', description: 'Echoed in the log line as `reqId`.' },
     },
   },
@@ -50,8 +50,7 @@ const predictSchema = {
     200: {
       description: 'The outputs, one nested array per model output.',
       headers: {
-        'server-timing': { type: 'string', description: '`queue;dur=<ms>, compute;dur=<ms>`' },
-        'x-batch-size': { type: 'string', description: 'Rows in the execution that computed this request.' },
+        ...TIMING_HEADERS_DOC,
       },
       type: 'object',
       additionalProperties: true,

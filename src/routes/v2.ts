@@ -9,7 +9,7 @@ import { decodeInferRequest, encodeInferResponse, planOutputs } from '../kserve/
 import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
 import { V2_DATATYPES } from '../kserve/datatypes.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, v2Error } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, v2Error } from '../openapi.js';
 
 // the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
 interface ModelParams {
@@ -242,7 +242,7 @@ function inferSchema(withVersion: boolean) {
           description: 'Binary tensor extension: the byte length of the JSON header at the start of the body; the rest is binary tensor data.',
           examples: ['112'],
         },
-        'x-request-timeout-ms': { type: 'string', description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent." },
+        'x-request-timeout-ms': TIMEOUT_HEADER_DOC,
       },
     },
     response: {
@@ -250,8 +250,7 @@ function inferSchema(withVersion: boolean) {
         description: 'The outputs: JSON, or a JSON header and binary tensor data when binary outputs were requested.',
         headers: {
           'inference-header-content-length': { type: 'string', description: 'With a binary response: the byte length of its JSON header.' },
-          'server-timing': { type: 'string', description: '`queue;dur=<ms>, compute;dur=<ms>`' },
-          'x-batch-size': { type: 'string' },
+          ...TIMING_HEADERS_DOC,
         },
         content: {
           'application/json': {
