@@ -75,3 +75,14 @@ export async function getJson(url: string): Promise<JsonResponse> {
 
 /** tap's Test type, as the callback of t.test receives it. */
 export type Asserts = Parameters<Parameters<typeof tap.test>[0]>[0];
+
+/**
+ * Polls cond every 10 ms for up to timeoutMs and throws if it never holds. Tests wait on the
+ * state they need (a busy worker, a queued request) rather than on a fixed sleep, which a loaded
+ * 2-core CI machine can outlast.
+ */
+export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+}

@@ -1,7 +1,7 @@
 // Every error code of the catalogue, produced by a real request against the real server.
 import t from 'tap';
 import { request } from 'undici';
-import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
+import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 
@@ -45,22 +45,23 @@ t.test('every error code from a real request', async (t) => {
   const big = await postJson(`${small.url}/v1/predict`, { model: 'mlp', inputs: { input: Array.from({ length: 30 }, (_, i) => row(i)) } });
   await expectError(big, 'PAYLOAD_TOO_LARGE', 'body over --body-limit');
 
-  // QUEUE_TIMEOUT: the only worker is busy for 400 ms; a request that may wait 50 ms expires, uncomputed
-  const before = served.app.serving.repository.resolve('slow').scheduler!.inferences;
-  slowPool().injectFault({ kind: 'delay-next-run', ms: 400 });
+  // QUEUE_TIMEOUT: the only worker is busy for 1.5 s; a request that may wait 50 ms expires, uncomputed
+  const slowSched = () => served.app.serving.repository.resolve('slow').scheduler!;
+  const before = slowSched().inferences;
+  slowPool().injectFault({ kind: 'delay-next-run', ms: 1500 });
   const occupying = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => slowPool().busyCount() === 1, 'the slow worker is busy');
   await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(2)] } }, { 'x-request-timeout-ms': '50' }), 'QUEUE_TIMEOUT', 'deadline passed in the queue');
   t.equal((await occupying).status, 200, 'the slowed request itself succeeds');
   const after = served.app.serving.repository.resolve('slow').scheduler!.inferences;
   t.equal(after - before, 1, 'the expired request was never computed');
 
   // QUEUE_FULL: worker busy, one request queued (maxQueueSize 1), the next is refused at once
-  slowPool().injectFault({ kind: 'delay-next-run', ms: 400 });
+  slowPool().injectFault({ kind: 'delay-next-run', ms: 1500 });
   const running = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => slowPool().busyCount() === 1, 'the slow worker is busy');
   const queued = postJson(url, { model: 'slow', inputs: { input: [row(3)] } });
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => slowSched().depth === 1, 'one request is queued');
   const full = await postJson(url, { model: 'slow', inputs: { input: [row(4)] } });
   await expectError(full, 'QUEUE_FULL', 'queue holds maxQueueSize');
   t.match(full.headers['retry-after'], /^\d+$/, 'QUEUE_FULL carries Retry-After');

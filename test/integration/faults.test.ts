@@ -2,7 +2,7 @@
 // client that goes away while its request is queued.
 import t from 'tap';
 import { request } from 'undici';
-import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
+import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
 
 const row = (seed: number): number[] => Array.from(seededFloats(64, seed));
@@ -22,8 +22,9 @@ t.test('a worker that dies under load is replaced; its batch is retried, later r
   const sameAsBefore = load.filter((r, i) => i % 4 === 1 && r.status === 200).every((r) => JSON.stringify(r.body.outputs) === JSON.stringify(reference.body.outputs));
   t.ok(sameAsBefore, 'answers after the death equal the answer before it');
 
-  // the replacement loads in the background; wait (bounded) until both workers live again
-  for (let i = 0; i < 100 && mv.workerPool!.liveCount() < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  // the replacement loads in the background (a new thread + session + warm-up, which takes
+  // seconds on a loaded 2-core CI machine); wait, bounded at 30 s, until both workers live again
+  for (let i = 0; i < 600 && mv.workerPool!.liveCount() < 2; i++) await new Promise((r) => setTimeout(r, 50));
   t.equal(mv.workerPool!.liveCount(), 2, 'the dead worker was replaced');
   t.equal(mv.workerRestarts, 1, 'one restart counted');
   const models = (await getJson(`${served.url}/v1/models`)).body.models;
@@ -40,9 +41,10 @@ t.test('a queued request whose client disconnects is dropped, never computed', a
   const mv = served.app.serving.repository.resolve('mlp');
   const sched = mv.scheduler!;
 
-  mv.workerPool!.injectFault({ kind: 'delay-next-run', ms: 500 });
+  // the busy run lasts 2 s: room for the second request to arrive and be queued on a slow machine
+  mv.workerPool!.injectFault({ kind: 'delay-next-run', ms: 2000 });
   const busy = postJson(url, { model: 'mlp', inputs: { input: [row(1)] } });
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => mv.workerPool!.busyCount() === 1, 'the worker is busy');
   const ac = new AbortController();
   const gone = request(url, {
     method: 'POST',
@@ -50,10 +52,10 @@ t.test('a queued request whose client disconnects is dropped, never computed', a
     body: JSON.stringify({ model: 'mlp', inputs: { input: [row(2), row(3)] } }),
     signal: ac.signal,
   }).catch((e: Error) => e);
-  for (let i = 0; i < 40 && sched.depth === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 150 && sched.depth === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(sched.depth, 1, 'the second request is queued behind the busy worker');
   ac.abort();
-  for (let i = 0; i < 40 && sched.depth > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 150 && sched.depth > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(sched.depth, 0, 'the disconnected request left the queue');
   t.type(await gone, Error, 'the client saw its own abort');
   t.equal((await busy).status, 200);

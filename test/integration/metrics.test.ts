@@ -3,7 +3,7 @@
 // at scrape time; worker restarts are counted; labels stay bounded; one log line per request.
 import t from 'tap';
 import { request } from 'undici';
-import { makeRepo, startServer, postJson, getJson, type Asserts } from '../helpers/server.js';
+import { makeRepo, startServer, postJson, getJson, waitUntil, type Asserts } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
 import type { Served } from '../../src/server.js';
 
@@ -55,12 +55,7 @@ async function scrape(served: Served): Promise<Scrape> {
 
 const row = (seed: number): number[] => Array.from(seededFloats(64, seed));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Polls cond for up to 10 s (a replacement worker can take seconds to load on a busy machine). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond() && Date.now() < deadline) await sleep(10);
-  if (!cond()) throw new Error(`timed out waiting until ${what}`);
-}
+const until = waitUntil;
 
 const MLP = { model: 'mlp', version: '1' };
 const NONE = { model: '', version: '' };

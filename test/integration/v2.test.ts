@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { SHIPPED_MODELS, ROOT, makeRepo, startServer, postJson, getJson, type Asserts } from '../helpers/server.js';
+import { SHIPPED_MODELS, ROOT, makeRepo, startServer, postJson, getJson, waitUntil, type Asserts } from '../helpers/server.js';
 import { identityModel, mlpModel, seededFloats } from '../../src/onnx/builder.js';
 import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
 import { f16ToF32 } from '../../src/float16.js';
@@ -143,9 +143,9 @@ t.test('shipped models over v2', async (t) => {
     const mv = served.app.serving.repository.resolve('seed-mlp');
     const stats0 = (await getJson(`${v2}/models/seed-mlp/stats`)).body.model_stats[0];
     // keep the only worker busy so that the requests below accumulate in one queue
-    mv.workerPool!.injectFault({ kind: 'delay-next-run', ms: 400 });
+    mv.workerPool!.injectFault({ kind: 'delay-next-run', ms: 1500 });
     const occupying = postJson(`${served.url}/v1/predict`, { model: 'seed-mlp', inputs: { input: [Array.from(seededFloats(1000, 1))] } });
-    await new Promise((r) => setTimeout(r, 60));
+    await waitUntil(() => mv.workerPool!.busyCount() === mv.workerPool!.liveCount(), 'the only worker is busy');
     // /v1 sends 1 row, /v2 sends 2 rows: an odd batch size on a /v2 answer means a /v1 request was in it
     const v1 = Array.from({ length: 5 }, (_, i) => postJson(`${served.url}/v1/predict`, { model: 'seed-mlp', inputs: { input: [Array.from(seededFloats(1000, 50 + i))] } }));
     const v2s = Array.from({ length: 5 }, (_, i) => {
@@ -153,6 +153,7 @@ t.test('shipped models over v2', async (t) => {
       const req = binaryRequest({ inputs: [{ name: 'input', shape: [2, 1000], datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }] }, [data]);
       return post(`${v2}/models/seed-mlp/infer`, req.body, req.headers);
     });
+    await waitUntil(() => mv.scheduler!.depth === 10, 'all ten requests are queued behind the busy worker');
     const [r1, r2] = [await Promise.all(v1), await Promise.all(v2s)];
     t.equal((await occupying).status, 200);
     t.ok([...r1, ...r2].every((r) => r.status === 200), 'every request answered');
@@ -299,19 +300,20 @@ t.test('v2 status mapping: 503 queue full (Retry-After), 504 queue timeout, 503 
   const body = (seed: number) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, 8], datatype: 'FP32', data: Array.from(seededFloats(8, seed)) }] });
   const infer = (seed: number, headers: Record<string, string> = {}) => post(`${v2}/models/slow/infer`, body(seed), { 'content-type': 'application/json', ...headers });
 
-  pool.injectFault({ kind: 'delay-next-run', ms: 400 });
+  const sched = served.app.serving.repository.resolve('slow').scheduler!;
+  pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
   const running = infer(1);
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
   const queued = infer(2);
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => sched.depth === 1, 'one request is queued');
   const full = await infer(3);
   await expectV2Error(t, full, 503, 'queue full');
   t.match(full.headers['retry-after'], /^\d+$/, 'queue full keeps Retry-After');
   t.same([(await running).status, (await queued).status], [200, 200]);
 
-  pool.injectFault({ kind: 'delay-next-run', ms: 400 });
+  pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
   const occupying = infer(4);
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
   await expectV2Error(t, infer(5, { 'x-request-timeout-ms': '50' }), 504, 'queue timeout');
   t.equal((await occupying).status, 200);
   await expectV2Error(t, infer(6, { 'x-request-timeout-ms': 'soon' }), 400, 'bad timeout header');
