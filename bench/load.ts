@@ -49,6 +49,8 @@ export function percentile(sorted: Float64Array, q: number): number {
   return sorted[i]!;
 }
 
+/** How far warm-up and window may stretch beyond their nominal length to fit enough round trips. */
+const MAX_STRETCH = 6;
 const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const QUEUE_RE = /queue;dur=([\d.]+)/;
@@ -91,12 +93,33 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
     measureEnd = performance.now();
     if (o.onMeasureEnd) hookResults.push(o.onMeasureEnd());
   };
-  const warmTimer = setTimeout(() => {
+  // Slow rows (a 600 KB JSON body at c=64 takes over a second per round trip) need more than the
+  // nominal times: all clients start together, so answers come in waves until they drift apart,
+  // and a window a few round trips long counts one wave more or less (±30 % seen). The window
+  // opens only after every client has had about two round trips, and stays open until each has
+  // had about ten, both bounded.
+  const minWarm = 2 * o.concurrency;
+  const minMeasured = Math.min(o.maxRequests, 10 * o.concurrency);
+  const runStart = performance.now();
+  let completed = 0;
+  let windowTimer: NodeJS.Timeout | undefined;
+  const closeWindow = (): void => {
+    const longEnough = measured >= minMeasured || performance.now() - measureStart >= o.durationMs * MAX_STRETCH;
+    if (longEnough) endMeasure();
+    else windowTimer = setTimeout(closeWindow, 20);
+  };
+  const openWindow = (): void => {
+    if (phase !== 'warmup') return;
+    if (completed < minWarm && performance.now() - runStart < o.warmupMs * MAX_STRETCH + 10_000) {
+      windowTimer = setTimeout(openWindow, 20);
+      return;
+    }
     phase = 'measure';
     measureStart = performance.now();
     if (o.onMeasureStart) hookResults.push(o.onMeasureStart());
-  }, o.warmupMs);
-  const endTimer = setTimeout(endMeasure, o.warmupMs + o.durationMs);
+    windowTimer = setTimeout(closeWindow, o.durationMs);
+  };
+  windowTimer = setTimeout(openWindow, o.warmupMs);
 
   const fail = (msg: string): void => {
     if (phase === 'measure') errors++;
@@ -120,6 +143,7 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
           await sleep(5);
           continue;
         }
+        completed++;
         if (!checked) {
           checked = true;
           checkProblem = o.check!(buf);
@@ -148,15 +172,14 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
   const clients = Array.from({ length: o.concurrency }, (_, i) => client(i));
   // every request has its own timeouts; this bounds the tail wait once the window closed
   const all = Promise.all(clients);
-  const budgetMs = o.warmupMs + o.durationMs + 90_000;
+  const budgetMs = (o.warmupMs + o.durationMs) * MAX_STRETCH + 100_000;
   let budgetTimer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     all.then(() => false),
     new Promise<boolean>((r) => (budgetTimer = setTimeout(() => r(true), budgetMs))),
   ]);
   clearTimeout(budgetTimer);
-  clearTimeout(warmTimer);
-  clearTimeout(endTimer);
+  clearTimeout(windowTimer);
   if (phase === 'measure') endMeasure();
   if (phase === 'warmup') {
     phase = 'stop'; // the run ended before the window opened (request cap during warm-up)

@@ -34,6 +34,8 @@ export interface Measurement {
   serverSideMs?: number;
   serverCpu?: CpuUse;
   clientCpu?: CpuUse;
+  /** Which round of an interleaved comparison this row is (0-based); absent for single rows. */
+  round?: number;
   /** Cores' worth of CPU used by everything else on the machine during the window (other processes, kernel). */
   otherCores?: number;
 }

@@ -2,7 +2,7 @@
 // in-process ceilings, the cores split, the targets with pass/fail, the per-request overhead
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
-import { BUSY_CORES, ceilingFor, find, findV2, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, ceilingFor, find, findV2, pairedRatio, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -30,7 +30,7 @@ function measurementTable(r: Results, ms: Measurement[], first: 'mode' | 'model 
     .map((m) => {
       const ceil = ceilingFor(r, m);
       return [
-        first === 'mode' ? m.mode : `${m.model}, ${m.mode}`,
+        (first === 'mode' ? m.mode : `${m.model}, ${m.mode}`) + (m.round === undefined ? '' : ` (round ${m.round + 1})`),
         String(m.load.concurrency),
         f(m.load.reqPerS, 1),
         f(m.load.reqPerS, 1), // one row per request
@@ -66,15 +66,12 @@ function v2Section(r: Results): string {
     const json = findV2(r, model, MODE_V2_JSON, c);
     const bin = findV2(r, model, MODE_V2_BIN, c);
     const cells = (m: Measurement | undefined): string[] => (m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–']);
-    return [
-      model,
-      cs,
-      ...cells(v1),
-      ...cells(json),
-      ...cells(bin),
-      bin && json ? `**${f(bin.load.reqPerS / json.load.reqPerS, 2)}**` : '–',
-      json && v1 ? `**${f(json.load.reqPerS / v1.load.reqPerS, 2)}**` : '–',
-    ];
+    const rowsOf = (mode: string): Measurement[] => r.v2.filter((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
+    const ratio = (a: string, b: string): string => {
+      const p = pairedRatio(rowsOf(a), rowsOf(b));
+      return p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–';
+    };
+    return [model, cs, ...cells(v1), ...cells(json), ...cells(bin), ratio(MODE_V2_BIN, MODE_V2_JSON), ratio(MODE_V2_JSON, MODE_V1)];
   });
   const side = table(
     ['model', 'c', '/v1 JSON req/s', 'p50 ms', 'p99 ms', 'v2 JSON req/s', 'p50 ms', 'p99 ms', 'v2 binary req/s', 'p50 ms', 'p99 ms', 'v2 binary / v2 JSON', 'v2 JSON / v1 JSON'],
@@ -86,7 +83,7 @@ function v2Section(r: Results): string {
   return [
     'One onnx-serve server with the default config (batching on) serving both models; one image (one row) per request. *tiny-cnn* is generated at run time: input `[batch, 3, 224, 224]` float32 → Conv 3→8 (3×3, stride 2) + Relu → Conv 8→16 (3×3, stride 2) + Relu → GlobalAveragePool → Flatten → Gemm 16→10, opset 17, seeded weights. ' +
       'Each protocol sends the same pre-built inputs (4 random images for tiny-cnn, 8 rows for seed-mlp, values with 6 decimals): `/v1/predict` with `{"dims", "data"}` (nested arrays for seed-mlp), `POST /v2/models/{m}/infer` with JSON `data`, and the same route with the binary tensor extension (`Inference-Header-Content-Length`, raw little-endian float32 in, `binary_data_output: true` so the output comes back as raw bytes too). ' +
-      `The three protocols are measured one after the other at each concurrency; seed-mlp only at c=${topConcurrency(r)}. Body sizes: ${sizes}.`,
+      `The protocols are measured one after the other at each concurrency, in ${r.settings.rounds} interleaved rounds at c=${topConcurrency(r)} (the side-by-side table shows the median row of each protocol, and the ratio is the median of the per-round ratios, listed in brackets); seed-mlp only at c=${topConcurrency(r)}. Body sizes: ${sizes}.`,
     '',
     side,
     '',
@@ -219,7 +216,7 @@ export function renderReport(r: Results): string {
     '',
     table(['', ''], Object.entries(r.machine)),
     '',
-    `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
+    `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), both stretched (up to 6×) for slow rows until every virtual client has had about 2 round trips before and 10 inside the window, at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); compared servers run side by side and their rows alternate, ${s.rounds} rounds at the top concurrency (\`BENCH_ROUNDS\`), where a target's ratio is the median of the per-round ratios and tables elsewhere use the median row; before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
     '',
     'Batching **on** is the default config (no config.json: maxBatchSize 32, maxQueueDelayMs 2, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
     '',
@@ -257,7 +254,7 @@ export const NOTES = [
   '- *other processes* is the machine\'s user + system CPU (/proc/stat, interrupts left out) minus the server\'s and the bench\'s own threads over the same window: other work on the machine (a test run, a build) and kernel threads. A few % is normal; rows where it is high were measured on a busy machine.',
   '- Everything shares the machine\'s cores: the load generator (bench process), the server\'s main thread and its inference workers. With 2 cores the client alone can take a large part of one core at high request rates, so absolute numbers are lower than on a dedicated load machine; ratios measured in the same run (on vs off, server vs bare Fastify) are the meaningful part.',
   '- The in-process ceiling runs alone; the server has to fit its main thread (HTTP, JSON parse of ~9–10 KB bodies, batching) and the client beside its workers on the same cores, so it cannot reach 100 % of the ceiling here.',
-  '- Shared/virtualised cores: the effective CPU speed of a VM drifts with its neighbours (while this bench was written, the same server and load gave 1.9k–3.1k req/s on seed-mlp at c=64 with identical CPU use). Expect ±10–30 % between runs, more for p99 at c=1 (timer and scheduler granularity); rows are measured one after the other, so even in-run ratios carry some of this. Re-run before acting on a difference smaller than that.',
+  '- Shared/virtualised cores: the effective CPU speed of a VM drifts with its neighbours (while this bench was written, the same server and load gave 1.9k–3.1k req/s on seed-mlp at c=64 with identical CPU use). Expect ±10–30 % between runs, more for p99 at c=1 (timer and scheduler granularity); rows are measured one after the other, which is why compared servers alternate in several rounds and targets use the median per-round ratio; a single row still carries the drift, so re-run before acting on a difference smaller than that.',
   '- CPU columns come from the kernel\'s per-thread counters (10 ms ticks): solid over a 5 s window at high load, rough at c=1, where short timer-driven wake-ups (batching on waits maxQueueDelayMs on a timer) can be over- or under-charged.',
   '- Server-side latency per request needs `onnx_serve_request_duration_seconds` on `/metrics`; the bench reads it when the server has it and says so when it does not.',
 ].join('\n');

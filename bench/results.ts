@@ -20,6 +20,8 @@ export interface Results {
     maxRequests: number;
     ceilingS: number;
     quietWaitS: number;
+    /** Rounds of each compared pair at the top concurrency, interleaved (BENCH_ROUNDS). */
+    rounds: number;
     heavySizes: number[];
   };
   machine: Record<string, string>;
@@ -46,22 +48,63 @@ export const MODE_V1 = 'v1 predict JSON';
 export const MODE_V2_JSON = 'v2 infer JSON';
 export const MODE_V2_BIN = 'v2 infer binary';
 
-export function findV2(r: Results, model: string, mode: string, c: number): Measurement | undefined {
-  return r.v2.find((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function ratioTarget(name: string, goal: string, threshold: number, a: Measurement | undefined, b: Measurement | undefined): Target {
+/** Every row of (model, mode, c) in run order: one per round of an interleaved comparison. */
+function rowsOf(list: Measurement[], model: string, mode: string, c: number): Measurement[] {
+  return list.filter((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
+}
+
+/** The row with the median throughput among the rounds (the lower middle one for an even count). */
+function medianRow(rows: Measurement[]): Measurement | undefined {
+  const s = [...rows].sort((a, b) => a.load.reqPerS - b.load.reqPerS);
+  return s[(s.length - 1) >> 1];
+}
+
+export function find(r: Results, model: string, mode: string, c: number): Measurement | undefined {
+  return medianRow(rowsOf(r.measurements, model, mode, c));
+}
+
+export function findV2(r: Results, model: string, mode: string, c: number): Measurement | undefined {
+  return medianRow(rowsOf(r.v2, model, mode, c));
+}
+
+export interface PairedRatio {
+  /** Median over rounds of a/b, each round's a divided by the same round's b (measured back to back). */
+  ratio: number;
+  perRound: number[];
+}
+
+/**
+ * Throughput ratio of a to b, paired by round: the machine's speed drifts over minutes on a
+ * shared VM, so a round's two rows (measured back to back) are compared with each other and the
+ * median over rounds is reported, rather than one long row of each.
+ */
+export function pairedRatio(as: Measurement[], bs: Measurement[]): PairedRatio | undefined {
+  const perRound: number[] = [];
+  for (const a of as) {
+    const b = bs.find((x) => x.round === a.round);
+    if (b && b.load.reqPerS > 0) perRound.push(a.load.reqPerS / b.load.reqPerS);
+  }
+  return perRound.length ? { ratio: median(perRound), perRound } : undefined;
+}
+
+function ratioTarget(name: string, goal: string, threshold: number, as: Measurement[], bs: Measurement[], digits = 1): Target {
+  const p = pairedRatio(as, bs);
+  const a = medianRow(as);
+  const b = medianRow(bs);
+  const rounds = p && p.perRound.length > 1 ? `; median of ${p.perRound.length} interleaved rounds (${p.perRound.map((x) => x.toFixed(2)).join(', ')})` : '';
   return {
     name,
     goal,
     threshold,
-    ratio: a && b ? a.load.reqPerS / b.load.reqPerS : undefined,
-    detail: a && b ? `${a.load.reqPerS.toFixed(1)} vs ${b.load.reqPerS.toFixed(1)} req/s` : 'not measured',
+    ratio: p?.ratio,
+    detail: a && b && p ? `${a.load.reqPerS.toFixed(digits)} vs ${b.load.reqPerS.toFixed(digits)} req/s (median rows)${rounds}` : 'not measured',
   };
-}
-
-export function find(r: Results, model: string, mode: string, c: number): Measurement | undefined {
-  return r.measurements.find((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
 }
 
 export function ceilingFor(r: Results, m: Measurement): CeilingEntry | undefined {
@@ -89,15 +132,10 @@ export interface Target {
 export function targets(r: Results): Target[] {
   const c = topConcurrency(r);
   const out: Target[] = [];
+  const rows = (model: string, mode: string): Measurement[] => rowsOf(r.measurements, model, mode, c);
+  const v2rows = (model: string, mode: string): Measurement[] => rowsOf(r.v2, model, mode, c);
+  out.push(ratioTarget(`heavy-mlp, c=${c}: batching on vs off`, 'throughput on ≥ 4 × off', 4, rows('heavy-mlp', MODE_ON), rows('heavy-mlp', MODE_OFF)));
   const heavyOn = find(r, 'heavy-mlp', MODE_ON, c);
-  const heavyOff = find(r, 'heavy-mlp', MODE_OFF, c);
-  out.push({
-    name: `heavy-mlp, c=${c}: batching on vs off`,
-    goal: 'throughput on ≥ 4 × off',
-    threshold: 4,
-    ratio: heavyOn && heavyOff ? heavyOn.load.reqPerS / heavyOff.load.reqPerS : undefined,
-    detail: heavyOn && heavyOff ? `${heavyOn.load.reqPerS.toFixed(1)} vs ${heavyOff.load.reqPerS.toFixed(1)} req/s` : 'not measured',
-  });
   const ceil = heavyOn ? ceilingFor(r, heavyOn) : undefined;
   out.push({
     name: `heavy-mlp, c=${c}, batching on: server vs in-process ceiling`,
@@ -109,19 +147,11 @@ export function targets(r: Results): Target[] {
         ? `${heavyOn.load.reqPerS.toFixed(1)} vs ${ceil.result.rowsPerS.toFixed(1)} rows/s (batch ${ceil.result.batch}, ${ceil.result.instances} × ${ceil.result.intraOpThreads})`
         : 'not measured',
   });
-  const seedOn = find(r, 'seed-mlp', MODE_ON, c);
-  const bare = find(r, 'seed-mlp', MODE_BARE, c);
-  out.push({
-    name: `seed-mlp, c=${c}, batching on: server vs bare Fastify`,
-    goal: 'req/s ≥ 80 % of bare Fastify',
-    threshold: 0.8,
-    ratio: seedOn && bare ? seedOn.load.reqPerS / bare.load.reqPerS : undefined,
-    detail: seedOn && bare ? `${seedOn.load.reqPerS.toFixed(0)} vs ${bare.load.reqPerS.toFixed(0)} req/s` : 'not measured',
-  });
   out.push(
-    ratioTarget(`tiny-cnn, c=${c}: v2 infer binary vs v2 infer JSON`, 'throughput binary ≥ 4 × JSON', 4, findV2(r, 'tiny-cnn', MODE_V2_BIN, c), findV2(r, 'tiny-cnn', MODE_V2_JSON, c)),
-    ratioTarget(`tiny-cnn, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, findV2(r, 'tiny-cnn', MODE_V2_JSON, c), findV2(r, 'tiny-cnn', MODE_V1, c)),
-    ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, findV2(r, 'seed-mlp', MODE_V2_JSON, c), findV2(r, 'seed-mlp', MODE_V1, c)),
+    ratioTarget(`seed-mlp, c=${c}, batching on: server vs bare Fastify`, 'req/s ≥ 80 % of bare Fastify', 0.8, rows('seed-mlp', MODE_ON), rows('seed-mlp', MODE_BARE), 0),
+    ratioTarget(`tiny-cnn, c=${c}: v2 infer binary vs v2 infer JSON`, 'throughput binary ≥ 4 × JSON', 4, v2rows('tiny-cnn', MODE_V2_BIN), v2rows('tiny-cnn', MODE_V2_JSON)),
+    ratioTarget(`tiny-cnn, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('tiny-cnn', MODE_V2_JSON), v2rows('tiny-cnn', MODE_V1)),
+    ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('seed-mlp', MODE_V2_JSON), v2rows('seed-mlp', MODE_V1), 0),
   );
   return out;
 }

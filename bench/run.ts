@@ -11,7 +11,7 @@ import { ROOT, Workspace, protocolBodies, type BenchModel, type ProtocolBodies }
 import { machine, settings } from './settings.js';
 import { measure, type Measurement } from './measure.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
-import { killAllNow, startBareFastify, startOnnxServe, withServer } from './servers.js';
+import { killAllNow, startBareFastify, startOnnxServe, withServer, type ChildServer } from './servers.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
 import { BUSY_CORES, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
@@ -93,21 +93,48 @@ async function main(): Promise<void> {
     }
   };
 
-  /** onnx-serve with batching on (default config) and off (maxBatchSize 1), every concurrency. */
-  const serveModes = async (model: BenchModel): Promise<void> => {
-    for (const [mode, config] of [[MODE_ON, undefined], [MODE_OFF, { maxBatchSize: 1 }]] as const) {
-      await section(`${model.name} ${mode}`, async () => {
-        const repo = await ws.repo(`${model.key}-${mode.replace(' ', '-')}`, model, config);
-        await withServer(() => startOnnxServe(repo), async (server) => {
-          for (const c of s.concurrency) {
-            await quiet();
-            const m = await measure(server, { ...common, model: model.name, mode, bodies: model.bodies, concurrency: c, onnxServe: true, check: predictCheck(model.sizes.at(-1)!) });
-            r.measurements.push(m);
-            logMeasurement(m);
+  interface Contender {
+    mode: string;
+    start: () => Promise<ChildServer>;
+    onnxServe: boolean;
+    check: (body: Buffer) => string | undefined;
+  }
+  /**
+   * Servers compared on one model, all up at once so that their rows interleave: at each
+   * concurrency one row per server in turn, and at the top concurrency (where the targets are
+   * judged) BENCH_ROUNDS such rounds, so that drift in the machine's speed hits every side alike.
+   */
+  const compareServers = async (model: BenchModel, contenders: Contender[]): Promise<void> => {
+    await section(`${model.name} ${contenders.map((x) => x.mode).join(' / ')}`, async () => {
+      const servers: ChildServer[] = [];
+      try {
+        for (const x of contenders) servers.push(await x.start());
+        const top = topConcurrency(r);
+        for (const c of s.concurrency) {
+          const rounds = c === top ? s.rounds : 1;
+          for (let round = 0; round < rounds; round++) {
+            for (const [i, x] of contenders.entries()) {
+              await quiet();
+              const m = await measure(servers[i]!, { ...common, model: model.name, mode: x.mode, bodies: model.bodies, concurrency: c, onnxServe: x.onnxServe, check: x.check });
+              if (rounds > 1) m.round = round;
+              r.measurements.push(m);
+              logMeasurement(m);
+            }
           }
-        });
-      });
+        }
+      } finally {
+        await Promise.all(servers.map((x) => x.stop()));
+      }
+    });
+  };
+  /** onnx-serve with batching on (default config) and off (maxBatchSize 1). */
+  const serveModes = async (model: BenchModel): Promise<Contender[]> => {
+    const out: Contender[] = [];
+    for (const [mode, config] of [[MODE_ON, undefined], [MODE_OFF, { maxBatchSize: 1 }]] as const) {
+      const repo = await ws.repo(`${model.key}-${mode.replace(' ', '-')}`, model, config);
+      out.push({ mode, start: () => startOnnxServe(repo), onnxServe: true, check: predictCheck(model.sizes.at(-1)!) });
     }
+    return out;
   };
 
   const ceilingCache = new Map<string, CeilingResult>();
@@ -146,17 +173,8 @@ async function main(): Promise<void> {
     }
     if (has('seed')) {
       const seed = ws.seedModel();
-      await serveModes(seed);
-      await section('bare fastify', () =>
-        withServer(startBareFastify, async (server) => {
-          for (const c of s.concurrency) {
-            await quiet();
-            const m = await measure(server, { ...common, model: seed.name, mode: MODE_BARE, bodies: seed.bodies, concurrency: c, onnxServe: false, check: (b) => (b.toString() === '{"ok":true}' ? undefined : `unexpected answer ${b.toString('utf8', 0, 200)}`) });
-            r.measurements.push(m);
-            logMeasurement(m);
-          }
-        }),
-      );
+      const bare: Contender = { mode: MODE_BARE, start: startBareFastify, onnxServe: false, check: (b) => (b.toString() === '{"ok":true}' ? undefined : `unexpected answer ${b.toString('utf8', 0, 200)}`) };
+      await compareServers(seed, [...(await serveModes(seed)), bare]);
       await ceilings(seed);
     }
     let heavy: BenchModel | undefined;
@@ -167,7 +185,7 @@ async function main(): Promise<void> {
       });
     }
     if (heavy && has('heavy')) {
-      await serveModes(heavy);
+      await compareServers(heavy, await serveModes(heavy));
       await ceilings(heavy);
     }
     if (heavy && has('split')) {
@@ -202,7 +220,7 @@ async function main(): Promise<void> {
         const root = await ws.repo('v2', cnn);
         await ws.repo('v2', seed);
         await withServer(() => startOnnxServe(root), async (server) => {
-          const run = async (model: BenchModel, mode: string, c: number): Promise<void> => {
+          const run = async (model: BenchModel, mode: string, c: number, round?: number): Promise<void> => {
             const b = bodies.get(model.name)!;
             const out = model.sizes.at(-1)!;
             const v2Path = `/v2/models/${encodeURIComponent(model.name)}/infer`;
@@ -214,13 +232,16 @@ async function main(): Promise<void> {
                   : { bodies: b.v2binary, headers: b.v2binaryHeaders, path: v2Path, check: v2BinaryCheck(out) };
             await quiet();
             const m = await measure(server, { ...common, model: model.name, mode, concurrency: c, onnxServe: true, ...how });
+            if (round !== undefined) m.round = round;
             r.v2.push(m);
             logMeasurement(m);
           };
-          // modes interleaved at each concurrency so that drift in machine speed hits them alike
-          for (const c of s.concurrency) for (const mode of [MODE_V1, MODE_V2_JSON, MODE_V2_BIN]) await run(cnn, mode, c);
+          // modes interleaved at each concurrency, in BENCH_ROUNDS rounds at the top one (where the
+          // targets are judged), so that drift in machine speed hits them alike
           const top = topConcurrency(r);
-          for (const mode of [MODE_V1, MODE_V2_JSON]) await run(seed, mode, top);
+          const rounds = (c: number): (number | undefined)[] => (c === top && s.rounds > 1 ? Array.from({ length: s.rounds }, (_, i) => i) : [undefined]);
+          for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of [MODE_V1, MODE_V2_JSON, MODE_V2_BIN]) await run(cnn, mode, c, round);
+          for (const round of rounds(top)) for (const mode of [MODE_V1, MODE_V2_JSON]) await run(seed, mode, top, round);
         });
       });
     }

@@ -37,6 +37,7 @@ export function settings(): Results['settings'] {
     maxRequests: Math.floor(envNumber('BENCH_MAX_REQUESTS', 200_000, 1)),
     ceilingS: envNumber('BENCH_CEILING_S', 3, 0.1),
     quietWaitS: envNumber('BENCH_QUIET_WAIT_S', 60, 0),
+    rounds: Math.floor(envNumber('BENCH_ROUNDS', 3, 1)),
     heavySizes,
   };
 }
