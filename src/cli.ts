@@ -1,11 +1,48 @@
 #!/usr/bin/env node
-// onnx-serve command line: `onnx-serve serve [--models DIR] [--host H] [--port N] …`.
+// onnx-serve command line: `onnx-serve serve [--models DIR] [--host H] [--port N] …`,
+// `onnx-serve compress IN.onnx --out OUT.onnx --method M …` and `onnx-serve inspect MODEL.onnx`.
 import { parseServeOptions, OptionError } from './config.js';
 import { serve, exitOnSignals } from './server.js';
 
 const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--log-level L]
                         [--body-limit SIZE] [--drain-timeout-ms N] [--instances N] [--intra-op-threads N]
-environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT`;
+       onnx-serve compress IN.onnx --out OUT.onnx --method int8-dynamic|int8-static|fp16|prune
+                        [--per-tensor] [--calibration DATA.json] [--calibration-rows N]
+                        [--calibrate minmax|percentile] [--percentile 99.99]
+                        [--sparsity 0.5] [--structured] [--eval DATA.json] [--report PATH]
+                        [--force] [--quiet]
+       onnx-serve inspect MODEL.onnx [--json]
+environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT
+data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
+  int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
+
+// compress and inspect load onnxruntime and the graph tools only when asked for
+async function compressCommand(args: string[]): Promise<void> {
+  const { parseCompressOptions } = await import('./compress/options.js');
+  const opts = parseCompressOptions(args);
+  const { compress, terminalProgress } = await import('./compress/compress.js');
+  const { renderTable } = await import('./compress/report.js');
+  const report = await compress(opts, { warn: (line) => console.error(`warning: ${line}`), progress: terminalProgress(process.stderr, !opts.quiet) });
+  if (!opts.quiet) console.log(`${renderTable(report)}\nreport: ${opts.report}`);
+}
+
+async function inspectCommand(args: string[]): Promise<void> {
+  const { parseInspectOptions } = await import('./compress/options.js');
+  const opts = parseInspectOptions(args);
+  const { inspectModel } = await import('./compress/inspect.js');
+  console.log(await inspectModel(opts.model, { json: opts.json }));
+}
+
+/** compress and inspect: every failure is one `onnx-serve: …` line, 2 for a bad option, 1 for the rest. */
+async function runTool(command: 'compress' | 'inspect', args: string[]): Promise<void> {
+  try {
+    await (command === 'compress' ? compressCommand(args) : inspectCommand(args));
+  } catch (err) {
+    const message = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    console.error(`onnx-serve: ${message}`);
+    process.exit(err instanceof OptionError ? 2 : 1);
+  }
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -13,8 +50,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (command === 'compress' || command === 'inspect') {
+    if (rest.includes('--help') || rest.includes('-h')) console.log(USAGE);
+    else await runTool(command, rest);
+    return;
+  }
   if (command !== 'serve') {
-    console.error(`onnx-serve: unknown command "${command}"; allowed: serve\n${USAGE}`);
+    console.error(`onnx-serve: unknown command "${command}"; allowed: serve, compress, inspect\n${USAGE}`);
     process.exit(2);
   }
   let opts;
