@@ -1,6 +1,6 @@
 // Prometheus metrics of one app: its own prom-client Registry (never the global default: tests
 // run several servers in one process), the metric families DESIGN.md names, label children
-// cached per model version, the scheduler and pool hooks that feed them, scrape-time gauges.
+// cached per model version and variant, the scheduler and pool hooks that feed them, scrape-time gauges.
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { RejectReason, SchedulerObserver } from './batching/scheduler.js';
 import type { LoadOptions, ModelVersion } from './repository/model-version.js';
@@ -13,19 +13,26 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 /**
  * model and version label of a request that did not resolve to a loaded model version (unknown
  * model, bad JSON, …): one series for all of them, never one per name a client made up.
+ * Also the variant label of the base model (variant values are only names config.json lists).
  */
 export const UNRESOLVED = '';
+export const BASE_VARIANT = '';
 
 const REASONS: readonly RejectReason[] = ['queue_full', 'timeout', 'cancelled'];
 
-type MV = 'model' | 'version';
-const MV_LABELS: MV[] = ['model', 'version'];
+type MV = 'model' | 'version' | 'variant';
+const MV_LABELS: MV[] = ['model', 'version', 'variant'];
 
 /** The hooks a model version is loaded with (ModelVersion.load's LoadOptions). */
 export type Instrumentation = Required<Pick<LoadOptions, 'observer' | 'onWorkerExit'>>;
 
-/** What the scrape-time gauges read: the repository's model versions. */
-export type VersionSource = () => Iterable<Pick<ModelVersion, 'name' | 'version' | 'scheduler' | 'loadMs'>>;
+type Sampled = Pick<ModelVersion, 'name' | 'version' | 'variant' | 'scheduler' | 'loadMs'>;
+/** What the scrape-time gauges read: the repository's (base) model versions, each with its variants. */
+export type VersionSource = () => Iterable<Sampled & { variants: ReadonlyMap<string, Sampled> }>;
+
+function* withVariants(versions: VersionSource): Iterable<Sampled> {
+  for (const mv of versions()) yield* [mv, ...mv.variants.values()];
+}
 
 class Families {
   constructor(
@@ -41,7 +48,7 @@ class Families {
   ) {}
 }
 
-/** One model version's label children, made once; it is also that version's SchedulerObserver. */
+/** One model version's (or variant's) label children, made once; it is also its SchedulerObserver. */
 export class VersionMetrics implements SchedulerObserver {
   private readonly requestsByStatus = new Map<number, Counter.Internal>();
   private readonly requestDuration: Histogram.Internal<MV>;
@@ -58,22 +65,24 @@ export class VersionMetrics implements SchedulerObserver {
     private readonly f: Families,
     readonly model: string,
     readonly version: string,
+    readonly variant: string,
   ) {
-    this.requestDuration = f.requestDuration.labels(model, version);
-    this.queueDuration = f.queueDuration.labels(model, version);
-    this.computeDuration = f.computeDuration.labels(model, version);
-    this.batchSize = f.batchSize.labels(model, version);
-    this.inferences = f.inferences.labels(model, version);
-    this.executions = f.executions.labels(model, version);
-    this.restarts = f.workerRestarts.labels(model, version);
-    this.rejects = { queue_full: f.rejected.labels(model, version, 'queue_full'), timeout: f.rejected.labels(model, version, 'timeout'), cancelled: f.rejected.labels(model, version, 'cancelled') };
+    const mv = [model, version, variant] as const;
+    this.requestDuration = f.requestDuration.labels(...mv);
+    this.queueDuration = f.queueDuration.labels(...mv);
+    this.computeDuration = f.computeDuration.labels(...mv);
+    this.batchSize = f.batchSize.labels(...mv);
+    this.inferences = f.inferences.labels(...mv);
+    this.executions = f.executions.labels(...mv);
+    this.restarts = f.workerRestarts.labels(...mv);
+    this.rejects = { queue_full: f.rejected.labels(...mv, 'queue_full'), timeout: f.rejected.labels(...mv, 'timeout'), cancelled: f.rejected.labels(...mv, 'cancelled') };
   }
 
   /** A loaded version's series exist from the start at 0, so rate() sees its first increment. */
   zero(): void {
     if (this.zeroed) return; // histogram.zero() would wipe what a reloaded version already recorded
     this.zeroed = true;
-    const labels = { model: this.model, version: this.version };
+    const labels = { model: this.model, version: this.version, variant: this.variant };
     for (const h of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize]) h.zero(labels);
     for (const c of [this.inferences, this.executions, this.restarts]) c.inc(0);
     for (const r of REASONS) this.rejects[r].inc(0);
@@ -83,7 +92,7 @@ export class VersionMetrics implements SchedulerObserver {
   request(status: number, seconds: number): void {
     let c = this.requestsByStatus.get(status);
     if (!c) {
-      c = this.f.requests.labels(this.model, this.version, String(status));
+      c = this.f.requests.labels(this.model, this.version, this.variant, String(status));
       this.requestsByStatus.set(status, c);
     }
     c.inc();
@@ -114,8 +123,8 @@ export class VersionMetrics implements SchedulerObserver {
 export class Metrics {
   readonly registry = new Registry();
   private readonly f: Families;
-  /** model → version → children; only names of loaded versions and UNRESOLVED ever get here. */
-  private readonly byModel = new Map<string, Map<string, VersionMetrics>>();
+  /** (model, version, variant) → children; only names of loaded versions, configured variants and UNRESOLVED ever get here. */
+  private readonly children = new Map<string, VersionMetrics>();
 
   constructor(versions: VersionSource) {
     const registers = [this.registry];
@@ -139,7 +148,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const mv of versions()) if (mv.scheduler) this.labels(mv.name, mv.version).set(mv.scheduler.depth);
+        for (const mv of withVariants(versions)) if (mv.scheduler) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.scheduler.depth);
       },
     });
     new Gauge({
@@ -149,24 +158,23 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const mv of versions()) if (mv.loadMs > 0) this.labels(mv.name, mv.version).set(mv.loadMs / 1000);
+        for (const mv of withVariants(versions)) if (mv.loadMs > 0) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.loadMs / 1000);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
-  /** The children of one model version, made on first use. Pass only a resolved version's names, or UNRESOLVED. */
-  forVersion(model: string, version: string): VersionMetrics {
-    let versions = this.byModel.get(model);
-    if (!versions) this.byModel.set(model, (versions = new Map()));
-    let vm = versions.get(version);
-    if (!vm) versions.set(version, (vm = new VersionMetrics(this.f, model, version)));
+  /** The children of one model version or variant, made on first use. Pass only a resolved version's names, or UNRESOLVED. */
+  forVersion(model: string, version: string, variant: string = BASE_VARIANT): VersionMetrics {
+    const key = `${model}\0${version}\0${variant}`;
+    let vm = this.children.get(key);
+    if (!vm) this.children.set(key, (vm = new VersionMetrics(this.f, model, version, variant)));
     return vm;
   }
 
-  /** The scheduler observer and worker-exit hook for a model version about to load; its series start at 0. */
-  readonly instrument = (model: string, version: string): Instrumentation => {
-    const vm = this.forVersion(model, version);
+  /** The scheduler observer and worker-exit hook for a model version (or variant) about to load; its series start at 0. */
+  readonly instrument = (model: string, version: string, variant: string = BASE_VARIANT): Instrumentation => {
+    const vm = this.forVersion(model, version, variant);
     vm.zero();
     return { observer: vm, onWorkerExit: vm.workerExited };
   };

@@ -116,6 +116,20 @@ export const TIMING_HEADERS_DOC = {
   'x-batch-size': { type: 'string', description: 'Rows in the execution that computed this request.' },
 } as const;
 
+/** A request's variant (`variant` in a /v1 body, the `variant` parameter or query parameter on /v2). */
+export const VARIANT_DOC = {
+  type: 'string',
+  minLength: 1,
+  description:
+    'A compressed variant of the model to answer instead of the base (a name from the model\'s config.json `variants`, listed by GET /v1/models). ' +
+    'Unknown: 404 `MODEL_NOT_FOUND` naming the variants that exist; not ready: 503 `MODEL_NOT_READY`. The base answers when omitted.',
+} as const;
+
+/** Response header of an answer computed by a variant (src/routes/inference.ts). */
+export const VARIANT_HEADER_DOC = {
+  'x-model-variant': { type: 'string', description: 'The variant that computed the answer; absent when the base model did.' },
+} as const;
+
 export const DIGITS_PIXELS = [
   0, 0, 2, 13, 16, 9, 0, 0, 0, 0, 12, 12, 7, 16, 3, 0, 0, 1, 14, 3, 0, 16, 4, 0, 0, 0, 0, 4, 10, 16, 6, 0, 0, 0, 0, 13, 16, 16, 9, 0, 0, 0, 0, 5,
   13, 1, 0, 0, 0, 0, 0, 11, 9, 0, 0, 0, 0, 0, 1, 16, 4, 0, 0, 0,

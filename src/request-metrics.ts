@@ -3,7 +3,7 @@
 // the response's 'close' (status 499) when the client went away first. Routes opt in with
 // `config: { inference: true }` and fill the record once they know the model version.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
-import { UNRESOLVED, type Metrics } from './metrics.js';
+import { BASE_VARIANT, UNRESOLVED, type Metrics } from './metrics.js';
 
 /**
  * What an inference route knows about its request. model and version come only from the
@@ -13,6 +13,8 @@ import { UNRESOLVED, type Metrics } from './metrics.js';
 export interface InferenceRecord {
   model: string;
   version: string;
+  /** The variant that served (BASE_VARIANT '' for the base model, and while unresolved). */
+  variant: string;
   /** Rows in the execution that computed this request. */
   batchSize: number;
   queueMs: number;
@@ -40,9 +42,10 @@ const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 /** Counts, times and logs one finished request, once: the record is cleared afterwards. */
 function finish(metrics: Metrics, request: FastifyRequest, rec: InferenceRecord, status: number, ms: number): void {
   request.inference = null;
-  metrics.forVersion(rec.model, rec.version).request(status, ms / 1000);
+  metrics.forVersion(rec.model, rec.version, rec.variant).request(status, ms / 1000);
   request.log.info(
-    { model: rec.model, version: rec.version, status, batchSize: rec.batchSize, queueMs: round3(rec.queueMs), computeMs: round3(rec.computeMs), ms: round3(ms) },
+    // variant only when one served: base requests log the same fields as before
+    { model: rec.model, version: rec.version, ...(rec.variant !== BASE_VARIANT ? { variant: rec.variant } : {}), status, batchSize: rec.batchSize, queueMs: round3(rec.queueMs), computeMs: round3(rec.computeMs), ms: round3(ms) },
     'inference',
   );
 }
@@ -54,7 +57,7 @@ export function instrumentInferenceRequests(app: FastifyInstance, metrics: Metri
   // onRequest of inference routes only (other routes pay nothing): a fresh record before the
   // body is parsed, so body-limit, JSON and schema errors are counted too
   const start = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    request.inference = { model: UNRESOLVED, version: UNRESOLVED, batchSize: 0, queueMs: 0, computeMs: 0 };
+    request.inference = { model: UNRESOLVED, version: UNRESOLVED, variant: BASE_VARIANT, batchSize: 0, queueMs: 0, computeMs: 0 };
     // the client went away before its answer (e.g. while queued): fastify runs no onResponse then
     // (and its onRequestAbort fires only while the body is still arriving)
     reply.raw.on('close', () => {

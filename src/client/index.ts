@@ -29,6 +29,8 @@ export interface ClientTensor {
 
 export interface PredictOptions {
   version?: string;
+  /** A compressed variant of the model (config.json "variants") instead of the base. */
+  variant?: string;
   /** Sent as x-request-timeout-ms: how long the request may wait in the queue. */
   timeoutMs?: number;
 }
@@ -36,12 +38,16 @@ export interface PredictOptions {
 export interface PredictResult {
   model: string;
   version: string;
+  /** The variant that answered; absent when the base did. */
+  variant?: string;
   outputs: Record<string, unknown>;
   batchSize: number;
 }
 
 export interface InferOptions {
   version?: string;
+  /** A compressed variant of the model (sent as the request's parameters.variant). */
+  variant?: string;
   id?: string;
   /** Binary tensor extension for inputs and outputs (default true): no per-element JSON. */
   binary?: boolean;
@@ -53,6 +59,8 @@ export interface InferResult {
   modelName: string;
   modelVersion: string;
   id?: string;
+  /** The variant that answered (the x-model-variant header); absent when the base did. */
+  variant?: string;
   outputs: Record<string, ClientTensor>;
 }
 
@@ -97,9 +105,10 @@ export class Client {
     for (const [name, v] of Object.entries(inputs)) wire[name] = isClientTensor(v) ? { dims: v.dims, data: jsonData(v) } : v;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.timeoutMs !== undefined) headers['x-request-timeout-ms'] = String(opts.timeoutMs);
-    const res = await this.call('POST', '/v1/predict', JSON.stringify({ model, ...(opts.version ? { version: opts.version } : {}), inputs: wire }), headers);
-    const body = JSON.parse(res.body.toString('utf8')) as Omit<PredictResult, 'batchSize'>;
-    return { ...body, batchSize: Number(res.headers['x-batch-size'] ?? 0) };
+    const body = { model, ...(opts.version ? { version: opts.version } : {}), ...(opts.variant !== undefined ? { variant: opts.variant } : {}), inputs: wire };
+    const res = await this.call('POST', '/v1/predict', JSON.stringify(body), headers);
+    const answer = JSON.parse(res.body.toString('utf8')) as Omit<PredictResult, 'batchSize'>;
+    return { ...answer, batchSize: Number(res.headers['x-batch-size'] ?? 0) };
   }
 
   /** POST /v2/models/{m}[/versions/{v}]/infer (KServe v2), binary tensors by default. */
@@ -116,7 +125,9 @@ export class Client {
         return { ...base, parameters: { binary_data_size: t.data.byteLength } };
       }),
       ...(opts.outputs ? { outputs: opts.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) } : {}),
-      ...(binary ? { parameters: { binary_data_output: true } } : {}),
+      ...(binary || opts.variant !== undefined
+        ? { parameters: { ...(binary ? { binary_data_output: true } : {}), ...(opts.variant !== undefined ? { variant: opts.variant } : {}) } }
+        : {}),
     };
     const json = Buffer.from(JSON.stringify(header));
     const headers: Record<string, string> = binary
@@ -139,7 +150,14 @@ export class Client {
         outputs[o.name] = { dtype, dims: o.shape, data: typedFromJson(dtype, o.data ?? [], elementCount(o.shape)) };
       }
     }
-    return { modelName: body.model_name, modelVersion: body.model_version, ...(body.id !== undefined ? { id: body.id } : {}), outputs };
+    const variant = res.headers['x-model-variant'];
+    return {
+      modelName: body.model_name,
+      modelVersion: body.model_version,
+      ...(body.id !== undefined ? { id: body.id } : {}),
+      ...(typeof variant === 'string' ? { variant } : {}),
+      outputs,
+    };
   }
 
   /** GET /v2/models/{m}[/versions/{v}]: inputs and outputs with v2 datatypes, -1 for variable dims. */

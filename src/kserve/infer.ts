@@ -14,15 +14,34 @@ export interface DecodedInfer {
   inputs: DecodedInputs;
 }
 
-/** Parses and decodes a request body; `headerLength` is the Inference-Header-Content-Length header. */
+/** A request body split and its JSON header checked for structure; tensors not yet decoded. */
+export interface ParsedInfer {
+  request: V2InferRequest;
+  /** The bytes after the JSON header (empty without Inference-Header-Content-Length). */
+  binary: Buffer;
+}
+
+/**
+ * Splits and checks a request body (`headerLength` is the Inference-Header-Content-Length
+ * header): the request's parameters (e.g. `variant`) pick the model that decodes its tensors.
+ */
+export function parseInferBody(body: Buffer | undefined, headerLength: string | string[] | undefined): ParsedInfer {
+  const { header, binary } = splitBody(body, headerLength);
+  return { request: parseInferRequest(header), binary };
+}
+
+/** Parses and decodes a request body in one step. */
 export function decodeInferRequest(
   body: Buffer | undefined,
   headerLength: string | string[] | undefined,
   signature: readonly TensorSignature[],
   maxBatchSize: number,
 ): DecodedInfer {
-  const { header, binary } = splitBody(body, headerLength);
-  const request = parseInferRequest(header);
+  return decodeInferInputs(parseInferBody(body, headerLength), signature, maxBatchSize);
+}
+
+/** The parsed request's tensors (JSON or binary) checked against a model signature. */
+export function decodeInferInputs({ request, binary }: ParsedInfer, signature: readonly TensorSignature[], maxBatchSize: number): DecodedInfer {
   const binaries = readBinaryTensors(request.inputs, binary);
   const byName = new Map(request.inputs.map((i) => [i.name, i]));
   const inputs = matchInputs([...byName.keys()], signature, maxBatchSize, (sig) => {
@@ -57,9 +76,12 @@ export interface InferResponse {
   headerLength?: number;
 }
 
-/** Encodes the response: JSON outputs inline, binary outputs as parameters.binary_data_size + bytes. */
+/**
+ * Encodes the response: JSON outputs inline, binary outputs as parameters.binary_data_size +
+ * bytes; a variant that answered is named in the response's `parameters.variant`.
+ */
 export function encodeInferResponse(
-  model: { name: string; version: string },
+  model: { name: string; version: string; variant?: string | undefined },
   id: string | undefined,
   plan: readonly PlannedOutput[],
   results: Record<string, Tensor>,
@@ -77,7 +99,9 @@ export function encodeInferResponse(
       outputs += `${outputs ? ',' : ''}${head},"data":${flatJsonData(t)}}`;
     }
   }
-  const json = `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(model.version)}${id !== undefined ? `,"id":${JSON.stringify(id)}` : ''},"outputs":[${outputs}]}`;
+  const idText = id !== undefined ? `,"id":${JSON.stringify(id)}` : '';
+  const params = model.variant !== undefined ? `,"parameters":{"variant":${JSON.stringify(model.variant)}}` : '';
+  const json = `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(model.version)}${idText}${params},"outputs":[${outputs}]}`;
   if (!binaries.length) return { body: json };
   return binaryBody(json, binaries);
 }

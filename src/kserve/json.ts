@@ -27,6 +27,8 @@ export interface V2InferRequest {
   outputs?: V2RequestedOutput[];
   /** parameters.binary_data_output: every output as binary unless it says otherwise. */
   binaryOutput: boolean;
+  /** parameters.variant: a compressed variant of the model to run instead of the base. */
+  variant?: string;
 }
 
 const bad = (message: string): never => {
@@ -43,6 +45,13 @@ function optionalBool(parameters: unknown, key: string, where: string): boolean 
   const v = parameters[key];
   if (v !== undefined && typeof v !== 'boolean') bad(`${where}: parameters.${key} must be true or false`);
   return v as boolean | undefined;
+}
+
+function optionalName(parameters: unknown, key: string, where: string): string | undefined {
+  if (!isObject(parameters)) return undefined; // optionalBool has already refused a non-object
+  const v = parameters[key];
+  if (v !== undefined && (typeof v !== 'string' || v === '')) bad(`${where}: parameters.${key} must be a non-empty string`);
+  return v as string | undefined;
 }
 
 function parseInput(v: unknown, i: number): V2Input {
@@ -74,6 +83,8 @@ export function parseInferRequest(v: unknown): V2InferRequest {
   }
   const req: V2InferRequest = { inputs: parsed, binaryOutput: optionalBool(parameters, 'binary_data_output', 'the request') ?? false };
   if (id !== undefined) req.id = id as string;
+  const variant = optionalName(parameters, 'variant', 'the request');
+  if (variant !== undefined) req.variant = variant;
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) return bad('outputs must be an array of {name, parameters?}');
     const seen = new Set<string>();

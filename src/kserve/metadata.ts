@@ -1,6 +1,7 @@
 // KServe v2 metadata: the server's (name, version, extensions) and a model version's
-// (name, versions, platform, inputs and outputs with v2 datatypes and -1 for variable dims);
-// and finding a model's versions without requiring them to be ready.
+// (name, versions, platform, inputs and outputs with v2 datatypes and -1 for variable dims,
+// and its compressed variants when it has some); and finding a model's versions without
+// requiring them to be ready.
 import { readFileSync } from 'node:fs';
 import type { ModelRepository } from '../repository/repository.js';
 import type { ModelVersion } from '../repository/model-version.js';
@@ -39,6 +40,27 @@ export function findVersions(repository: ModelRepository, name: string, version?
   return [mv];
 }
 
+/** A variant as v2 metadata lists it (snake_case, as the protocol's own fields). */
+export interface V2VariantMetadata {
+  name: string;
+  file: string;
+  state: string;
+  reason?: string;
+  method: string | null;
+  accuracy_delta: number | null;
+}
+
+export function variantMetadata(mv: ModelVersion): V2VariantMetadata[] {
+  return [...mv.variants.values()].map((v) => ({
+    name: v.variant!,
+    file: v.file,
+    state: v.state,
+    ...(v.reason ? { reason: v.reason } : {}),
+    method: v.compression.method,
+    accuracy_delta: v.compression.accuracyDelta,
+  }));
+}
+
 /** Model metadata for one version (the highest when none is named); 503 while its signature is unknown. */
 export function modelMetadata(repository: ModelRepository, name: string, version?: string) {
   const found = findVersions(repository, name, version);
@@ -52,5 +74,7 @@ export function modelMetadata(repository: ModelRepository, name: string, version
     platform: 'onnxruntime_onnx',
     inputs: mv.signature.inputs.map(tensorMetadata),
     outputs: mv.signature.outputs.map(tensorMetadata),
+    // an extension field, only for a model with variants: plain models answer exactly the protocol's fields
+    ...(mv.variants.size ? { variants: variantMetadata(mv) } : {}),
   };
 }

@@ -1,5 +1,7 @@
 // Triton's statistics extension: one model version's counters (from its scheduler) in the
-// shape of GET /v2/models/{m}[/versions/{v}]/stats. Durations are whole nanoseconds.
+// shape of GET /v2/models/{m}[/versions/{v}]/stats. Durations are whole nanoseconds. A version's
+// variants are nested in its entry (`variants`), so that clients summing entries per model and
+// version count each request once.
 import type { ModelVersion } from '../repository/model-version.js';
 
 export interface StatDuration {
@@ -15,12 +17,20 @@ export interface ModelStats {
   execution_count: number;
   inference_stats: { success: StatDuration; fail: StatDuration; queue: StatDuration; compute_infer: StatDuration };
   batch_stats: { batch_size: number; compute_infer: StatDuration }[];
+  /** Only on a version with variants: each variant's own statistics, with its name. */
+  variants?: (ModelStats & { variant: string })[];
 }
 
 const d = (count: number, ns: number): StatDuration => ({ count, ns: Math.round(ns) });
 
-/** Statistics of one model version; zeros for a version with no scheduler (not loaded). */
+/** Statistics of one model version and its variants; zeros for one with no scheduler (not loaded). */
 export function modelStats(mv: ModelVersion): ModelStats {
+  const own = ownStats(mv);
+  if (!mv.variants.size) return own;
+  return { ...own, variants: [...mv.variants.values()].map((v) => ({ variant: v.variant!, ...ownStats(v) })) };
+}
+
+function ownStats(mv: ModelVersion): ModelStats {
   const s = mv.scheduler;
   if (!s) {
     const zero = d(0, 0);

@@ -15,7 +15,10 @@ export interface ModelConfig {
   dynamicBatching: DynamicBatchingConfig;
   instances: number;
   intraOpThreads: number;
-  /** Compressed siblings (name → file in the model folder), validated now; routing to them is future work. */
+  /**
+   * Compressed siblings (name → file in the version folder): each loads with its own workers and
+   * answers requests that name it (src/repository/variants.ts); routing to them under load is future work.
+   */
   variants: Record<string, string>;
 }
 

@@ -1,6 +1,9 @@
 // One loaded model version: its explicit state, its worker pool, its scheduler and the
 // signature onnxruntime reported. LOADING → READY | UNAVAILABLE; READY → UNLOADING → gone.
+// A compressed variant (config.json "variants") is a ModelVersion too, with `variant` set,
+// reachable from its base through `variants`: siblings the scheduler can route between.
 import { performance } from 'node:perf_hooks';
+import { basename } from 'node:path';
 import { WorkerPool, type Signature } from '../pool/pool.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
 import { DEFAULT_MAX_BATCH_SIZE, ModelConfigError, type ModelConfig } from './model-config.js';
@@ -19,6 +22,12 @@ export function batchesAlongFirstDim(sig: Signature): boolean {
   return [...sig.inputs, ...sig.outputs].every((t) => t.dims.length > 0 && typeof t.dims[0] === 'string');
 }
 
+/** What the compress command's report says about a variant; null when it says nothing (or is absent). */
+export interface Compression {
+  method: string | null;
+  accuracyDelta: number | null;
+}
+
 export class ModelVersion {
   state: ModelState = 'LOADING';
   reason: string | undefined;
@@ -26,6 +35,10 @@ export class ModelVersion {
   scheduler: Scheduler | undefined;
   batching: (SchedulerConfig & { timeoutMs: number }) | undefined;
   loadMs = 0;
+  /** Compressed siblings by variant name (empty on a variant itself). */
+  readonly variants = new Map<string, ModelVersion>();
+  /** Set on a variant: from its report file, read at load. */
+  compression: Compression = { method: null, accuracyDelta: null };
   private pool: WorkerPool | undefined;
 
   constructor(
@@ -34,7 +47,19 @@ export class ModelVersion {
     readonly path: string,
     readonly config: ModelConfig,
     readonly configFile: string,
+    /** The variant name; undefined for the base model. */
+    readonly variant?: string,
   ) {}
+
+  /** The ONNX file's name, as config.json names it. */
+  get file(): string {
+    return basename(this.path);
+  }
+
+  /** For messages: `model "m" version 1` or `model "m" version 1 variant "int8"`. */
+  get label(): string {
+    return `model "${this.name}" version ${this.version}${this.variant === undefined ? '' : ` variant "${this.variant}"`}`;
+  }
 
   async load(opts: LoadOptions = {}): Promise<void> {
     const t0 = performance.now();
@@ -63,7 +88,7 @@ export class ModelVersion {
       pool.on('unavailable', () => {
         this.state = 'UNAVAILABLE';
         this.reason = 'every worker died and could not be replaced';
-        this.scheduler?.rejectAll(() => new ServeError('MODEL_NOT_READY', `model "${this.name}" version ${this.version} has no live worker`));
+        this.scheduler?.rejectAll(() => new ServeError('MODEL_NOT_READY', `${this.label} has no live worker`));
       });
       this.loadMs = performance.now() - t0;
       this.state = 'READY';
@@ -87,10 +112,26 @@ export class ModelVersion {
     return this.pool;
   }
 
-  /** Finishes queued and running requests, then ends the workers. */
+  /** Finishes queued and running requests (dispatched at once), then ends the workers; variants too. */
   async unload(): Promise<void> {
+    await Promise.all([this.unloadOwn(), ...[...this.variants.values()].map((v) => v.unload())]);
+  }
+
+  private async unloadOwn(): Promise<void> {
     if (this.state === 'READY') this.state = 'UNLOADING';
+    this.scheduler?.flush();
     await this.scheduler?.drained();
     await this.pool?.close();
+  }
+
+  /** Ends the workers of a loaded version that must not serve (a variant whose signature differs from its base). */
+  async discard(reason: string): Promise<void> {
+    this.state = 'UNAVAILABLE';
+    this.reason = reason;
+    this.scheduler = undefined;
+    this.loadMs = 0; // not a load that serves: no model_load_duration_seconds for it
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
   }
 }

@@ -1,8 +1,10 @@
 // The model repository: every model version found in the folder, loaded in parallel, with
 // its state. A model that fails to load is logged and marked UNAVAILABLE; the rest serve.
+// Each version's compressed variants load beside it; a broken variant never fails its base.
 import { scanRepository } from './scan.js';
 import { parseModelConfig, type ConfigDefaults } from './model-config.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
+import { attachVariants, loadVariant } from './variants.js';
 import { ServeError } from '../errors.js';
 
 export interface RepositoryLogger {
@@ -18,8 +20,8 @@ export interface BrokenModel {
 
 export interface RepositoryLoadOptions {
   faultHooks?: boolean;
-  /** Hooks for one model version (metrics): its scheduler observer and worker-exit callback. */
-  instrument?: (model: string, version: string) => Pick<LoadOptions, 'observer' | 'onWorkerExit'>;
+  /** Hooks for one model version or variant ('' for the base, metrics): its scheduler observer and worker-exit callback. */
+  instrument?: (model: string, version: string, variant: string) => Pick<LoadOptions, 'observer' | 'onWorkerExit'>;
 }
 
 export class ModelRepository {
@@ -52,19 +54,31 @@ export class ModelRepository {
       const versions = m.versions.map((v) => new ModelVersion(m.name, v.version, v.path, config, m.configFile));
       this.models.set(m.name, versions);
       for (const mv of versions) {
-        loads.push(
-          mv.load({ faultHooks: opts.faultHooks, ...opts.instrument?.(mv.name, mv.version) }).then(
-            () => this.log.info({ model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize }, 'model ready'),
-            (err: Error) => this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable'),
-          ),
+        attachVariants(mv);
+        const loadOpts = (variant = ''): LoadOptions => ({ faultHooks: opts.faultHooks, ...opts.instrument?.(mv.name, mv.version, variant) });
+        const base = mv.load(loadOpts()).then(
+          () => this.log.info({ model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize }, 'model ready'),
+          (err: Error) => this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable'),
         );
+        loads.push(base);
+        for (const [name, v] of mv.variants) {
+          loads.push(
+            loadVariant(mv, v, base, loadOpts(name)).then(
+              () => this.log.info({ model: mv.name, version: mv.version, variant: name, loadMs: Math.round(v.loadMs) }, 'variant ready'),
+              (err: Error) => this.log.error({ model: mv.name, version: mv.version, variant: name, reason: err.message }, 'variant unavailable'),
+            ),
+          );
+        }
       }
     }
     await Promise.all(loads);
   }
 
-  /** The version asked for, or the highest; throws MODEL_NOT_FOUND / MODEL_NOT_READY. */
-  resolve(name: string, version?: string): ModelVersion {
+  /**
+   * The version asked for (or the highest), or its variant when one is named; throws
+   * MODEL_NOT_FOUND (unknown model, version or variant) / MODEL_NOT_READY (that one is not READY).
+   */
+  resolve(name: string, version?: string, variant?: string): ModelVersion {
     const versions = this.models.get(name);
     if (!versions) {
       const broken = this.broken.find((b) => b.name === name);
@@ -73,17 +87,25 @@ export class ModelRepository {
     }
     const mv = version === undefined ? versions[versions.length - 1]! : versions.find((v) => v.version === version);
     if (!mv) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version "${version}"; versions: ${versions.map((v) => v.version).join(', ')}`);
-    if (!mv.ready) {
-      throw new ServeError('MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
+    const target = variant === undefined ? mv : mv.variants.get(variant);
+    if (!target) {
+      throw new ServeError('MODEL_NOT_FOUND', `model "${name}" version ${mv.version} has no variant "${variant}"; variants: ${[...mv.variants.keys()].join(', ') || 'none'}`);
     }
-    return mv;
+    if (!target.ready) throw new ServeError('MODEL_NOT_READY', `${target.label} is ${target.state}${target.reason ? `: ${target.reason}` : ''}`);
+    return target;
   }
 
+  /** Every base model version (variants hang off each: `mv.variants`). */
   all(): ModelVersion[] {
     return [...this.models.values()].flat();
   }
 
-  /** Every model version READY and nothing broken (Triton's strict readiness). */
+  /** Every base version and every variant: each has its own scheduler and workers. */
+  allWithVariants(): ModelVersion[] {
+    return this.all().flatMap((mv) => [mv, ...mv.variants.values()]);
+  }
+
+  /** Every model version READY and nothing broken (Triton's strict readiness); variants do not count. */
   allReady(): boolean {
     return this.broken.length === 0 && this.all().every((mv) => mv.ready);
   }

@@ -1,6 +1,10 @@
 // Liveness and readiness (KServe v2 paths): ready means not draining and every model READY.
+// Compressed variants are listed with their state but never make the server unready.
 import type { FastifyInstance } from 'fastify';
 import { noInputClientError } from '../openapi.js';
+import type { ModelVersion } from '../repository/model-version.js';
+
+const stateOf = (mv: ModelVersion) => ({ state: mv.state, ...(mv.reason ? { reason: mv.reason } : {}) });
 
 const readyBody = (description: string) => ({
   description,
@@ -14,7 +18,17 @@ const readyBody = (description: string) => ({
       items: {
         type: 'object',
         additionalProperties: true,
-        properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } },
+        properties: {
+          name: { type: 'string' },
+          version: { type: 'string' },
+          state: { type: 'string' },
+          reason: { type: 'string' },
+          variants: {
+            type: 'array',
+            description: "Only for a version with compressed variants: each one's state (a variant that is not READY does not make the server unready).",
+            items: { type: 'object', additionalProperties: true, properties: { name: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } } },
+          },
+        },
       },
     },
   },
@@ -47,7 +61,12 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     const { repository, draining } = app.serving;
     const ready = !draining && repository.allReady();
     const models = [
-      ...repository.all().map((mv) => ({ name: mv.name, version: mv.version, state: mv.state, ...(mv.reason ? { reason: mv.reason } : {}) })),
+      ...repository.all().map((mv) => ({
+        name: mv.name,
+        version: mv.version,
+        ...stateOf(mv),
+        ...(mv.variants.size ? { variants: [...mv.variants.values()].map((v) => ({ name: v.variant, ...stateOf(v) })) } : {}),
+      })),
       ...repository.broken.map((b) => ({ name: b.name, state: 'UNAVAILABLE', reason: b.reason })),
     ];
     return reply.code(ready ? 200 : 503).send({ ready, ...(draining ? { draining: true } : {}), models });

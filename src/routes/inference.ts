@@ -1,11 +1,15 @@
 // What every inference route (/v1/predict, /v2 …/infer) does around its own decoding and
-// encoding: refuse while draining, resolve the model version and label the request with it,
-// queue the decoded tensors on that version's scheduler, and report timing headers.
+// encoding: refuse while draining, resolve the model version (or its variant) and label the
+// request with it, queue the decoded tensors on that one's scheduler, and report timing headers.
 import type { FastifyReply, FastifyRequest, FastifyInstance } from 'fastify';
 import { ServeError } from '../errors.js';
 import type { ModelVersion } from '../repository/model-version.js';
 import type { DecodedInputs } from '../signature.js';
 import type { InferenceResult } from '../batching/scheduler.js';
+import { BASE_VARIANT, UNRESOLVED } from '../metrics.js';
+
+/** Response header naming the variant that computed the answer (absent when the base did). */
+export const VARIANT_HEADER = 'x-model-variant';
 
 const MAX_TIMEOUT_MS = 3_600_000;
 
@@ -20,13 +24,21 @@ export function requestTimeoutMs(header: string | string[] | undefined, dflt: nu
   return n;
 }
 
-/** The READY model version a request names, recorded for metrics and logs (never the raw name). */
-export function resolveForRequest(app: FastifyInstance, request: FastifyRequest, name: string, version: string | undefined): ModelVersion {
-  if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
-  const mv = app.serving.repository.resolve(name, version);
+/**
+ * The READY model version (or variant) a request names, recorded for metrics and logs (never the
+ * raw names). Called again once a request's variant is known (v2 reads it from the body): until
+ * then the request counts under the base; an unknown or unready variant counts as unresolved.
+ */
+export function resolveForRequest(app: FastifyInstance, request: FastifyRequest, name: string, version: string | undefined, variant?: string): ModelVersion {
   const record = request.inference!; // set by the inference onRequest hook (config.inference)
+  record.model = UNRESOLVED;
+  record.version = UNRESOLVED;
+  record.variant = BASE_VARIANT;
+  if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
+  const mv = app.serving.repository.resolve(name, version, variant);
   record.model = mv.name;
   record.version = mv.version;
+  record.variant = mv.variant ?? BASE_VARIANT;
   return mv;
 }
 
@@ -49,5 +61,6 @@ export async function runInference(request: FastifyRequest, reply: FastifyReply,
   record.computeMs = result.computeMs;
   reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
   reply.header('x-batch-size', String(result.batchSize));
+  if (mv.variant !== undefined) reply.header(VARIANT_HEADER, mv.variant);
   return result;
 }

@@ -1,5 +1,7 @@
-// GET /v1/models: every model with its versions, states, signature, batching config and counters.
+// GET /v1/models: every model with its versions, states, signature, batching config and counters,
+// and each version's compressed variants (file, state, compression method, accuracy delta, counters).
 import type { FastifyInstance } from 'fastify';
+import type { ModelVersion } from '../repository/model-version.js';
 import { noInputClientError } from '../openapi.js';
 
 const tensorSignature = {
@@ -49,7 +51,23 @@ const modelsSchema = {
                     batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
                     instances: { type: 'integer' },
                     intraOpThreads: { type: 'integer' },
-                    variants: obj('Compressed siblings: name → file.'),
+                    variants: {
+                      type: 'array',
+                      description: "Compressed variants (config.json `variants`), each served by its own workers and queue when a request names it.",
+                      items: {
+                        type: 'object',
+                        additionalProperties: true,
+                        properties: {
+                          name: { type: 'string' },
+                          file: { type: 'string', description: 'The ONNX file, in the version folder.' },
+                          state: { type: 'string' },
+                          reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base (which one).' },
+                          method: { type: 'string', nullable: true, description: "Compression method from the variant's report (`model.int8.report.json` beside `model.int8.onnx`); null without one." },
+                          accuracyDelta: { type: 'number', nullable: true, description: "The report's measured accuracy change (compressed − original); null when not measured." },
+                          stats: obj('The same counters as the base, for this variant; null until loaded.', true),
+                        },
+                      },
+                    },
                     stats: obj('queueDepth, executions, inferences, batchSizes (rows → executions), workerRestarts; null until loaded.', true),
                   },
                 },
@@ -75,7 +93,16 @@ const modelsSchema = {
                   batching: { maxBatchSize: 32, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10000 },
                   instances: 1,
                   intraOpThreads: 1,
-                  variants: {},
+                  variants: [
+                    {
+                      name: 'int8',
+                      file: 'model.int8.onnx',
+                      state: 'READY',
+                      method: 'int8-dynamic',
+                      accuracyDelta: -0.003,
+                      stats: { queueDepth: 0, executions: 1, inferences: 1, batchSizes: { '1': 1 }, workerRestarts: 0 },
+                    },
+                  ],
                   stats: { queueDepth: 0, executions: 3, inferences: 5, batchSizes: { '1': 1, '2': 2 }, workerRestarts: 0 },
                 },
               ],
@@ -102,19 +129,31 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         batching: mv.batching ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
-        variants: mv.config.variants,
-        stats: mv.scheduler
-          ? {
-              queueDepth: mv.scheduler.depth,
-              executions: mv.scheduler.executions,
-              inferences: mv.scheduler.inferences,
-              batchSizes: Object.fromEntries(mv.scheduler.batchSizes),
-              workerRestarts: mv.workerRestarts,
-            }
-          : null,
+        variants: [...mv.variants.values()].map((v) => ({
+          name: v.variant,
+          file: v.file,
+          state: v.state,
+          ...(v.reason ? { reason: v.reason } : {}),
+          method: v.compression.method,
+          accuracyDelta: v.compression.accuracyDelta,
+          stats: counters(v),
+        })),
+        stats: counters(mv),
       })),
     }));
     const unavailable = repository.broken.map((b) => ({ name: b.name, versions: [], state: 'UNAVAILABLE', reason: b.reason }));
     return { models: [...models, ...unavailable] };
   });
+}
+
+/** A version's (or variant's) scheduler counters; null until it is loaded. */
+function counters(mv: ModelVersion) {
+  if (!mv.scheduler) return null;
+  return {
+    queueDepth: mv.scheduler.depth,
+    executions: mv.scheduler.executions,
+    inferences: mv.scheduler.inferences,
+    batchSizes: Object.fromEntries(mv.scheduler.batchSizes),
+    workerRestarts: mv.workerRestarts,
+  };
 }

@@ -1,17 +1,18 @@
 // POST /v1/predict: the simple API. Validate and decode against the model's signature,
 // queue for a batch, answer with nested arrays plus Server-Timing and x-batch-size headers.
+// `variant` picks a compressed sibling of the model (config.json "variants") instead of the base.
 import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, v1Errors } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
   version?: string;
+  variant?: string;
   inputs: Record<string, unknown>;
 }
-
 
 const bodySchema = {
   type: 'object',
@@ -20,6 +21,7 @@ const bodySchema = {
   properties: {
     model: { type: 'string', minLength: 1, description: 'The model name (a folder of the model repository).' },
     version: { type: 'string', pattern: '^[1-9][0-9]*$', description: 'A version number; the highest version when omitted.' },
+    variant: VARIANT_DOC,
     // tensors are checked against the model's signature, not walked element by element by the schema
     inputs: {
       type: 'object',
@@ -36,7 +38,8 @@ const predictSchema = {
   summary: 'Run a model on a batch of rows',
   description:
     "Validates the inputs against the model's signature, queues the request for a dynamic batch and answers the outputs as nested arrays. " +
-    'The `Server-Timing` header gives the queue and compute times, `x-batch-size` the rows of the execution that computed it.',
+    'The `Server-Timing` header gives the queue and compute times, `x-batch-size` the rows of the execution that computed it. ' +
+    'With `variant`, a compressed variant of the model answers (its own queue and workers) and the answer says which.',
   tags: ['v1'],
   body: bodySchema,
   headers: {
@@ -51,12 +54,14 @@ const predictSchema = {
       description: 'The outputs, one nested array per model output.',
       headers: {
         ...TIMING_HEADERS_DOC,
+        ...VARIANT_HEADER_DOC,
       },
       type: 'object',
       additionalProperties: true,
       properties: {
         model: { type: 'string' },
         version: { type: 'string' },
+        variant: { type: 'string', description: 'The variant that answered; present only when the request named one.' },
         outputs: { type: 'object', additionalProperties: { type: 'array', items: {} } },
       },
       examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
@@ -67,8 +72,8 @@ const predictSchema = {
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true } }, async (request, reply) => {
-    const { model, version, inputs } = request.body;
-    const mv = resolveForRequest(app, request, model, version);
+    const { model, version, variant, inputs } = request.body;
+    const mv = resolveForRequest(app, request, model, version, variant);
     const decoded = decodeInputs(inputs, mv.signature!.inputs, mv.batching!.maxBatchSize);
     const result = await runInference(request, reply, mv, decoded);
 
@@ -76,6 +81,7 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
     let outputs = '';
     for (const [name, t] of Object.entries(result.outputs)) outputs += `${outputs ? ',' : ''}${JSON.stringify(name)}:${toJsonText(t)}`;
     reply.type('application/json; charset=utf-8');
-    return `{"model":${JSON.stringify(mv.name)},"version":${JSON.stringify(mv.version)},"outputs":{${outputs}}}`;
+    const served = mv.variant === undefined ? '' : `,"variant":${JSON.stringify(mv.variant)}`;
+    return `{"model":${JSON.stringify(mv.name)},"version":${JSON.stringify(mv.version)}${served},"outputs":{${outputs}}}`;
   });
 }

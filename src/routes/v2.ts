@@ -5,16 +5,20 @@ import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from
 import { ServeError } from '../errors.js';
 import { toServeError } from '../app.js';
 import { resolveForRequest, runInference } from './inference.js';
-import { decodeInferRequest, encodeInferResponse, planOutputs } from '../kserve/infer.js';
+import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
 import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
 import { V2_DATATYPES } from '../kserve/datatypes.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, v2Error } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, v2Error } from '../openapi.js';
 
 // the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
 interface ModelParams {
   model_name: string;
   model_version?: string;
+}
+
+interface InferQuery {
+  variant?: string;
 }
 
 // ---- schemas: they document the routes (GET /openapi.json) and validate params and headers ----
@@ -47,6 +51,19 @@ const tensorMetadata = {
   properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' }, description: '-1 is a variable dimension.' } },
 };
 
+const variantMetadata = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    name: { type: 'string' },
+    file: { type: 'string', description: 'The ONNX file, in the version folder.' },
+    state: { type: 'string', description: '`LOADING`, `READY`, `UNLOADING` or `UNAVAILABLE` (see `reason`).' },
+    reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base.' },
+    method: { type: 'string', nullable: true, description: "The compression method, from the variant's report file (null without one)." },
+    accuracy_delta: { type: 'number', nullable: true, description: 'Accuracy of the variant minus the base, as measured by the compress command (null when not measured).' },
+  },
+};
+
 const duration = { type: 'object', additionalProperties: true, properties: { count: { type: 'number' }, ns: { type: 'number' } } };
 const modelStatsItem = {
   type: 'object',
@@ -61,6 +78,11 @@ const modelStatsItem = {
     batch_stats: {
       type: 'array',
       items: { type: 'object', additionalProperties: true, properties: { batch_size: { type: 'number' }, compute_infer: duration } },
+    },
+    variants: {
+      type: 'array',
+      description: 'Only for a version with compressed variants: the same statistics for each, with its name in `variant`.',
+      items: { type: 'object', additionalProperties: true, properties: { variant: { type: 'string' } } },
     },
   },
 };
@@ -111,6 +133,7 @@ function metadataSchema(withVersion: boolean) {
           platform: { type: 'string' },
           inputs: { type: 'array', items: tensorMetadata },
           outputs: { type: 'array', items: tensorMetadata },
+          variants: { type: 'array', items: variantMetadata, description: 'Only for a model with compressed variants (config.json `variants`).' },
         },
         examples: [
           {
@@ -191,7 +214,13 @@ const inferRequest = {
         properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
       },
     },
-    parameters: { type: 'object', properties: { binary_data_output: { type: 'boolean', description: 'Every output as binary data unless it says otherwise.' } } },
+    parameters: {
+      type: 'object',
+      properties: {
+        binary_data_output: { type: 'boolean', description: 'Every output as binary data unless it says otherwise.' },
+        variant: VARIANT_DOC,
+      },
+    },
   },
 };
 
@@ -201,6 +230,7 @@ const inferResponse = {
     model_name: { type: 'string' },
     model_version: { type: 'string' },
     id: { type: 'string' },
+    parameters: { type: 'object', properties: { variant: { type: 'string', description: 'The variant that answered (absent when the base did).' } } },
     outputs: {
       type: 'array',
       items: {
@@ -231,9 +261,14 @@ function inferSchema(withVersion: boolean) {
     description:
       'Runs the model through the same dynamic batching queues as /v1/predict. The body is a JSON inference request, or (binary tensor extension) ' +
       'a JSON header of `Inference-Header-Content-Length` bytes followed by binary tensor data. Outputs requested as binary come back the same way ' +
-      '(`application/octet-stream` with `Inference-Header-Content-Length`). Headers `Server-Timing` and `x-batch-size` as on /v1/predict.',
+      '(`application/octet-stream` with `Inference-Header-Content-Length`). Headers `Server-Timing` and `x-batch-size` as on /v1/predict. ' +
+      'A compressed variant answers instead of the base when the request names it (`parameters.variant`, or the `variant` query parameter).',
     tags: TAGS,
     params: paramsSchema(withVersion),
+    querystring: {
+      type: 'object',
+      properties: { variant: { ...VARIANT_DOC, description: `${VARIANT_DOC.description} Handy for binary clients; must agree with \`parameters.variant\` when both are given.` } },
+    },
     headers: {
       type: 'object',
       properties: {
@@ -251,6 +286,7 @@ function inferSchema(withVersion: boolean) {
         headers: {
           'inference-header-content-length': { type: 'string', description: 'With a binary response: the byte length of its JSON header.' },
           ...TIMING_HEADERS_DOC,
+          ...VARIANT_HEADER_DOC,
         },
         content: {
           'application/json': {
@@ -351,7 +387,7 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
 
     // config.inference: counted, timed and logged by the request-metrics hook, as /v1/predict is
     // config.openapiBody: the body is documented but not validated by fastify (it arrives as bytes)
-    app.post<{ Params: ModelParams }>(
+    app.post<{ Params: ModelParams; Querystring: InferQuery }>(
       `${base}/infer`,
       { schema: inferSchema(withVersion), config: { inference: true, openapiBody: inferBodyDoc } },
       (request, reply) => infer(app, request, reply),
@@ -359,10 +395,14 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
   }
 }
 
-async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<string | Buffer> {
-  const mv = resolveForRequest(app, request, request.params.model_name, request.params.model_version);
-  const body = request.body as Buffer | undefined;
-  const { request: req, inputs } = decodeInferRequest(body, request.headers['inference-header-content-length'], mv.signature!.inputs, mv.batching!.maxBatchSize);
+async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: ModelParams; Querystring: InferQuery }>, reply: FastifyReply): Promise<string | Buffer> {
+  const { model_name: name, model_version: version } = request.params;
+  // the base first: an unknown model is a 404 whatever the body holds
+  let mv = resolveForRequest(app, request, name, version);
+  const parsed = parseInferBody(request.body as Buffer | undefined, request.headers['inference-header-content-length']);
+  const variant = requestedVariant(parsed.request.variant, request.query.variant);
+  if (variant !== undefined) mv = resolveForRequest(app, request, name, mv.version, variant);
+  const { request: req, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
   const plan = planOutputs(req, mv.signature!.outputs);
   const result = await runInference(request, reply, mv, inputs);
 
@@ -374,6 +414,14 @@ async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: Mod
     reply.type('application/octet-stream');
   }
   return res.body;
+}
+
+/** The variant named by `parameters.variant` or `?variant=`; both may be given only if they agree. */
+function requestedVariant(fromBody: string | undefined, fromQuery: string | undefined): string | undefined {
+  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+    throw new ServeError('INVALID_INPUT', `the request names variant "${fromBody}" in parameters.variant and "${fromQuery}" in the query; name one`);
+  }
+  return fromBody ?? fromQuery;
 }
 
 export default v2Routes;

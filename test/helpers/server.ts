@@ -17,13 +17,15 @@ export interface ModelFixture {
   onnx?: Uint8Array | string;
   versions?: Record<string, Uint8Array | string>;
   config?: unknown;
+  /** More files, by path inside the model folder (e.g. `2/model.int8.onnx`): bytes, or text written as is. */
+  files?: Record<string, Uint8Array | string>;
 }
 
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-/** Writes models/<name>/{config.json, model.onnx | <v>/model.onnx} into a fresh temp folder. */
+/** Writes models/<name>/{config.json, model.onnx | <v>/model.onnx, files…} into a fresh temp folder. */
 export async function makeRepo(t: Teardown, models: Record<string, ModelFixture>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'onnx-serve-test-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -39,6 +41,10 @@ export async function makeRepo(t: Teardown, models: Record<string, ModelFixture>
     }
     if (m.onnx) await put(join(root, name, 'model.onnx'), m.onnx);
     for (const [v, src] of Object.entries(m.versions ?? {})) await put(join(root, name, v, 'model.onnx'), src);
+    for (const [file, content] of Object.entries(m.files ?? {})) {
+      await mkdir(dirname(join(root, name, file)), { recursive: true });
+      await writeFile(join(root, name, file), content);
+    }
   }
   return root;
 }
