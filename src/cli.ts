@@ -72,7 +72,10 @@ async function main(argv: string[]): Promise<void> {
   const served = await serve(opts);
   exitOnSignals(served, opts.drainTimeoutMs);
   const repo = served.app.serving.repository;
-  const lines = repo.all().map((mv) => `  ${mv.name} v${mv.version}  ${mv.state}${mv.reason ? `  (${mv.reason})` : ''}`);
+  const lines = repo.all().flatMap((mv) => [
+    `  ${mv.name} v${mv.version}  ${mv.state}${mv.reason ? `  (${mv.reason})` : ''}`,
+    ...[...mv.variants.values()].map((v) => `    variant ${v.variant}  ${v.state}${v.compression?.method ? `  ${v.compression.method}` : ''}${v.reason ? `  (${v.reason})` : ''}`),
+  ]);
   for (const b of repo.broken) lines.push(`  ${b.name}  UNAVAILABLE  (${b.reason})`);
   console.log(
     [

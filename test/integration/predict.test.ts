@@ -98,4 +98,25 @@ t.test('shipped models through the real server', async (t) => {
     t.equal(predicted.length, set.labels.length);
     t.ok(correct / set.labels.length >= 0.95, `accuracy ${correct}/${set.labels.length}`);
   });
+
+  t.test('digits: the shipped int8 and pruned variants serve within 1.5 points of fp32 (the int8 within 1)', async (t) => {
+    const set = JSON.parse(await readFile(join(SHIPPED_MODELS, 'digits', 'test-set.json'), 'utf8')) as { inputs: number[][]; labels: number[] };
+    const accuracy = async (variant?: string): Promise<number> => {
+      const chunks: number[][][] = [];
+      for (let i = 0; i < set.inputs.length; i += 8) chunks.push(set.inputs.slice(i, i + 8));
+      const answers = await Promise.all(chunks.map((input) => postJson(`${served.url}/v1/predict`, { model: 'digits', ...(variant ? { variant } : {}), inputs: { input } })));
+      t.ok(answers.every((a) => a.status === 200 && (variant === undefined ? a.headers['x-model-variant'] === undefined : a.headers['x-model-variant'] === variant)), `${variant ?? 'base'}: every answer from ${variant ?? 'the base'}`);
+      const predicted = answers.flatMap((a) => (a.body.outputs.logits as number[][]).map((row) => row.indexOf(Math.max(...row))));
+      return predicted.filter((p, i) => p === set.labels[i]).length / set.labels.length;
+    };
+    const base = await accuracy();
+    const int8 = await accuracy('int8');
+    const pruned = await accuracy('pruned');
+    t.ok(base - int8 <= 0.01, `int8 ${(int8 * 100).toFixed(1)} % vs fp32 ${(base * 100).toFixed(1)} %`);
+    t.ok(base - pruned <= 0.015, `pruned ${(pruned * 100).toFixed(1)} % vs fp32 ${(base * 100).toFixed(1)} %`);
+    const meta = (await getJson(`${served.url}/v2/models/digits`)).body as { variants: { name: string; method: string; accuracy_delta: number }[] };
+    const byName = Object.fromEntries(meta.variants.map((v) => [v.name, v]));
+    t.equal(byName.int8?.method, 'int8-dynamic', 'metadata names the method');
+    t.ok(Math.abs((byName.int8?.accuracy_delta ?? NaN) - (int8 - base)) < 1e-9, 'the reported accuracy delta is what the server reproduces');
+  });
 });
