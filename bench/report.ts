@@ -2,7 +2,7 @@
 // in-process ceilings, the cores split, the targets with pass/fail, the per-request overhead
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
-import { BUSY_CORES, ceilingFor, find, findV2, pairedRatio, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, type CompressionEntry, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -206,6 +206,51 @@ function cpuBudget(r: Results): string | undefined {
   ].join('\n');
 }
 
+/** Section compress: one row per form of the heavy MLP, in process and through the server. */
+function compressionSection(r: Results): string {
+  const base = r.compression.find((e) => e.form === 'fp32');
+  const c = topConcurrency(r);
+  const serverRows = (e: CompressionEntry): Measurement[] => r.compressionServer.filter((m) => m.model === e.model);
+  const rows = r.compression.map((e) => {
+    const b1 = formRates(e, 1);
+    const b32 = formRates(e, 32);
+    const sp1 = formSpeedup(r, e.form, 1);
+    const sp32 = formSpeedup(r, e.form, 32);
+    const srv = serverRows(e);
+    const mid = [...srv].sort((a, b) => a.load.reqPerS - b.load.reqPerS)[(srv.length - 1) >> 1];
+    const srvRatio = base && e !== base ? pairedRatio(srv, serverRows(base)) : undefined;
+    const list = (p: { ratio: number; perRound: number[] } | undefined): string =>
+      p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–';
+    return [
+      e.form,
+      `${f(e.bytes / 2 ** 20, 1)} MiB`,
+      base ? pct(e.bytes / base.bytes) : '–',
+      e.agreement ? pct(e.agreement.top1) : '–',
+      e.agreement ? `${e.agreement.maxAbsError.toPrecision(3)} (${pct(e.agreement.relMaxError)})` : '–',
+      b1 ? f(b1.median, 0) : '–',
+      e === base ? '1' : list(sp1),
+      b32 ? f(b32.median, 0) : '–',
+      e === base ? '1' : list(sp32),
+      mid ? f(mid.load.reqPerS, 1) : '–',
+      mid ? `${f(mid.load.latency.p50, 1)} / ${f(mid.load.latency.p99, 1)}` : '–',
+      e === base ? '1' : srvRatio ? list(srvRatio) : '–',
+      String(e.warnings.length),
+    ];
+  });
+  const warnings = r.compression.flatMap((e) => e.warnings.slice(0, 5).map((w) => `- ${e.form}: ${w}`));
+  return [
+    `The generated heavy MLP (${r.settings.heavySizes.join('→')}, seeded uniform weights) compressed by the same code \`onnx-serve compress\` runs: int8-dynamic (per-channel int8 weights, activations quantized at run time), int8-static (QDQ, activation ranges calibrated with min-max on 64 random rows), and structured pruning of half the hidden units (no fine-tuning). ` +
+      `Agreement is measured against fp32 on 512 other random rows. In process: onnxruntime in a worker thread of the bench, 1 worker × 1 intra-op thread (the server's default here), batch 1 once and batch 32 in ${r.settings.rounds} rounds with the forms alternating; the speed-up is the median of the per-round ratios. ` +
+      `Through the server: one onnx-serve serving every form as its own model (default config, batching on), closed loop at c=${c}, ${r.settings.rounds} rounds alternating.`,
+    '',
+    table(
+      ['form', 'file', 'size vs fp32', 'top-1 agreement', 'max abs error (of range)', 'batch 1 rows/s', 'speed-up', 'batch 32 rows/s', 'speed-up', `server req/s c=${c}`, 'p50 / p99 ms', 'server vs fp32', 'warnings'],
+      rows,
+    ),
+    ...(warnings.length ? ['', 'Warnings (first 5 per form):', '', ...warnings] : []),
+  ].join('\n');
+}
+
 export function renderReport(r: Results): string {
   const s = r.settings;
   const out: string[] = [];
@@ -234,6 +279,7 @@ export function renderReport(r: Results): string {
     out.push(title, '', modelTable(r, model), '');
   }
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
+  if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
   if (r.ceilings.length) {
     out.push('## In-process ceiling', '', 'onnxruntime `session.run` in worker threads of the bench process (same session options as the server\'s workers), no HTTP, no JSON, nothing else running; a fixed random batch of the size the server formed most, with the server\'s workers × intra-op threads.', '', ceilingTable(r), '');
   }
@@ -241,7 +287,7 @@ export function renderReport(r: Results): string {
   if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
   const budget = cpuBudget(r);
   if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
-  const busy = [...r.measurements, ...r.split.server, ...r.v2].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busy = [...r.measurements, ...r.split.server, ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
   const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
   const flagged = [...new Set([...busy, ...busyCeil])];
   out.push('## Notes', '', NOTES);

@@ -2,10 +2,22 @@
 // never an assertion that stops the run).
 import type { Measurement } from './measure.js';
 import type { CeilingResult } from './ceiling.js';
+import type { Agreement } from './compression.js';
 
 export interface CeilingEntry {
   model: string;
   result: CeilingResult;
+}
+
+export interface CompressionEntry {
+  form: string;
+  /** The name the server serves this form under. */
+  model: string;
+  bytes: number;
+  warnings: string[];
+  agreement?: Agreement;
+  /** In-process rates: batch 1 once, batch 32 in interleaved rounds. */
+  ceilings: { batch: number; round?: number; result: CeilingResult }[];
 }
 
 export interface Results {
@@ -34,6 +46,10 @@ export interface Results {
   v2: Measurement[];
   /** Bytes of one request body per protocol, per model in the v2 section. */
   v2BodySizes: Record<string, { v1: number; v2json: number; v2binary: number }>;
+  /** Section compress: the heavy MLP in each compressed form. */
+  compression: CompressionEntry[];
+  /** Section compress: every form served side by side by one server (model name = form's model). */
+  compressionServer: Measurement[];
   /** Sections that failed, with the reason; the rest of the report still stands. */
   failures: string[];
 }
@@ -127,6 +143,8 @@ export interface Target {
   ratio: number | undefined;
   threshold: number;
   detail: string;
+  /** The ratio passes at or below the threshold (sizes), not at or above it. */
+  lowerIsBetter?: boolean;
 }
 
 export function targets(r: Results): Target[] {
@@ -153,10 +171,66 @@ export function targets(r: Results): Target[] {
     ratioTarget(`tiny-cnn, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('tiny-cnn', MODE_V2_JSON), v2rows('tiny-cnn', MODE_V1)),
     ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('seed-mlp', MODE_V2_JSON), v2rows('seed-mlp', MODE_V1), 0),
   );
+  out.push(...compressionTargets(r));
+  return out;
+}
+
+/** Rows/s of one form at a batch size: the median over rounds, and the per-round values. */
+export function formRates(e: CompressionEntry, batch: number): { median: number; byRound: Map<number | undefined, number> } | undefined {
+  const cs = e.ceilings.filter((c) => c.batch === batch);
+  if (!cs.length) return undefined;
+  return { median: median(cs.map((c) => c.result.rowsPerS)), byRound: new Map(cs.map((c) => [c.round, c.result.rowsPerS])) };
+}
+
+/** Speed-up of a form over fp32 at a batch size: the median of per-round ratios (rounds measured back to back). */
+export function formSpeedup(r: Results, form: string, batch: number): { ratio: number; perRound: number[] } | undefined {
+  const base = r.compression.find((e) => e.form === 'fp32');
+  const e = r.compression.find((x) => x.form === form);
+  const a = e && formRates(e, batch);
+  const b = base && formRates(base, batch);
+  if (!a || !b) return undefined;
+  const perRound: number[] = [];
+  for (const [round, v] of a.byRound) {
+    const w = b.byRound.get(round);
+    if (w) perRound.push(v / w);
+  }
+  return perRound.length ? { ratio: median(perRound), perRound } : undefined;
+}
+
+function compressionTargets(r: Results): Target[] {
+  const base = r.compression.find((e) => e.form === 'fp32');
+  if (!base) return [];
+  const out: Target[] = [];
+  for (const form of ['int8-dynamic', 'int8-static']) {
+    const e = r.compression.find((x) => x.form === form);
+    const sp = formSpeedup(r, form, 32);
+    out.push({
+      name: `heavy-mlp ${form}, batch 32 in process: vs fp32`,
+      goal: 'throughput ≥ 1.5 × fp32',
+      threshold: 1.5,
+      ratio: sp?.ratio,
+      detail: sp ? `median of ${sp.perRound.length} interleaved rounds (${sp.perRound.map((x) => x.toFixed(2)).join(', ')})` : 'not measured',
+    });
+    out.push({
+      name: `heavy-mlp ${form}: top-1 agreement with fp32`,
+      goal: '≥ 99 % on random inputs',
+      threshold: 0.99,
+      ratio: e?.agreement?.top1,
+      detail: e?.agreement ? `${e.agreement.rows} random rows, max abs error ${e.agreement.maxAbsError.toPrecision(3)} (${(e.agreement.relMaxError * 100).toFixed(2)} % of the output range)` : 'not measured',
+    });
+    out.push({
+      name: `heavy-mlp ${form}: file size vs fp32`,
+      goal: '≤ 30 % of fp32',
+      threshold: 0.3,
+      ratio: e ? e.bytes / base.bytes : undefined,
+      detail: e ? `${(e.bytes / 2 ** 20).toFixed(1)} vs ${(base.bytes / 2 ** 20).toFixed(1)} MiB` : 'not measured',
+      lowerIsBetter: true,
+    });
+  }
   return out;
 }
 
 export function verdict(t: Target): string {
   if (t.ratio === undefined || !Number.isFinite(t.ratio)) return 'n/a';
-  return t.ratio >= t.threshold ? 'PASS' : 'FAIL';
+  return (t.lowerIsBetter ? t.ratio <= t.threshold : t.ratio >= t.threshold) ? 'PASS' : 'FAIL';
 }

@@ -1,9 +1,10 @@
 // `npm run bench`: seed-mlp and a generated heavy MLP through onnx-serve with batching on and
 // off at several concurrencies, a bare Fastify baseline, in-process onnxruntime ceilings and
 // the workers × threads split, /v1/predict vs KServe v2 infer (JSON and binary) on a generated
-// image CNN and seed-mlp; writes BENCHMARKS.md and prints a summary. Configured by
+// image CNN and seed-mlp, the heavy MLP compressed (int8 dynamic/static, pruned) in process and
+// through the server; writes BENCHMARKS.md and prints a summary. Configured by
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
-// BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_OUT.
+// BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_OUT.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, isAbsolute } from 'node:path';
@@ -14,7 +15,8 @@ import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { killAllNow, startBareFastify, startOnnxServe, withServer, type ChildServer } from './servers.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
-import { BUSY_CORES, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { agreement, buildForms } from './compression.js';
+import { BUSY_CORES, type CompressionEntry, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 /** Flags a measurement during which other processes used a noticeable share of the cores. */
 function busyNote(otherCores: number | undefined): string {
@@ -78,6 +80,8 @@ async function main(): Promise<void> {
     split: { batch: 32, inproc: [], server: [] },
     v2: [],
     v2BodySizes: {},
+    compression: [],
+    compressionServer: [],
     failures: [],
   };
   const has = (x: string): boolean => s.only.includes(x);
@@ -138,9 +142,9 @@ async function main(): Promise<void> {
   };
 
   const ceilingCache = new Map<string, CeilingResult>();
-  const ceiling = async (model: BenchModel, batch: number, instances: number, threads: number): Promise<CeilingResult> => {
+  const ceiling = async (model: BenchModel, batch: number, instances: number, threads: number, fresh = false): Promise<CeilingResult> => {
     const key = `${model.name}|${batch}|${instances}|${threads}`;
-    let c = ceilingCache.get(key);
+    let c = fresh ? undefined : ceilingCache.get(key);
     if (!c) {
       await quiet();
       const own = ownCpu();
@@ -178,7 +182,7 @@ async function main(): Promise<void> {
       await ceilings(seed);
     }
     let heavy: BenchModel | undefined;
-    if (has('heavy') || has('split')) {
+    if (has('heavy') || has('split') || has('compress')) {
       await section('heavy model generation', async () => {
         heavy = await ws.heavyModel(s.heavySizes);
         log(`  generated heavy-mlp ${s.heavySizes.join('→')}`);
@@ -206,6 +210,44 @@ async function main(): Promise<void> {
           });
         });
       }
+    }
+    if (heavy && has('compress')) {
+      const h = heavy;
+      await section('compress', async () => {
+        const forms = await buildForms(h, join(ws.dir, 'generated'), log);
+        for (const f of forms) {
+          const entry: CompressionEntry = { form: f.form, model: f.model.name, bytes: f.bytes, warnings: f.warnings, ceilings: [] };
+          if (f.form !== 'fp32') {
+            entry.agreement = await agreement(h, f);
+            log(`  ${f.form.padEnd(13)} top-1 agreement ${(entry.agreement.top1 * 100).toFixed(1)} %, max abs error ${entry.agreement.maxAbsError.toPrecision(3)}`);
+          }
+          r.compression.push(entry);
+        }
+        // in process, 1 worker × 1 thread (the server's default here): batch 1 once, batch 32 in rounds, forms alternating
+        for (const [batch, rounds] of [[1, 1], [32, s.rounds]] as const) {
+          for (let round = 0; round < rounds; round++) {
+            for (const [i, f] of forms.entries()) {
+              const c = await ceiling(f.model, batch, 1, 1, true);
+              r.compression[i]!.ceilings.push({ batch, ...(rounds > 1 ? { round } : {}), result: c });
+            }
+          }
+        }
+        // through one server that serves every form as its own model, rows alternating
+        let root = '';
+        for (const f of forms) root = await ws.repo('compress', f.model);
+        await withServer(() => startOnnxServe(root), async (server) => {
+          const top = topConcurrency(r);
+          for (let round = 0; round < s.rounds; round++) {
+            for (const f of forms) {
+              await quiet();
+              const m = await measure(server, { ...common, model: f.model.name, mode: f.form, bodies: f.model.bodies, concurrency: top, onnxServe: true, check: predictCheck(h.sizes.at(-1)!) });
+              if (s.rounds > 1) m.round = round;
+              r.compressionServer.push(m);
+              logMeasurement(m);
+            }
+          }
+        });
+      });
     }
     if (has('v2')) {
       await section('v2', async () => {

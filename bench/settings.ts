@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from './fixtures.js';
 import type { Results } from './results.js';
 
-const SECTIONS = ['seed', 'heavy', 'split', 'v2'];
+const SECTIONS = ['seed', 'heavy', 'split', 'v2', 'compress'];
 
 function envNumber(name: string, dflt: number, min: number): number {
   const v = process.env[name];
