@@ -13,6 +13,7 @@ import { quantizeStatic, staticCalibrationTensors } from '../src/compress/quanti
 import { calibrate } from '../src/compress/calibrate.js';
 import { prune } from '../src/compress/prune.js';
 import type { MethodResult } from '../src/compress/method.js';
+import { argmaxRows } from '../src/compress/evaluate.js';
 import { makeBodies, type BenchModel } from './fixtures.js';
 
 export interface CompressedForm {
@@ -60,17 +61,6 @@ export async function buildForms(base: BenchModel, dir: string, log: (l: string)
   });
   await make('pruned-50%', () => prune(fresh(), { sparsity: 0.5, structured: true }));
   return forms;
-}
-
-function argmaxRows(data: Float32Array, width: number): Int32Array {
-  const rows = data.length / width;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < width; j++) if (data[r * width + j]! > data[r * width + best]!) best = j;
-    out[r] = best;
-  }
-  return out;
 }
 
 async function outputs(path: string, inputName: string, data: Float32Array, width: number): Promise<Float32Array> {

@@ -70,3 +70,16 @@ export function transformerModel(seed = 1): Uint8Array {
     name: 'transformer-block',
   });
 }
+
+/** Largest |ref - got| over the range of ref (max(ref) - min(ref)): a scale-free error for tolerances. */
+export function relError(ref: Float32Array, got: Float32Array): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    lo = Math.min(lo, ref[i]!);
+    hi = Math.max(hi, ref[i]!);
+    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
+  }
+  return err / (hi - lo);
+}

@@ -12,7 +12,7 @@ import { decodeModel, encodeModel, type ModelProto } from '../../src/compress/on
 import { ELEM, dimsOf, floatData, numel } from '../../src/compress/graph.js';
 import { toFloat16 } from '../../src/compress/fp16.js';
 import { prune, zeroSmallest } from '../../src/compress/prune.js';
-import { smallCnnModel, transformerModel } from '../helpers/compress-models.js';
+import { relError, smallCnnModel, transformerModel } from '../helpers/compress-models.js';
 
 type Feeds = Record<string, ort.Tensor>;
 interface Output {
@@ -48,18 +48,6 @@ async function run(bytes: Uint8Array, feeds: Feeds): Promise<Record<string, Outp
   }
 }
 
-/** max |a - b| / (max(a) - min(a)) */
-function relError(ref: Float32Array, got: Float32Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    lo = Math.min(lo, ref[i]!);
-    hi = Math.max(hi, ref[i]!);
-    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
-  }
-  return err / (hi - lo);
-}
 
 const decode = (bytes: Uint8Array): ModelProto => decodeModel(bytes, 'test model');
 const init = (m: ModelProto, name: string) => m.graph.initializer.find((i) => i.name === name)!;

@@ -10,7 +10,7 @@ import { ELEM } from '../../src/compress/graph.js';
 import { quantizeDynamic } from '../../src/compress/quantize-dynamic.js';
 import { quantizeStatic, staticCalibrationTensors } from '../../src/compress/quantize-static.js';
 import { calibrate } from '../../src/compress/calibrate.js';
-import { smallCnnModel, transformerModel } from '../helpers/compress-models.js';
+import { relError, smallCnnModel, transformerModel } from '../helpers/compress-models.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -43,18 +43,6 @@ async function run(bytes: Uint8Array, feeds: Feeds, opts: ort.InferenceSession.S
   }
 }
 
-/** max |a - b| / (max(a) - min(a)) */
-function relError(ref: Float32Array, got: Float32Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    lo = Math.min(lo, ref[i]!);
-    hi = Math.max(hi, ref[i]!);
-    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
-  }
-  return err / (hi - lo);
-}
 
 function ops(model: ModelProto): Set<string> {
   return new Set(model.graph.node.map((n) => n.opType));
