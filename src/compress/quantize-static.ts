@@ -156,7 +156,10 @@ export function quantizeStatic(model: ModelProto, ranges: ReadonlyMap<string, Ra
     }
     const base = node.name || y;
     const xin = input(x);
-    const yFloat = g.fresh(`${y}_float`);
+    // a graph output stays float: requantizing the model's answer to 256 levels only loses
+    // precision the client sees (and ties the top classes of a wide classifier)
+    const finalOutput = g.isGraphOutput(y);
+    const yFloat = finalOutput ? y : g.fresh(`${y}_float`);
     if (target.op === 'conv') {
       const { layer } = target;
       const w = weight(`${layer.weightName}|conv`, layer.weightName, layer.weight, layer.dims, 0);
@@ -176,9 +179,11 @@ export function quantizeStatic(model: ModelProto, ranges: ReadonlyMap<string, Ra
       }
     }
     // the output pair lets ORT fuse the requantization; the DequantizeLinear writes the original name
-    const p = params(y);
-    qdq(yFloat, y, p, y);
-    p.dq = y;
+    if (!finalOutput) {
+      const p = params(y);
+      qdq(yFloat, y, p, y);
+      p.dq = y;
+    }
     changed++;
   }
   model.graph.node = nodes;
