@@ -3,7 +3,7 @@
 // by the same code `onnx-serve compress` runs. For each: file size, agreement with fp32 on
 // random inputs (top-1, max abs error), and the in-process rate at batch 1 and 32; the server
 // numbers come from the caller, which serves every form side by side.
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { seededFloats } from '../src/onnx/builder.js';
@@ -13,7 +13,7 @@ import { quantizeStatic, staticCalibrationTensors } from '../src/compress/quanti
 import { calibrate } from '../src/compress/calibrate.js';
 import { prune } from '../src/compress/prune.js';
 import type { MethodResult } from '../src/compress/method.js';
-import { argmaxRows } from '../src/compress/evaluate.js';
+import { agreement as compareOutputs } from '../src/compress/evaluate.js';
 import { makeBodies, type BenchModel } from './fixtures.js';
 
 export interface CompressedForm {
@@ -92,21 +92,12 @@ export async function agreement(base: BenchModel, form: CompressedForm): Promise
   const data = seededFloats(AGREEMENT_ROWS * width, 2024);
   const a = await outputs(base.path, base.inputName, data, width);
   const b = await outputs(form.model.path, base.inputName, data, width);
-  const ta = argmaxRows(a, outWidth);
-  const tb = argmaxRows(b, outWidth);
-  let same = 0;
-  for (let i = 0; i < ta.length; i++) if (ta[i] === tb[i]) same++;
-  let maxAbs = 0;
+  const ag = compareOutputs(a, b, outWidth); // the same figures `onnx-serve compress --eval` reports
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(a[i]! - b[i]!));
-    lo = Math.min(lo, a[i]!);
-    hi = Math.max(hi, a[i]!);
+  for (const v of a) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
   }
-  return { rows: AGREEMENT_ROWS, top1: same / ta.length, maxAbsError: maxAbs, relMaxError: maxAbs / Math.max(1e-12, hi - lo) };
-}
-
-export async function fileBytes(path: string): Promise<number> {
-  return (await stat(path)).size;
+  return { rows: AGREEMENT_ROWS, top1: ag.top1Agreement ?? NaN, maxAbsError: ag.maxAbsError, relMaxError: ag.maxAbsError / Math.max(1e-12, hi - lo) };
 }

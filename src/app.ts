@@ -66,7 +66,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
   });
-  const metrics = opts.metrics ?? new Metrics(() => opts.repository.all());
+  const metrics = opts.metrics ?? new Metrics(() => opts.repository.allWithVariants());
   app.decorate('serving', { repository: opts.repository, metrics, draining: false });
   instrumentInferenceRequests(app, metrics); // before any route: it hooks routes as they are added
 

@@ -26,13 +26,8 @@ const MV_LABELS: MV[] = ['model', 'version', 'variant'];
 /** The hooks a model version is loaded with (ModelVersion.load's LoadOptions). */
 export type Instrumentation = Required<Pick<LoadOptions, 'observer' | 'onWorkerExit'>>;
 
-type Sampled = Pick<ModelVersion, 'name' | 'version' | 'variant' | 'scheduler' | 'loadMs'>;
-/** What the scrape-time gauges read: the repository's (base) model versions, each with its variants. */
-export type VersionSource = () => Iterable<Sampled & { variants: ReadonlyMap<string, Sampled> }>;
-
-function* withVariants(versions: VersionSource): Iterable<Sampled> {
-  for (const mv of versions()) yield* [mv, ...mv.variants.values()];
-}
+/** What the scrape-time gauges read: every model version and variant (repository.allWithVariants). */
+export type VersionSource = () => Iterable<Pick<ModelVersion, 'name' | 'version' | 'variant' | 'scheduler' | 'loadMs'>>;
 
 class Families {
   constructor(
@@ -148,7 +143,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const mv of withVariants(versions)) if (mv.scheduler) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.scheduler.depth);
+        for (const mv of versions()) if (mv.scheduler) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.scheduler.depth);
       },
     });
     new Gauge({
@@ -158,7 +153,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const mv of withVariants(versions)) if (mv.loadMs > 0) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.loadMs / 1000);
+        for (const mv of versions()) if (mv.loadMs > 0) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.loadMs / 1000);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });

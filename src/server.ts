@@ -30,7 +30,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
     error: (o, m) => early.lines.push(['error', o, m]),
   });
   // metrics first: every scheduler and pool reports to them from the moment it loads
-  const metrics = new Metrics(() => repository.all());
+  const metrics = new Metrics(() => repository.allWithVariants());
   await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : undefined;
@@ -47,7 +47,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const shutdown = (signal = 'shutdown'): Promise<void> => {
     closing ??= (async () => {
       app.serving.draining = true;
-      for (const mv of repository.all()) mv.scheduler?.flush();
+      for (const mv of repository.allWithVariants()) mv.scheduler?.flush();
       app.log.info({ signal, drainTimeoutMs: opts.drainTimeoutMs }, 'draining: finishing queued and running requests');
       await app.close();
       app.log.info('drained; workers ended');

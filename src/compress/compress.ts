@@ -109,10 +109,10 @@ export function recordCompression(model: ModelProto, record: { method: string; o
 export async function compress(opts: CompressOptions, io: CompressIO): Promise<CompressionReport> {
   await refuseExisting(opts);
   const { model, bytesOnDisk } = await readModel(opts.input);
-  let specs: InputSpec[] | undefined;
-  const inputs = () => (specs ??= modelInputs(model));
-  const calibration = opts.calibration ? await readDataSet(opts.calibration, inputs(), { maxRows: opts.calibrationRows }) : undefined;
-  const evalData = opts.eval ? await readDataSet(opts.eval, inputs()) : undefined;
+  // read only when a data file needs checking: a model with inputs this tool cannot feed still compresses
+  const specs: InputSpec[] = opts.calibration || opts.eval ? modelInputs(model) : [];
+  const calibration = opts.calibration ? await readDataSet(opts.calibration, specs, { maxRows: opts.calibrationRows }) : undefined;
+  const evalData = opts.eval ? await readDataSet(opts.eval, specs) : undefined;
 
   const result = await applyMethod(model, opts, calibration, io);
   for (const w of result.warnings) io.warn(w);

@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { ONNX_ELEM_TYPE } from '../onnx/builder.js';
-import { fromDimsData, fromNested, TensorError, elementCount, allocate, type DType, type Tensor, type TypedArray } from '../tensors.js';
+import { packBatch, type DType, type Tensor } from '../tensors.js';
+import { decodeInput } from '../signature.js';
+import { ServeError } from '../errors.js';
 import { CompressError, type ModelProto, type ValueInfoProto } from './onnx-file.js';
 
 /** A graph input as declared: numbers are fixed dims, strings symbolic ('?' when unnamed). */
@@ -71,19 +73,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** One row, decoded as /v1/predict decodes an input (nested array or {dims, data}), then checked against the row's dims. */
 function decodeRow(value: unknown, spec: InputSpec, where: string): Tensor {
   let t: Tensor;
   try {
-    if (isObject(value) && 'dims' in value && 'data' in value) {
-      if (!Array.isArray(value.dims) || !Array.isArray(value.data)) throw new TensorError('INVALID_INPUT', '"dims" and "data" must both be arrays');
-      t = fromDimsData(value.dims as number[], value.data, spec.dtype, spec.name);
-    } else if (Array.isArray(value) || typeof value === 'number') {
-      t = fromNested(value, spec.dtype, spec.name);
-    } else {
-      throw new TensorError('INVALID_INPUT', 'is neither a nested array nor {"dims": [...], "data": [...]}');
-    }
+    t = decodeInput(value, spec);
   } catch (err) {
-    if (err instanceof TensorError) throw new CompressError(`${where}: ${err.message.replace(/^input "[^"]*" /, '')}`);
+    if (err instanceof ServeError) throw new CompressError(`${where}: ${err.message.replace(/^input "[^"]*":? /, '')}`);
     throw err;
   }
   const want = rowDims(spec);
@@ -163,11 +159,9 @@ export function feedsFor(data: DataSet, rowIndices: readonly number[]): Record<s
     for (const t of picked) {
       if (t.dims.join() !== first.dims.join()) throw new CompressError(`input "${spec.name}": rows of dims ${fmt(first.dims)} and ${fmt(t.dims)} cannot run in one batch`);
     }
-    const per = elementCount(first.dims);
-    const out: TypedArray = allocate(spec.dtype, per * picked.length);
-    picked.forEach((t, k) => (out as Float32Array).set(t.data as Float32Array, k * per));
-    const dims = batches(spec) ? [picked.length, ...first.dims] : leadingOne(spec) ? [1, ...first.dims] : [...first.dims];
-    feeds[spec.name] = new ort.Tensor(spec.dtype === 'float16' ? 'float16' : spec.dtype, out as Float32Array, dims);
+    const packed = packBatch(picked.map((t) => ({ ...t, dims: [1, ...t.dims] })));
+    const dims = batches(spec) ? packed.dims : leadingOne(spec) ? [1, ...first.dims] : [...first.dims];
+    feeds[spec.name] = new ort.Tensor(spec.dtype, packed.data as Float32Array, dims);
   }
   return feeds;
 }

@@ -71,16 +71,19 @@ export function makeTensor(name: string, dims: number[], data: TensorData, dataT
   return onnx.TensorProto.create({ name, dataType: type, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() }) as TensorProto;
 }
 
-type AttrValue = number | number[] | string | TensorProto;
+export type AttrValue = number | number[] | string | TensorProto;
+
+/** An attribute of the type its value implies: string, ints, int (an integer number), float, or tensor. */
+export function makeAttribute(name: string, v: AttrValue) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
+  if (typeof v === 'number') return Number.isInteger(v) ? onnx.AttributeProto.create({ name, type: A.INT, i: v }) : onnx.AttributeProto.create({ name, type: A.FLOAT, f: v });
+  return onnx.AttributeProto.create({ name, type: A.TENSOR, t: v });
+}
 
 export function makeNode(op: string, inputs: string[], outputs: string[], name: string, attributes: Record<string, AttrValue> = {}, domain = ''): NodeProto {
-  const A = onnx.AttributeProto.AttributeType;
-  const attribute = Object.entries(attributes).map(([k, v]) => {
-    if (typeof v === 'string') return onnx.AttributeProto.create({ name: k, type: A.STRING, s: new TextEncoder().encode(v) });
-    if (Array.isArray(v)) return onnx.AttributeProto.create({ name: k, type: A.INTS, ints: v });
-    if (typeof v === 'number') return Number.isInteger(v) ? onnx.AttributeProto.create({ name: k, type: A.INT, i: v }) : onnx.AttributeProto.create({ name: k, type: A.FLOAT, f: v });
-    return onnx.AttributeProto.create({ name: k, type: A.TENSOR, t: v });
-  });
+  const attribute = Object.entries(attributes).map(([k, v]) => makeAttribute(k, v));
   return onnx.NodeProto.create({ opType: op, input: inputs, output: outputs, name, attribute, domain }) as unknown as NodeProto;
 }
 

@@ -2,6 +2,7 @@
 // typed tensors, serialized with onnx-proto. No onnxruntime here.
 import onnxProto from 'onnx-proto';
 import type { DType, TypedArray } from '../tensors.js';
+import { makeAttribute } from '../compress/graph.js';
 
 const { onnx } = onnxProto;
 
@@ -54,14 +55,6 @@ function valueInfo(v: ValueSpec) {
   });
 }
 
-function attribute(name: string, v: number | number[] | string) {
-  const A = onnx.AttributeProto.AttributeType;
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
-  if (Number.isInteger(v)) return onnx.AttributeProto.create({ name, type: A.INT, i: v });
-  return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v });
-}
-
 export function buildModel(spec: GraphSpec): Uint8Array {
   const graph = onnx.GraphProto.create({
     name: spec.name ?? 'graph',
@@ -73,7 +66,7 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         opType: n.op,
         input: n.inputs,
         output: n.outputs,
-        attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
+        attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => makeAttribute(k, v)),
       }),
     ),
     initializer: (spec.initializers ?? []).map((t) =>

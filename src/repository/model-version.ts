@@ -112,7 +112,7 @@ export class ModelVersion {
     return this.pool;
   }
 
-  /** Finishes queued and running requests (dispatched at once), then ends the workers; variants too. */
+  /** Finishes queued and running requests (queued ones dispatched at once), then ends the workers; variants too. */
   async unload(): Promise<void> {
     await Promise.all([this.unloadOwn(), ...[...this.variants.values()].map((v) => v.unload())]);
   }
