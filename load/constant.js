@@ -1,0 +1,9 @@
+// k6 script: the constant load scenario against one model (settings and thresholds: load/README.md).
+import { options as make, setup, iteration } from './k6/common.js';
+
+export const options = make('constant');
+export { setup };
+
+export default function (data) {
+  iteration(data);
+}
