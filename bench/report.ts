@@ -2,7 +2,8 @@
 // in-process ceilings, the cores split, the targets with pass/fail, the per-request overhead
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
-import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, type CompressionEntry, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import type { Plots } from './plots.js';
+import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, type CompressionEntry, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -251,7 +252,72 @@ function compressionSection(r: Results): string {
   ].join('\n');
 }
 
-export function renderReport(r: Results): string {
+/** onnx-serve against the naive hand-written server, per model and concurrency. */
+function naiveSection(r: Results): string {
+  const keys = [...new Set(r.measurements.filter((m) => m.mode === MODE_NAIVE).map((m) => `${m.model}|${m.load.concurrency}`))];
+  const rows = keys.map((k) => {
+    const [model, cs] = k.split('|') as [string, string];
+    const c = Number(cs);
+    const on = find(r, model, MODE_ON, c);
+    const nv = find(r, model, MODE_NAIVE, c);
+    const p = pairedRatio(
+      r.measurements.filter((m) => m.model === model && m.mode === MODE_ON && m.load.concurrency === c),
+      r.measurements.filter((m) => m.model === model && m.mode === MODE_NAIVE && m.load.concurrency === c),
+    );
+    const ratio = p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–';
+    return [model, cs, f(on?.load.reqPerS, 1), f(on?.load.latency.p50, 1), f(on?.load.latency.p99, 1), f(nv?.load.reqPerS, 1), f(nv?.load.latency.p50, 1), f(nv?.load.latency.p99, 1), ratio];
+  });
+  return [
+    'The naive server (`bench/naive-server.ts`) is what a Node developer writes by hand: one Fastify route that parses the same JSON body, one `InferenceSession` with onnxruntime\'s default options on the main thread, `session.run` per request (no batching, no worker threads, no queue limit). onnx-serve runs its default config (batching on). Same bodies, same closed-loop client, rows interleaved with the other servers of the model.',
+    '',
+    table(['model', 'c', 'onnx-serve req/s', 'p50 ms', 'p99 ms', 'naive req/s', 'p50 ms', 'p99 ms', 'onnx-serve / naive'], rows),
+  ].join('\n');
+}
+
+/** Open loop: latency percentiles at each offered rate, per server. */
+function curveSection(r: Results, plots: Plots): string {
+  const rows = [...r.curve]
+    .sort((a, b) => a.rate - b.rate || a.mode.localeCompare(b.mode))
+    .map((p) => [String(p.rate), p.mode, f(p.achieved, 1), f(p.p50, 1), f(p.p90, 1), f(p.p99, 1), f(p.p999, 1), f(p.max, 1), pct(p.errorRate)]);
+  return [
+    `\`npm run load\`'s open loop (load/runner) against ${r.curve[0]?.model ?? 'heavy-mlp'} served with batching on (default config) and off (\`maxBatchSize: 1\`), both up at once: each offered rate is sent to one server then the other for ${r.settings.curveStepS} s (\`BENCH_CURVE_STEP_S\`), requests on a fixed schedule whatever the answers, latency from each request's due time (so queueing, in the server or in the client, counts), 5 s timeout. Rates are fractions of each server's closed-loop throughput at c=${topConcurrency(r)}. *errors* counts rejections (429 QUEUE_FULL), timeouts and dropped requests among those due; latency percentiles are over the answered ones.`,
+    '',
+    ...(plots.latencyVsRate ? [`![latency vs offered rate](${plots.latencyVsRate})`, ''] : []),
+    table(['offered req/s', 'server', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors'], rows),
+  ].join('\n');
+}
+
+function batchSection(r: Results, plots: Plots): string {
+  const models = [...new Set(r.batchCurve.map((e) => e.model))];
+  const batches = [...new Set(r.batchCurve.map((e) => e.result.batch))].sort((a, b) => a - b);
+  const rows = models.map((model) => {
+    const at = (b: number) => r.batchCurve.find((e) => e.model === model && e.result.batch === b)?.result;
+    const one = at(1)?.rowsPerS;
+    return [model, ...batches.map((b) => { const c = at(b); return c ? `${f(c.rowsPerS, 0)}${one ? ` (${f(c.rowsPerS / one, 1)}×)` : ''}` : '–'; })];
+  });
+  const e = r.batchCurve[0]?.result;
+  return [
+    `onnxruntime \`session.run\` in worker threads of the bench (no HTTP), ${e ? `${e.instances} worker(s) × ${e.intraOpThreads} intra-op thread(s) (the server's default here)` : ''}, a fixed random batch, ${r.settings.ceilingS} s per point. This is what dynamic batching can buy at most: rows/s at batch b against batch 1 (in brackets).`,
+    '',
+    ...(plots.throughputVsBatch ? [`![throughput vs batch size](${plots.throughputVsBatch})`, ''] : []),
+    table(['model', ...batches.map((b) => `batch ${b} rows/s`)], rows),
+  ].join('\n');
+}
+
+function kneeSection(r: Results): string {
+  const rows = r.knees.map((k) => {
+    const steps = k.sweep.steps.map((st) => `${st.rate}: p99 ${f(st.p99Ms, 1)} ms ${st.held ? '✓' : '✗'}`).join(', ');
+    const at = k.sweep.steps.find((st) => st.rate === k.sweep.knee);
+    return [k.model, k.sweep.knee === undefined ? 'none held' : `**${k.sweep.knee}**`, at ? `${f(at.report.latencyMs.p50, 1)} / ${f(at.p99Ms, 1)}` : '–', steps];
+  });
+  return [
+    `\`npm run load -- --sweep --p99 ${r.settings.kneeP99Ms} --step-duration ${r.settings.kneeStepS}s --sweep-start 50\` against \`onnx-serve serve --models models\` (what \`npm start\` serves, default config, v1 JSON, one row per request): constant-rate open-loop steps, doubling until p99 exceeds ${r.settings.kneeP99Ms} ms or any request fails, then three bisection steps. The knee is the highest rate that held. The load generator shares the machine's ${r.cores} cores with the server.`,
+    '',
+    table(['model', 'knee req/s', 'p50 / p99 ms at the knee', 'steps (req/s: p99)'], rows),
+  ].join('\n');
+}
+
+export function renderReport(r: Results, plots: Plots = {}): string {
   const s = r.settings;
   const out: string[] = [];
   out.push(
@@ -278,6 +344,10 @@ export function renderReport(r: Results): string {
     if (!r.measurements.some((m) => m.model === model)) continue;
     out.push(title, '', modelTable(r, model), '');
   }
+  if (r.measurements.some((m) => m.mode === MODE_NAIVE)) out.push('## onnx-serve vs a naive hand-written server', '', naiveSection(r), '');
+  if (r.knees.length) out.push('## Knee of each shipped model (default config)', '', kneeSection(r), '');
+  if (r.curve.length) out.push('## Latency vs offered rate: batching on and off (open loop)', '', curveSection(r, plots), '');
+  if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
   if (r.ceilings.length) {

@@ -3,6 +3,7 @@
 import type { Measurement } from './measure.js';
 import type { CeilingResult } from './ceiling.js';
 import type { Agreement } from './compression.js';
+import type { CurvePoint, KneeEntry } from './open-loop.js';
 
 export interface CeilingEntry {
   model: string;
@@ -35,6 +36,10 @@ export interface Results {
     /** Rounds of each compared pair at the top concurrency, interleaved (BENCH_ROUNDS). */
     rounds: number;
     heavySizes: number[];
+    /** Open-loop steps: seconds per offered rate (curve, knee), and the knee's p99 limit. */
+    curveStepS: number;
+    kneeStepS: number;
+    kneeP99Ms: number;
   };
   machine: Record<string, string>;
   /** Cores available to the run (os.availableParallelism()). */
@@ -50,6 +55,12 @@ export interface Results {
   compression: CompressionEntry[];
   /** Section compress: every form served side by side by one server (model name = form's model). */
   compressionServer: Measurement[];
+  /** Section curve: latency percentiles against offered rate (open loop), heavy-mlp batching on and off. */
+  curve: CurvePoint[];
+  /** Section batch: in-process ceiling at each batch size. */
+  batchCurve: CeilingEntry[];
+  /** Section knee: `npm run load -- --sweep` on every shipped model, default config. */
+  knees: KneeEntry[];
   /** Sections that failed, with the reason; the rest of the report still stands. */
   failures: string[];
 }
@@ -60,6 +71,7 @@ export const BUSY_CORES = 0.15;
 export const MODE_ON = 'batching on';
 export const MODE_OFF = 'batching off';
 export const MODE_BARE = 'bare fastify';
+export const MODE_NAIVE = 'naive server';
 export const MODE_V1 = 'v1 predict JSON';
 export const MODE_V2_JSON = 'v2 infer JSON';
 export const MODE_V2_BIN = 'v2 infer binary';
@@ -145,6 +157,8 @@ export interface Target {
   detail: string;
   /** The ratio passes at or below the threshold (sizes), not at or above it. */
   lowerIsBetter?: boolean;
+  /** A second condition the target also needs (e.g. a lower p99). */
+  also?: { ok: boolean; what: string };
 }
 
 export function targets(r: Results): Target[] {
@@ -172,6 +186,16 @@ export function targets(r: Results): Target[] {
     ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('seed-mlp', MODE_V2_JSON), v2rows('seed-mlp', MODE_V1), 0),
   );
   out.push(...compressionTargets(r));
+  for (const model of ['heavy-mlp']) {
+    const naive = ratioTarget(`${model}, c=${c}: onnx-serve (batching on) vs the naive server`, 'throughput ≥ 3 × naive, and a lower p99', 3, rows(model, MODE_ON), rows(model, MODE_NAIVE));
+    const on = find(r, model, MODE_ON, c);
+    const nv = find(r, model, MODE_NAIVE, c);
+    if (on && nv) {
+      naive.also = { ok: on.load.latency.p99 < nv.load.latency.p99, what: `p99 ${on.load.latency.p99.toFixed(1)} vs ${nv.load.latency.p99.toFixed(1)} ms` };
+      naive.detail += `; ${naive.also.what}`;
+    }
+    out.push(naive);
+  }
   return out;
 }
 
@@ -232,5 +256,6 @@ function compressionTargets(r: Results): Target[] {
 
 export function verdict(t: Target): string {
   if (t.ratio === undefined || !Number.isFinite(t.ratio)) return 'n/a';
+  if (t.also && !t.also.ok) return 'FAIL';
   return (t.lowerIsBetter ? t.ratio <= t.threshold : t.ratio >= t.threshold) ? 'PASS' : 'FAIL';
 }

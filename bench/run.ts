@@ -1,22 +1,28 @@
 // `npm run bench`: seed-mlp and a generated heavy MLP through onnx-serve with batching on and
-// off at several concurrencies, a bare Fastify baseline, in-process onnxruntime ceilings and
+// off at several concurrencies, a bare Fastify baseline and a naive hand-written server, latency
+// against offered rate (open loop), ceilings at every batch size, the knee of each shipped
+// model (`npm run load -- --sweep`), in-process onnxruntime ceilings and
 // the workers × threads split, /v1/predict vs KServe v2 infer (JSON and binary) on a generated
 // image CNN and seed-mlp, the heavy MLP compressed (int8 dynamic/static, pruned) in process and
 // through the server; writes BENCHMARKS.md and prints a summary. Configured by
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
-// BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_OUT.
+// BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_CURVE_STEP_S,
+// BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OUT.
 import { writeFile } from 'node:fs/promises';
+import { request } from 'undici';
 import os from 'node:os';
-import { join, isAbsolute } from 'node:path';
+import { dirname, join, isAbsolute } from 'node:path';
 import { ROOT, Workspace, protocolBodies, type BenchModel, type ProtocolBodies } from './fixtures.js';
 import { machine, settings } from './settings.js';
 import { measure, type Measurement } from './measure.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
-import { killAllNow, startBareFastify, startOnnxServe, withServer, type ChildServer } from './servers.js';
+import { killAllNow, startBareFastify, startNaive, startOnnxServe, withServer, type ChildServer } from './servers.js';
+import { curveRates, kneeOf, latencyCurve } from './open-loop.js';
+import { writePlots } from './plots.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
 import { agreement, buildForms } from './compression.js';
-import { BUSY_CORES, type CompressionEntry, MODE_BARE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, type CompressionEntry, find, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 /** Flags a measurement during which other processes used a noticeable share of the cores. */
 function busyNote(otherCores: number | undefined): string {
@@ -82,6 +88,9 @@ async function main(): Promise<void> {
     v2BodySizes: {},
     compression: [],
     compressionServer: [],
+    curve: [],
+    batchCurve: [],
+    knees: [],
     failures: [],
   };
   const has = (x: string): boolean => s.only.includes(x);
@@ -140,6 +149,8 @@ async function main(): Promise<void> {
     }
     return out;
   };
+  /** The server a Node developer writes by hand: session.run per request, no batching, no workers. */
+  const naive = (model: BenchModel): Contender => ({ mode: MODE_NAIVE, start: () => startNaive(model.path), onnxServe: false, check: predictCheck(model.sizes.at(-1)!) });
 
   const ceilingCache = new Map<string, CeilingResult>();
   const ceiling = async (model: BenchModel, batch: number, instances: number, threads: number, fresh = false): Promise<CeilingResult> => {
@@ -178,19 +189,43 @@ async function main(): Promise<void> {
     if (has('seed')) {
       const seed = ws.seedModel();
       const bare: Contender = { mode: MODE_BARE, start: startBareFastify, onnxServe: false, check: (b) => (b.toString() === '{"ok":true}' ? undefined : `unexpected answer ${b.toString('utf8', 0, 200)}`) };
-      await compareServers(seed, [...(await serveModes(seed)), bare]);
+      await compareServers(seed, [...(await serveModes(seed)), bare, naive(seed)]);
       await ceilings(seed);
     }
     let heavy: BenchModel | undefined;
-    if (has('heavy') || has('split') || has('compress')) {
+    if (has('heavy') || has('curve') || has('batch') || has('split') || has('compress')) {
       await section('heavy model generation', async () => {
         heavy = await ws.heavyModel(s.heavySizes);
         log(`  generated heavy-mlp ${s.heavySizes.join('→')}`);
       });
     }
     if (heavy && has('heavy')) {
-      await compareServers(heavy, await serveModes(heavy));
+      await compareServers(heavy, [...(await serveModes(heavy)), naive(heavy)]);
       await ceilings(heavy);
+    }
+    if (heavy && has('curve')) {
+      const h = heavy;
+      await section('curve', async () => {
+        const c = topConcurrency(r);
+        const rates = curveRates(find(r, h.name, MODE_ON, c)?.load.reqPerS, find(r, h.name, MODE_OFF, c)?.load.reqPerS);
+        const servers: { mode: string; server: ChildServer }[] = [];
+        try {
+          for (const x of await serveModes(h)) servers.push({ mode: x.mode, server: await x.start() });
+          r.curve.push(...(await latencyCurve(h.name, servers, rates, { stepS: s.curveStepS, timeoutS: 5, pauseMs: 1500, beforeStep: quiet }, log)));
+        } finally {
+          await Promise.all(servers.map((x) => x.server.stop()));
+        }
+      });
+    }
+    if (heavy && has('batch')) {
+      const h = heavy;
+      await section('batch', async () => {
+        const on = r.measurements.find((m) => m.model === h.name && m.mode === MODE_ON && m.info);
+        const [inst, thr] = on?.info ? [on.info.instances, on.info.intraOpThreads] : [1, 1];
+        for (const model of [h, ws.seedModel()]) {
+          for (const b of [1, 2, 4, 8, 16, 32, 64]) r.batchCurve.push({ model: model.name, result: await ceiling(model, b, inst, thr) });
+        }
+      });
     }
     if (heavy && has('split')) {
       const h = heavy;
@@ -287,13 +322,27 @@ async function main(): Promise<void> {
         });
       });
     }
+    if (has('knee')) {
+      await section('knee', async () => {
+        // the shipped models as `npm start` serves them: the default config, every model in models/
+        await withServer(() => startOnnxServe(join(ROOT, 'models')), async (server) => {
+          const res = await request(`${server.url}/v1/models`);
+          const names = ((await res.body.json()) as { models: { name: string }[] }).models.map((m) => m.name);
+          for (const name of names) {
+            await quiet();
+            r.knees.push(await kneeOf(server, name, { p99Ms: s.kneeP99Ms, stepS: s.kneeStepS, startRate: 50 }, log));
+          }
+        });
+      });
+    }
   } finally {
     await ws.remove();
   }
   r.finishedAt = new Date();
 
   const outPath = process.env.BENCH_OUT ? (isAbsolute(process.env.BENCH_OUT) ? process.env.BENCH_OUT : join(ROOT, process.env.BENCH_OUT)) : join(ROOT, 'BENCHMARKS.md');
-  await writeFile(outPath, renderReport(r));
+  const plots = await writePlots(r, dirname(outPath));
+  await writeFile(outPath, renderReport(r, plots));
   log('');
   log('targets:');
   for (const t of targets(r)) log(`  ${verdict(t).padEnd(4)} ${t.name}: ${t.goal}; ${t.detail}${t.ratio === undefined ? '' : ` → ${t.ratio.toFixed(2)}`}`);

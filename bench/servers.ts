@@ -125,6 +125,7 @@ export async function startChild(script: string, args: string[], opts: { label: 
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bare-fastify.js', import.meta.url));
+const NAIVE = fileURLToPath(new URL('./naive-server.js', import.meta.url));
 
 /** onnx-serve on an ephemeral loopback port; `extra` adds flags such as --instances. */
 export function startOnnxServe(modelsDir: string, extra: string[] = []): Promise<ChildServer> {
@@ -134,6 +135,11 @@ export function startOnnxServe(modelsDir: string, extra: string[] = []): Promise
 
 export function startBareFastify(): Promise<ChildServer> {
   return startChild(BARE, ['127.0.0.1', '0'], { label: 'bare-fastify', timeoutMs: 30_000 });
+}
+
+/** The naive hand-written server (session.run per request on the main thread) on one model. */
+export function startNaive(modelPath: string): Promise<ChildServer> {
+  return startChild(NAIVE, [modelPath, '127.0.0.1', '0'], { label: 'naive', timeoutMs: 60_000 });
 }
 
 /** Runs fn with a started server and always stops it afterwards. */

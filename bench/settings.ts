@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from './fixtures.js';
 import type { Results } from './results.js';
 
-const SECTIONS = ['seed', 'heavy', 'split', 'v2', 'compress'];
+const SECTIONS = ['seed', 'heavy', 'curve', 'batch', 'split', 'v2', 'compress', 'knee'];
 
 function envNumber(name: string, dflt: number, min: number): number {
   const v = process.env[name];
@@ -39,6 +39,9 @@ export function settings(): Results['settings'] {
     quietWaitS: envNumber('BENCH_QUIET_WAIT_S', 60, 0),
     rounds: Math.floor(envNumber('BENCH_ROUNDS', 3, 1)),
     heavySizes,
+    curveStepS: envNumber('BENCH_CURVE_STEP_S', 3, 0.5),
+    kneeStepS: envNumber('BENCH_KNEE_STEP_S', 3, 0.5),
+    kneeP99Ms: envNumber('BENCH_KNEE_P99_MS', 100, 1),
   };
 }
 
