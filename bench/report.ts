@@ -306,12 +306,12 @@ function batchSection(r: Results, plots: Plots): string {
 
 function kneeSection(r: Results): string {
   const rows = r.knees.map((k) => {
-    const steps = k.sweep.steps.map((st) => `${st.rate}: p99 ${f(st.p99Ms, 1)} ms ${st.held ? '✓' : '✗'}`).join(', ');
+    const steps = k.sweep.steps.map((st) => `${st.rate}: p99 ${f(st.p99Ms, 1)} ms ${st.held ? '✓' : `✗ (${st.why})`}`).join(', ');
     const at = k.sweep.steps.find((st) => st.rate === k.sweep.knee);
     return [k.model, k.sweep.knee === undefined ? 'none held' : `**${k.sweep.knee}**`, at ? `${f(at.report.latencyMs.p50, 1)} / ${f(at.p99Ms, 1)}` : '–', steps];
   });
   return [
-    `\`npm run load -- --sweep --p99 ${r.settings.kneeP99Ms} --step-duration ${r.settings.kneeStepS}s --sweep-start 50\` against \`onnx-serve serve --models models\` (what \`npm start\` serves, default config, v1 JSON, one row per request): constant-rate open-loop steps, doubling until p99 exceeds ${r.settings.kneeP99Ms} ms or any request fails, then three bisection steps. The knee is the highest rate that held. The load generator shares the machine's ${r.cores} cores with the server.`,
+    `\`npm run load -- --sweep --p99 ${r.settings.kneeP99Ms} --step-duration ${r.settings.kneeStepS}s --sweep-start 50\` against \`onnx-serve serve --models models\` (what \`npm start\` serves, default config, v1 JSON, one row per request): constant-rate open-loop steps, doubling until a step breaks (p99 over ${r.settings.kneeP99Ms} ms, any failed or dropped request, or answers below 90 % of the offered rate), then three bisection steps. The knee is the highest rate that held. The load generator shares the machine's ${r.cores} cores with the server.`,
     '',
     table(['model', 'knee req/s', 'p50 / p99 ms at the knee', 'steps (req/s: p99)'], rows),
   ].join('\n');
