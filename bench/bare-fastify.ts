@@ -2,6 +2,7 @@
 // the JSON body (Fastify's own parser, as onnx-serve uses) and answers {"ok":true}.
 // Usage: node dist/bench/bare-fastify.js [HOST] [PORT]; prints "bare-fastify listening on URL".
 import Fastify from 'fastify';
+import { serveUntilSignalled } from './child-app.js';
 
 const host = process.argv[2] ?? '127.0.0.1';
 const port = Number(process.argv[3] ?? 0);
@@ -13,16 +14,4 @@ app.post('/v1/predict', async (request) => {
   return { ok: body !== null && typeof body === 'object' && body.inputs !== undefined };
 });
 
-await app.listen({ host, port });
-const addr = app.server.address();
-const bound = typeof addr === 'object' && addr ? addr.port : port;
-console.log(`bare-fastify listening on http://${host}:${bound}`);
-
-const stop = (): void => {
-  app.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+await serveUntilSignalled(app, 'bare-fastify', host, port);

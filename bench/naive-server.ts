@@ -5,6 +5,7 @@
 // Usage: node dist/bench/naive-server.js MODEL.onnx [HOST] [PORT]; prints "naive listening on URL".
 import Fastify from 'fastify';
 import * as ort from 'onnxruntime-node';
+import { serveUntilSignalled } from './child-app.js';
 
 const [modelPath, host = '127.0.0.1', portText = '0'] = process.argv.slice(2);
 if (!modelPath) {
@@ -30,15 +31,4 @@ app.post('/v1/predict', async (request, reply) => {
   return { outputs };
 });
 
-await app.listen({ host, port: Number(portText) });
-const addr = app.server.address();
-console.log(`naive listening on http://${host}:${typeof addr === 'object' && addr ? addr.port : portText}`);
-
-const stop = (): void => {
-  app.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+await serveUntilSignalled(app, 'naive', host, Number(portText));
