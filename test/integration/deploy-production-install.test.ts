@@ -3,22 +3,16 @@
 // runtime layout, the HEALTHCHECK command runs as written, and SIGTERM drains to exit 0.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
-import { DockerfileParser, Copy, Env, type Instruction } from 'dockerfile-ast';
+import { Copy, Env, type Instruction } from 'dockerfile-ast';
+import { content, dockerfile as df, runtimeStage, stages } from '../helpers/dockerfile.js';
 import { ROOT, getJson, postJson, type Asserts } from '../helpers/server.js';
 
-const df = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-const stages: Instruction[][] = [];
-for (const i of df.getInstructions()) {
-  if (i.getKeyword() === 'FROM') stages.push([]);
-  stages.at(-1)?.push(i);
-}
-const last = stages.at(-1) ?? [];
-const content = (i: Instruction | undefined) => i?.getArgumentsContent() ?? '';
+const last = runtimeStage;
 const lastOf = (keyword: string) => last.filter((i) => i.getKeyword() === keyword).at(-1);
 
 // The runner's npm_* variables (from `npm test`) must not leak into the installs; registry, cache

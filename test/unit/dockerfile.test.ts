@@ -4,20 +4,13 @@
 import t from 'tap';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DockerfileParser, Copy, type Instruction } from 'dockerfile-ast';
+import { Copy, type Instruction } from 'dockerfile-ast';
+import { content, dockerfile, runtimeStage, stages } from '../helpers/dockerfile.js';
 import { ROOT } from '../helpers/server.js';
 
-const df = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-
-/** Instructions grouped by stage; each group starts with its FROM. */
-const stages: Instruction[][] = [];
-for (const i of df.getInstructions()) {
-  if (i.getKeyword() === 'FROM') stages.push([]);
-  stages.at(-1)?.push(i);
-}
-const last = stages.at(-1) ?? [];
+const df = dockerfile;
+const last = runtimeStage;
 const of = (stage: Instruction[], keyword: string) => stage.filter((i) => i.getKeyword() === keyword);
-const content = (i: Instruction | undefined) => i?.getArgumentsContent() ?? '';
 /** Exec form is JSON; Docker falls back to a shell silently when it is not, so parse it strictly. */
 const execForm = (text: string): unknown => {
   try {
