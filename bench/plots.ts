@@ -39,10 +39,11 @@ export function latencyChart(r: Results): string | undefined {
 
 export function batchChart(r: Results): string | undefined {
   if (!r.batchCurve.length) return undefined;
-  const series: Series[] = [...new Set(r.batchCurve.map((e) => e.model))].map((model) => ({
-    name: `${model} (${r.batchCurve.find((e) => e.model === model)!.result.instances} × ${r.batchCurve.find((e) => e.model === model)!.result.intraOpThreads})`,
-    points: r.batchCurve.filter((e) => e.model === model).map((e) => [e.result.batch, e.result.rowsPerS] as const),
-  }));
+  const series: Series[] = [...new Set(r.batchCurve.map((e) => e.model))].map((model) => {
+    const entries = r.batchCurve.filter((e) => e.model === model);
+    const { instances, intraOpThreads } = entries[0]!.result;
+    return { name: `${model} (${instances} × ${intraOpThreads})`, points: entries.map((e) => [e.result.batch, e.result.rowsPerS] as const) };
+  });
   return lineChart({
     title: 'In-process ceiling: onnxruntime rows/s vs batch size (no HTTP)',
     subtitle: subtitle(r),

@@ -3,7 +3,7 @@
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
 import type { Plots } from './plots.js';
-import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, type CompressionEntry, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, rowsOf, type CompressionEntry, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -67,9 +67,8 @@ function v2Section(r: Results): string {
     const json = findV2(r, model, MODE_V2_JSON, c);
     const bin = findV2(r, model, MODE_V2_BIN, c);
     const cells = (m: Measurement | undefined): string[] => (m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–']);
-    const rowsOf = (mode: string): Measurement[] => r.v2.filter((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
     const ratio = (a: string, b: string): string => {
-      const p = pairedRatio(rowsOf(a), rowsOf(b));
+      const p = pairedRatio(rowsOf(r.v2, model, a, c), rowsOf(r.v2, model, b, c));
       return p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–';
     };
     return [model, cs, ...cells(v1), ...cells(json), ...cells(bin), ratio(MODE_V2_BIN, MODE_V2_JSON), ratio(MODE_V2_JSON, MODE_V1)];
@@ -260,10 +259,7 @@ function naiveSection(r: Results): string {
     const c = Number(cs);
     const on = find(r, model, MODE_ON, c);
     const nv = find(r, model, MODE_NAIVE, c);
-    const p = pairedRatio(
-      r.measurements.filter((m) => m.model === model && m.mode === MODE_ON && m.load.concurrency === c),
-      r.measurements.filter((m) => m.model === model && m.mode === MODE_NAIVE && m.load.concurrency === c),
-    );
+    const p = pairedRatio(rowsOf(r.measurements, model, MODE_ON, c), rowsOf(r.measurements, model, MODE_NAIVE, c));
     const ratio = p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–';
     return [model, cs, f(on?.load.reqPerS, 1), f(on?.load.latency.p50, 1), f(on?.load.latency.p99, 1), f(nv?.load.reqPerS, 1), f(nv?.load.latency.p50, 1), f(nv?.load.latency.p99, 1), ratio];
   });

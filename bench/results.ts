@@ -83,7 +83,7 @@ function median(xs: number[]): number {
 }
 
 /** Every row of (model, mode, c) in run order: one per round of an interleaved comparison. */
-function rowsOf(list: Measurement[], model: string, mode: string, c: number): Measurement[] {
+export function rowsOf(list: Measurement[], model: string, mode: string, c: number): Measurement[] {
   return list.filter((m) => m.model === model && m.mode === mode && m.load.concurrency === c);
 }
 

@@ -24,6 +24,8 @@ export interface ChildServer {
   pid: number;
   /** The last lines the child wrote (stdout and stderr), for error messages. */
   output(): string;
+  /** Resolves with the exit code once the child exits (null when a signal ended it). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -74,10 +76,13 @@ export async function startChild(script: string, args: string[], opts: { label: 
   hookProcessExit();
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   live.add(child);
-  child.once('exit', () => {
-    live.delete(child);
-    removeOrtDebugLog(child.pid);
-  });
+  const exitedWith = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      live.delete(child);
+      removeOrtDebugLog(child.pid);
+      resolve(code);
+    }),
+  );
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(l);
@@ -120,7 +125,7 @@ export async function startChild(script: string, args: string[], opts: { label: 
     await stop();
     throw err;
   });
-  return { url, pid: child.pid!, output, stop };
+  return { url, pid: child.pid!, output, exited: exitedWith, stop };
 }
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));

@@ -1,5 +1,6 @@
 // The load runner's results: one JSON shape per run (and per sweep), and the k6-like text summary
 // printed at the end, with the same fields. Pure.
+import type { Protocol } from '../lib/payload.js';
 import type { Scenario } from '../lib/scenarios.js';
 import type { LatencySummary, Recorder } from './recorder.js';
 import type { SweepStep } from './sweep.js';
@@ -7,7 +8,7 @@ import type { SweepStep } from './sweep.js';
 export interface TargetInfo {
   url: string;
   model: string;
-  protocol: string;
+  protocol: Protocol;
   version?: string;
   variant?: string;
   /** Rows per request. */

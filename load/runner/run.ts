@@ -12,28 +12,28 @@ import { judgeStep, knee, nextRate, type SweepStep } from './sweep.js';
 import { buildRequests, fetchMetadata, LoadError, probe, targetOrigin } from './target.js';
 
 export interface Prepared {
-  origin: string;
+  /** Its url is the target's origin, checked. */
   target: TargetInfo;
   requests: RequestSpec[];
 }
 
-/** Progress callback: the recorder so far, ms elapsed, ms the run should last, and requests in flight. */
+/** Progress callback: the recorder so far, ms elapsed, and ms the run should last. */
 export type Progress = (rec: Recorder, elapsedMs: number, totalMs: number) => void;
 
 export async function prepare(o: LoadOptions): Promise<Prepared> {
   const origin = targetOrigin(o.url, o.allowRemote);
   const meta = await fetchMetadata(origin, o.model, o.version);
-  const requests = buildRequests(meta, { origin, model: o.model, protocol: o.protocol, batch: o.batch, ...(o.version ? { version: o.version } : {}), ...(o.variant ? { variant: o.variant } : {}) });
-  await probe(origin, requests[0]!);
   const target: TargetInfo = { url: origin, model: o.model, protocol: o.protocol, batch: o.batch, ...(o.version ? { version: o.version } : {}), ...(o.variant ? { variant: o.variant } : {}) };
-  return { origin, target, requests };
+  const requests = buildRequests(meta, target);
+  await probe(origin, requests[0]!);
+  return { target, requests };
 }
 
-export function scenarioOf(o: LoadOptions, rate = o.rate, duration = o.duration): Scenario {
+function scenarioOf(o: LoadOptions): Scenario {
   try {
     return scenarioStages(o.scenario, {
-      rate,
-      duration,
+      rate: o.rate,
+      duration: o.duration,
       ...(o.maxRate !== undefined ? { maxRate: o.maxRate } : {}),
       ...(o.spikeFactor !== undefined ? { spikeFactor: o.spikeFactor } : {}),
       ...(o.spikeDuration !== undefined ? { spikeDuration: o.spikeDuration } : {}),
@@ -47,7 +47,7 @@ export function scenarioOf(o: LoadOptions, rate = o.rate, duration = o.duration)
 export async function runOnce(o: LoadOptions, p: Prepared, progress?: Progress, scenario?: Scenario): Promise<RunReport> {
   const rec = new Recorder();
   const startedAt = new Date().toISOString();
-  const engine = { origin: p.origin, requests: p.requests, timeoutMs: o.timeoutMs, maxRequests: o.maxRequests, maxInFlight: o.maxInFlight };
+  const engine = { origin: p.target.url, requests: p.requests, timeoutMs: o.timeoutMs, maxRequests: o.maxRequests, maxInFlight: o.maxInFlight };
   const limits = { p99Ms: o.p99Ms, maxErrorRate: o.maxErrorRate };
   if (o.mode === 'closed') {
     const onTick = progress ? (ms: number) => progress(rec, ms, o.durationMs) : undefined;

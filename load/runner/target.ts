@@ -4,8 +4,9 @@
 // Every problem is a LoadError with one line that says what to fix.
 import { isIP } from 'node:net';
 import { request } from 'undici';
-import { buildPayload, metadataPath, type ModelMetadata, type Protocol } from '../lib/payload.js';
+import { buildPayload, metadataPath, type ModelMetadata } from '../lib/payload.js';
 import type { RequestSpec } from './engine.js';
+import type { TargetInfo } from './report.js';
 
 export class LoadError extends Error {
   constructor(
@@ -37,15 +38,6 @@ export function targetOrigin(url: string, allowRemote: boolean): string {
     throw new LoadError(`--url "${url}" is not a loopback address (127.0.0.1, ::1, localhost); pass --allow-remote to load another host`, 2);
   }
   return u.origin;
-}
-
-export interface TargetSpec {
-  origin: string;
-  model: string;
-  protocol: Protocol;
-  version?: string;
-  variant?: string;
-  batch: number;
 }
 
 /** GET the model's v2 metadata; an unreachable server or unknown model is a one-line LoadError. */
@@ -87,7 +79,7 @@ function errorMessage(text: string): string {
 }
 
 /** `count` different bodies (seeds 1..count) for the target's protocol. */
-export function buildRequests(meta: ModelMetadata, t: TargetSpec, count = 8): RequestSpec[] {
+export function buildRequests(meta: ModelMetadata, t: TargetInfo, count = 8): RequestSpec[] {
   const out: RequestSpec[] = [];
   for (let seed = 1; seed <= count; seed++) {
     try {

@@ -4,11 +4,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ROOT } from './server.js';
+import { ROOT, freePort } from './server.js';
 
 export const NGINX_CONF = join(ROOT, 'deploy', 'nginx', 'nginx.conf');
 /** Debian's nginx (CI installs it with apt-get); PATH otherwise. */
@@ -41,18 +40,6 @@ export function renderConf(conf: string, o: { port: number; upstreams: number[];
   const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${join(o.prefix, k)};`).join('\n');
   out = replaceOnce(out, /^http \{$/m, (m) => `${m[0]}\n${temps}`, '`http {` line');
   return out;
-}
-
-/** A port free on 127.0.0.1 right now (nginx binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface Teardown {

@@ -5,6 +5,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tap from 'tap';
 import { request } from 'undici';
+import { createServer } from 'node:net';
 import { parseServeOptions } from '../../src/config.js';
 import { serve, type Served, type ServeExtra } from '../../src/server.js';
 
@@ -91,4 +92,16 @@ export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 1
   const deadline = Date.now() + timeoutMs;
   while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   if (!cond()) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+}
+
+/** A port free on 127.0.0.1 right now: nothing listens on it (a closed port), and a child may bind it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

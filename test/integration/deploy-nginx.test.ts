@@ -2,7 +2,6 @@
 // of two real onnx-serve processes, one SIGTERMed under open-loop load with no request failing;
 // what nginx resends and what it never does (admin); and the conf's and compose file's shape.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -13,6 +12,7 @@ import { request } from 'undici';
 import YAML from 'yaml';
 import { parseLoadOptions } from '../../load/runner/options.js';
 import { prepare, runOnce } from '../../load/runner/run.js';
+import { startOnnxServe } from '../../bench/servers.js';
 import { blocks, NGINX_CONF, startNginx } from '../helpers/nginx.js';
 import { ROOT, SHIPPED_MODELS, type Asserts } from '../helpers/server.js';
 
@@ -43,30 +43,11 @@ interface Replica {
   signal(sig: NodeJS.Signals): void;
 }
 
-/** The real CLI as a child; bench/servers.ts's startOnnxServe hides the exit code this test checks. */
+/** The real CLI as a child (info logs: the test reads the end of the drain from them). */
 async function startReplica(t: Asserts): Promise<Replica> {
-  const args = ['serve', '--models', SHIPPED_MODELS, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--drain-timeout-ms', '20000', '--instances', '1'];
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      if ((await within(exit.then(() => true), 25_000, false)) === false) child.kill('SIGKILL');
-    }
-  });
-  let out = '';
-  const keep = (b: Buffer): void => {
-    out = (out + b.toString('utf8')).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const deadline = Date.now() + 60_000;
-  let m: RegExpExecArray | null;
-  while (!(m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(out))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`onnx-serve did not start:\n${out}`);
-    await sleep(20);
-  }
-  return { url: m[1]!, port: Number(m[2]), output: () => out, exit, signal: (sig) => child.kill(sig) };
+  const s = await startOnnxServe(SHIPPED_MODELS, ['--log-level', 'info', '--drain-timeout-ms', '20000', '--instances', '1']);
+  t.teardown(() => s.stop());
+  return { url: s.url, port: Number(new URL(s.url).port), output: s.output, exit: s.exited, signal: (sig) => process.kill(s.pid, sig) };
 }
 
 /** onnx_serve_requests_total for model digits, summed over version, variant and code. */

@@ -5,12 +5,11 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { Copy, Env, type Instruction } from 'dockerfile-ast';
 import { content, dockerfile as df, runtimeStage, stages } from '../helpers/dockerfile.js';
-import { ROOT, getJson, postJson, type Asserts } from '../helpers/server.js';
+import { ROOT, freePort, getJson, postJson, type Asserts } from '../helpers/server.js';
 
 const last = runtimeStage;
 const lastOf = (keyword: string) => last.filter((i) => i.getKeyword() === keyword).at(-1);
@@ -94,13 +93,6 @@ async function replay(t: Asserts, stage: Instruction[], stageRoot: string, built
   return env;
 }
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // npm ci may download (cold cache): more than .taprc's 180 s per file, told to the runner.
 t.setTimeout(300_000);
@@ -175,7 +167,7 @@ t.test('the image steps, replayed: build, production install, serve, healthcheck
   const check = (p: number) => run(process.execPath, hc.slice(1), { env: { PATH: process.env.PATH ?? '', PORT: String(p) }, timeoutMs: 10_000 });
   const healthy = await check(port);
   t.equal(healthy.code, 0, 'healthcheck passes against the ready server', { output: healthy.output });
-  t.not((await check(await closedPort())).code, 0, 'healthcheck fails against a closed port');
+  t.not((await check(await freePort())).code, 0, 'healthcheck fails against a closed port');
 
   proc.kill('SIGTERM');
   const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref());

@@ -6,12 +6,11 @@
 import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import YAML from 'yaml';
-import { SHIPPED_MODELS, getJson, postJson, type Asserts } from '../helpers/server.js';
+import { SHIPPED_MODELS, freePort, getJson, postJson, type Asserts } from '../helpers/server.js';
 import { DEPLOY, loadCompose, loadDashboard, mountedFrom, panelQueries, parseLabelValues, variableQuery, withAllVariables } from '../helpers/monitoring.js';
 import { startOnnxServe, type ChildServer } from '../../bench/servers.js';
 
@@ -231,13 +230,6 @@ t.test('the alerts fire on the series they watch (promtool test rules)', async (
 // ---------------------------------------------------------------------------------------------
 // A real Prometheus against two real replicas.
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

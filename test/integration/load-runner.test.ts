@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { ROOT, SHIPPED_MODELS, startServer } from '../helpers/server.js';
+import { ROOT, SHIPPED_MODELS, freePort, startServer } from '../helpers/server.js';
 import { startStub } from '../helpers/stub-server.js';
 import { parseLoadOptions } from '../../load/runner/options.js';
 import { prepare, runOnce, runSweep } from '../../load/runner/run.js';
@@ -122,13 +121,6 @@ async function cli(args: string[]): Promise<{ status: number | null; stdout: str
   return { status, stdout, stderr };
 }
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.test('the CLI: one clear line and an exit code for every problem', async (t) => {
   const stub = await startStub();
@@ -139,7 +131,7 @@ t.test('the CLI: one clear line and an exit code for every problem', async (t) =
     [['--model', 'stub', '--url', stub.url, '--duration', 'forever'], 2, /duration "forever" is not valid/],
     [['--model', 'stub', '--url', 'http://192.0.2.10:8080'], 2, /not a loopback address.*--allow-remote/],
     [['--model', 'nope', '--url', stub.url], 1, /model "nope" is not served at .*available: stub/],
-    [['--model', 'stub', '--url', `http://127.0.0.1:${await closedPort()}`], 1, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); is the server running\?/],
+    [['--model', 'stub', '--url', `http://127.0.0.1:${await freePort()}`], 1, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); is the server running\?/],
   ];
   for (const [args, code, re] of cases) {
     const r = await cli(args);
