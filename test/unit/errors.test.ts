@@ -15,7 +15,11 @@ const CATALOGUE: Record<string, number> = {
   BATCH_TOO_LARGE: 400,
   MODEL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404, // added to DESIGN's list: an unknown path answers from the same catalogue
+  FORBIDDEN: 403, // plugin errors (the docs' static files) keep their status
+  PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  INPUT_REJECTED: 422, // a request that onnxruntime refuses when it runs alone
   QUEUE_FULL: 429,
   MODEL_NOT_READY: 503,
   SHUTTING_DOWN: 503,
