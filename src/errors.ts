@@ -35,3 +35,13 @@ export class ServeError extends Error {
 export function isErrorCode(s: string): s is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERRORS, s);
 }
+
+/**
+ * A message fit for a client: paths under the model repository become relative to it, and any
+ * other absolute path (onnxruntime's source files, a temp folder) is cut to its last part.
+ */
+export function scrubPaths(message: string, root?: string): string {
+  let m = message;
+  if (root) m = m.split(root.endsWith('/') ? root : `${root}/`).join('');
+  return m.replace(/(^|[\s'"(=[:])\/(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g, '$1$2');
+}

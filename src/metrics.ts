@@ -70,7 +70,7 @@ export class VersionMetrics implements SchedulerObserver {
     this.inferences = f.inferences.labels(...mv);
     this.executions = f.executions.labels(...mv);
     this.restarts = f.workerRestarts.labels(...mv);
-    this.rejects = { queue_full: f.rejected.labels(...mv, 'queue_full'), timeout: f.rejected.labels(...mv, 'timeout'), cancelled: f.rejected.labels(...mv, 'cancelled') };
+    this.rejects = { queue_full: f.rejected.labels(...mv, 'queue_full'), timeout: f.rejected.labels(...mv, 'timeout'), cancelled: f.rejected.labels(...mv, 'cancelled'), input_rejected: f.rejected.labels(...mv, 'input_rejected') };
   }
 
   /** A loaded version's series exist from the start at 0, so rate() sees its first increment. */
@@ -133,7 +133,7 @@ export class Metrics {
       histogram('batch_size', 'Rows per execution', BATCH_SIZE_BUCKETS),
       counter('inferences_total', 'Rows computed', MV_LABELS),
       counter('executions_total', 'Batches run (session.run calls)', MV_LABELS),
-      counter('rejected_total', 'Requests that left without being computed: queue_full, timeout (queue deadline), cancelled (client went away)', [...MV_LABELS, 'reason']),
+      counter('rejected_total', 'Requests that left without an answer: queue_full, timeout (queue deadline), cancelled (client went away), input_rejected (onnxruntime refused the request run alone)', [...MV_LABELS, 'reason']),
       counter('worker_restarts_total', 'Worker threads that died and were replaced', MV_LABELS),
     );
     new Gauge({

@@ -2,11 +2,13 @@
 // SIGTERM/SIGINT: readiness 503 at once, no new connections, queued and running requests
 // finish, workers end, exit 0 — or exit 1 if the drain timeout passes first.
 import { resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp, defaultBodyLimit } from './app.js';
 import { ModelRepository } from './repository/repository.js';
 import { Metrics } from './metrics.js';
 import type { ServeOptions } from './config.js';
+
+type Level = 'info' | 'warn' | 'error';
 
 export interface Served {
   app: FastifyInstance;
@@ -23,19 +25,19 @@ export interface ServeExtra {
 
 export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}): Promise<Served> {
   const modelsDir = resolve(opts.modelsDir);
-  // the app's logger is not built yet: repository lines go through a small pino-shaped shim
-  const early: { lines: [string, object, string][] } = { lines: [] };
-  const repository = new ModelRepository(modelsDir, { instances: opts.instances, intraOpThreads: opts.intraOpThreads }, {
-    info: (o, m) => early.lines.push(['info', o, m]),
-    error: (o, m) => early.lines.push(['error', o, m]),
-  });
+  // the app's logger is not built yet: repository lines wait in a small pino-shaped shim, which
+  // forwards to the app's logger once it exists (models log at serve time too)
+  const early: { lines: [Level, object, string][]; log?: FastifyBaseLogger } = { lines: [] };
+  const line = (level: Level) => (o: object, m: string) => (early.log ? early.log[level](o, m) : early.lines.push([level, o, m]));
+  const repository = new ModelRepository(modelsDir, { instances: opts.instances, intraOpThreads: opts.intraOpThreads }, { info: line('info'), warn: line('warn'), error: line('error') });
   // metrics first: every scheduler and pool reports to them from the moment it loads
   const metrics = new Metrics(() => repository.allWithVariants());
   await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : undefined;
   const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics });
-  for (const [level, o, m] of early.lines) app.log[level as 'info'](o, m);
+  for (const [level, o, m] of early.lines) app.log[level](o, m);
+  early.log = app.log;
 
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();

@@ -2,9 +2,9 @@
 // queue, the one timer, packing a batch, handing it to the pool and answering each request.
 import { performance } from 'node:perf_hooks';
 import { decide, type BatchingPolicyConfig, type PendingRequest } from './policy.js';
-import { WorkerDiedError, type WorkerPool } from '../pool/pool.js';
+import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
 import { packBatch, sliceBatch, type Tensor } from '../tensors.js';
-import { ServeError } from '../errors.js';
+import { ServeError, scrubPaths } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
   maxQueueSize: number;
@@ -18,7 +18,7 @@ export interface InferenceResult {
 }
 
 /** Why a request left without being computed: reported to the observer for metrics. */
-export type RejectReason = 'queue_full' | 'timeout' | 'cancelled';
+export type RejectReason = 'queue_full' | 'timeout' | 'cancelled' | 'input_rejected';
 
 /** Plain hooks for metrics (the scheduler knows nothing of Prometheus); each is optional. */
 export interface SchedulerObserver {
@@ -27,6 +27,10 @@ export interface SchedulerObserver {
   queued?(ms: number): void;
   /** Once per successful execution: rows computed, requests in the batch, session.run time. */
   executed?(rows: number, requests: number, computeMs: number): void;
+  /** A batch's outputs did not follow its rows: its requests are rerun one at a time, and batching is off from now on. */
+  batchingOff?(reason: string): void;
+  /** A request failed when run alone, while its batch-mates (if any) were answered: it gets INPUT_REJECTED. */
+  inputRejected?(message: string): void;
 }
 
 interface QueueItem extends PendingRequest {
@@ -36,6 +40,8 @@ interface QueueItem extends PendingRequest {
   signal?: AbortSignal;
   onAbort?: () => void;
   retried: boolean;
+  /** Its queue time was reported (at its first dispatch; a rerun is not a second wait). */
+  queueReported: boolean;
   startedAt: number; // performance.now() at enqueue, for queue time
 }
 
@@ -72,6 +78,11 @@ export class Scheduler {
   readonly batchComputeNs = new Map<number, number>();
   /** Date.now() of the last execution, 0 before the first. */
   lastInferenceMs = 0;
+  /** Extra runs spent splitting failed batches to find the request that breaks them. */
+  bisectionRuns = 0;
+  /** Rows per execution now: the config's, until a batch shows the model does not batch (then 0). */
+  private maxBatchSize: number;
+  private nextIsolation = 1;
 
   constructor(
     private readonly cfg: SchedulerConfig,
@@ -80,6 +91,7 @@ export class Scheduler {
     // fractional milliseconds: Date.now's whole milliseconds made a 2 ms delay wait up to 3
     private readonly now: () => number = performance.now.bind(performance),
   ) {
+    this.maxBatchSize = cfg.maxBatchSize;
     pool.on('idle', () => this.pump());
   }
 
@@ -107,6 +119,7 @@ export class Scheduler {
         resolve,
         reject,
         retried: false,
+        queueReported: false,
         startedAt: performance.now(),
       };
       if (opts.signal) {
@@ -145,7 +158,7 @@ export class Scheduler {
   /** Asks the policy what to do until it says wait; dispatches and expires as told. */
   pump(notBefore = 0): void {
     for (;;) {
-      const cfg = this.flushing ? { ...this.cfg, maxQueueDelayMs: 0 } : this.cfg;
+      const cfg = this.flushing || this.maxBatchSize !== this.cfg.maxBatchSize ? { ...this.cfg, maxBatchSize: this.maxBatchSize, ...(this.flushing ? { maxQueueDelayMs: 0 } : {}) } : this.cfg;
       const d = decide(this.queue, this.pool.idleCount(), Math.max(this.now(), notBefore), cfg);
       if (d.expired.length || d.dispatch.length) {
         const expired = d.expired.map((i) => this.queue[i]!);
@@ -196,12 +209,13 @@ export class Scheduler {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
-    const rows = this.cfg.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
+    const rows = this.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
     const dispatchedAt = performance.now();
     if (this.observer.queued) {
-      // a retried request (its worker died) was already counted at its first dispatch
-      for (const item of batch) if (!item.retried) this.observer.queued(dispatchedAt - item.startedAt);
+      // a rerun request (its worker died, its batch was split) was counted at its first dispatch
+      for (const item of batch) if (!item.queueReported) this.observer.queued(dispatchedAt - item.startedAt);
     }
+    for (const item of batch) item.queueReported = true;
     this.inFlight++;
     this.pool.run(packed).then(
       (result) => {
@@ -212,12 +226,9 @@ export class Scheduler {
         this.batchComputeNs.set(rows, (this.batchComputeNs.get(rows) ?? 0) + result.computeMs * 1e6);
         this.lastInferenceMs = Date.now();
         this.observer.executed?.(rows, batch.length, result.computeMs);
-        try {
-          this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
-        } catch (err) {
-          // e.g. an output whose first dimension is not the batch: fail this batch, not the process
-          this.fail(batch, err as Error);
-        }
+        const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
+        if (stray) this.unbatch(batch, stray);
+        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
         this.checkDrained();
       },
       (err: Error) => {
@@ -231,7 +242,8 @@ export class Scheduler {
   private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, dispatchedAt: number, rows: number): void {
     const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
     for (const [name, t] of Object.entries(outputs)) {
-      const parts = this.cfg.maxBatchSize > 0 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
+      // a lone request takes its outputs whole, whatever their first dimension
+      const parts = batch.length > 1 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
       parts.forEach((p, i) => (perRequest[i]![name] = p));
     }
     const answeredAt = performance.now();
@@ -245,7 +257,22 @@ export class Scheduler {
     });
   }
 
-  /** A dead worker's batch is retried once, at the head of the queue; any other failure fails only this batch. */
+  /**
+   * The outputs of a batch did not follow its rows (a symbolic dimension 0 that is not the batch):
+   * batching is off from now on, and this batch's requests run again one at a time, first in line.
+   */
+  private unbatch(batch: QueueItem[], reason: string): void {
+    this.maxBatchSize = 0;
+    this.observer.batchingOff?.(`a batch of ${batch.length} requests showed it: ${reason}`);
+    this.queue.unshift(...batch);
+    this.pump();
+  }
+
+  /**
+   * A dead worker's batch is retried once, at the head of the queue. A batch that onnxruntime
+   * refuses is split in halves that run again on their own (bisection), so that only the request
+   * that breaks it fails, alone, with INPUT_REJECTED; the rest are answered.
+   */
   private fail(batch: QueueItem[], err: Error): void {
     if (err instanceof WorkerDiedError) {
       const retry = batch.filter((b) => !b.retried);
@@ -261,10 +288,32 @@ export class Scheduler {
       this.pump();
       return;
     }
+    // only onnxruntime's refusals are the requests' doing; a test fault or a pool error is not
+    const refused = err instanceof RunError && !err.injected;
+    if (batch.length > 1 && refused) {
+      const mid = Math.ceil(batch.length / 2);
+      const halves = [batch.slice(0, mid), batch.slice(mid)];
+      // each half batches only with itself: a key no other request has
+      for (const half of halves) {
+        const key = `#isolated${this.nextIsolation++}`;
+        for (const item of half) item.key = key;
+      }
+      this.bisectionRuns += 2;
+      this.queue.unshift(...halves.flat());
+      this.pump();
+      return;
+    }
+    const message = scrubPaths(err.message);
     for (const item of batch) {
       this.detach(item);
       this.failed(item);
-      item.reject(new ServeError('INFERENCE_FAILED', `onnxruntime failed to run the batch: ${err.message}`));
+      if (!refused) {
+        item.reject(new ServeError('INFERENCE_FAILED', `onnxruntime failed to run the batch: ${message}`));
+      } else {
+        this.observer.rejected?.('input_rejected');
+        this.observer.inputRejected?.(message);
+        item.reject(new ServeError('INPUT_REJECTED', `onnxruntime refused this request's inputs: ${message}`));
+      }
     }
   }
 
@@ -299,4 +348,12 @@ export class Scheduler {
     for (const w of waiters) w();
     this.clearTimer();
   }
+}
+
+/** Why a batch's outputs cannot be cut per request: an output whose dimension 0 is not the batch's rows. */
+function strayOutput(outputs: Record<string, Tensor>, rows: number): string | undefined {
+  for (const [name, t] of Object.entries(outputs)) {
+    if (t.dims[0] !== rows) return `output "${name}" has dimension 0 of ${t.dims[0] ?? 'none (0-d)'} for a batch of ${rows} rows`;
+  }
+  return undefined;
 }

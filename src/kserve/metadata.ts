@@ -74,7 +74,8 @@ export function modelMetadata(repository: ModelRepository, name: string, version
     platform: 'onnxruntime_onnx',
     inputs: mv.signature.inputs.map(tensorMetadata),
     outputs: mv.signature.outputs.map(tensorMetadata),
-    // an extension field, only for a model with variants: plain models answer exactly the protocol's fields
+    // extension fields, only where they say something: plain batching models answer exactly the protocol's fields
+    ...(mv.unbatchedReason ? { batching: { max_batch_size: 0, reason: mv.unbatchedReason } } : {}),
     ...(mv.variants.size ? { variants: variantMetadata(mv) } : {}),
   };
 }

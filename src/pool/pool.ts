@@ -3,7 +3,7 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Fault, FromWorker, TensorSignature, ToWorker, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, TensorSignature, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import { viewOf, type Tensor } from '../tensors.js';
 
 export interface PoolOptions {
@@ -13,11 +13,34 @@ export interface PoolOptions {
   faultHooks?: boolean;
   /** Consecutive failed replacements after which the pool stops respawning. */
   maxRespawnFailures?: number;
+  /**
+   * The warm-up each worker runs once its session exists, from the model's signature (asked once;
+   * replacements run the same). Throwing fails the load with that message. None when absent.
+   */
+  warmup?: (signature: Signature) => WarmupPlan;
 }
 
 export interface Signature {
   inputs: TensorSignature[];
   outputs: TensorSignature[];
+}
+
+/** What start() learns: the signature, and each first worker's warm-up report. */
+export interface PoolStart {
+  signature: Signature;
+  warmups: WarmupReport[];
+}
+
+/** A run that onnxruntime (or a test fault) refused; the worker lives on. */
+export class RunError extends Error {
+  constructor(
+    message: string,
+    /** A test fault: stands for a failure that is not the request's. */
+    readonly injected = false,
+  ) {
+    super(message);
+    this.name = 'RunError';
+  }
 }
 
 export interface RunResult {
@@ -59,13 +82,14 @@ export class WorkerPool extends EventEmitter {
   private respawnFailures = 0;
   restarts = 0;
   signature?: Signature;
+  private plan: WarmupPlan | undefined;
 
   constructor(private readonly opts: PoolOptions) {
     super();
   }
 
-  /** Spawns every instance and resolves with the model's signature once all have loaded. */
-  async start(): Promise<Signature> {
+  /** Spawns every instance and resolves with the model's signature once all have loaded and warmed up. */
+  async start(): Promise<PoolStart> {
     const starts = Array.from({ length: this.opts.instances }, () => this.spawn());
     const results = await Promise.allSettled(starts);
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -73,23 +97,42 @@ export class WorkerPool extends EventEmitter {
       await this.close();
       throw failed.reason as Error;
     }
-    return this.signature!;
+    return { signature: this.signature!, warmups: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value) };
   }
 
-  private spawn(): Promise<Signature> {
+  private planFor(signature: Signature): WarmupPlan {
+    this.plan ??= this.opts.warmup?.(signature) ?? { kind: 'none' };
+    return this.plan;
+  }
+
+  private spawn(): Promise<WarmupReport> {
     const init: WorkerInit = { modelPath: this.opts.modelPath, intraOpThreads: this.opts.intraOpThreads, faultHooks: !!this.opts.faultHooks };
     const worker = new Worker(workerUrl, { workerData: init });
     const slot: Slot = { worker, ready: false, closing: false };
     this.slots.add(slot);
-    return new Promise<Signature>((resolve, reject) => {
+    return new Promise<WarmupReport>((resolve, reject) => {
       let settled = false;
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {
+          case 'loaded': {
+            this.signature ??= { inputs: msg.inputs, outputs: msg.outputs };
+            let plan: WarmupPlan;
+            try {
+              plan = this.planFor(this.signature);
+            } catch (err) {
+              settled = true;
+              reject(err as Error);
+              slot.closing = true;
+              worker.postMessage({ type: 'close' } satisfies ToWorker);
+              break;
+            }
+            worker.postMessage({ type: 'warmup', plan } satisfies ToWorker);
+            break;
+          }
           case 'ready':
             slot.ready = true;
-            this.signature ??= { inputs: msg.inputs, outputs: msg.outputs };
             settled = true;
-            resolve({ inputs: msg.inputs, outputs: msg.outputs });
+            resolve(msg.warmup);
             if (!slot.closing) this.emit('idle');
             break;
           case 'load-error':
@@ -102,7 +145,7 @@ export class WorkerPool extends EventEmitter {
             if (!job || job.id !== msg.id) break;
             slot.job = undefined;
             if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs });
-            else job.reject(new Error(msg.message));
+            else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;
           }

@@ -1,5 +1,5 @@
 // Typed messages between the pool (main thread) and its inference workers.
-import type { DType } from '../tensors.js';
+import type { DType, Tensor } from '../tensors.js';
 
 /** A tensor crossing threads: its bytes travel as a transferred ArrayBuffer (no copy). */
 export interface WireTensor {
@@ -24,19 +24,46 @@ export interface WorkerInit {
   faultHooks: boolean;
 }
 
+/**
+ * What a worker runs once its session exists, before it takes batches: nothing, made-up inputs
+ * (zeros, variable dims small), or the model's own samples (config.json "warmup"). With
+ * `checkBatch`, the first sample that runs is also run twice over along dimension 0, to see that
+ * every output's dimension 0 follows the rows.
+ */
+export type WarmupPlan =
+  | { kind: 'none' }
+  | { kind: 'made-up'; checkBatch: boolean }
+  | { kind: 'samples'; samples: Record<string, Tensor>[]; checkBatch: boolean };
+
+/** The batch-2 check's outcome: the model batches along dimension 0, or why not. */
+export type BatchCheck = { ok: true } | { ok: false; reason: string };
+
+export interface WarmupReport {
+  kind: WarmupPlan['kind'];
+  ok: boolean;
+  /** Why the warm-up failed (onnxruntime's message). */
+  reason?: string;
+  ms: number;
+  /** Absent when the check was not asked for, or no sample ran. */
+  batch?: BatchCheck;
+}
+
 export type Fault =
   | { kind: 'exit-on-next-run' } // the thread exits from inside before running: a dead worker with a batch in flight
   | { kind: 'fail-next-run' } // the next run reports an error
   | { kind: 'delay-next-run'; ms: number }; // the next run sleeps first: a slow run
 
 export type ToWorker =
+  | { type: 'warmup'; plan: WarmupPlan }
   | { type: 'run'; id: number; inputs: Record<string, WireTensor> }
   | { type: 'close' }
   | { type: 'fault'; fault: Fault };
 
 export type FromWorker =
-  | { type: 'ready'; inputs: TensorSignature[]; outputs: TensorSignature[]; loadMs: number; warmupMs: number }
+  | { type: 'loaded'; inputs: TensorSignature[]; outputs: TensorSignature[]; loadMs: number }
+  | { type: 'ready'; warmup: WarmupReport }
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; outputs: Record<string, WireTensor>; computeMs: number }
-  | { type: 'run-error'; id: number; message: string }
+  /** `injected`: a test fault, which stands for a failure that is not the request's. */
+  | { type: 'run-error'; id: number; message: string; injected?: boolean }
   | { type: 'closed' };

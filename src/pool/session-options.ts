@@ -8,6 +8,9 @@ export function sessionOptions(intraOpThreads: number): InferenceSession.Session
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // fatal only: onnxruntime would print every failed run to stderr in colour beside the JSON log;
+    // the failure reaches the log once, from the scheduler, with the model's name
+    logSeverityLevel: 4,
     // spinning intra-op threads steal the core the main thread needs for HTTP and JSON (measured in BENCHMARKS.md)
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };

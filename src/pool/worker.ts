@@ -3,11 +3,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { Fault, FromWorker, TensorSignature, ToWorker, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, TensorSignature, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import { sessionOptions } from './session-options.js';
-import { DTYPES, elementCount, isDType, viewOf, type TypedArray } from '../tensors.js';
+import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors.js';
+import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf } from './warmup.js';
 
 const port = parentPort!;
+// the process-wide onnxruntime logger too (session creation logs through it): failures come back as messages
+ort.env.logLevel = 'fatal';
 const init = workerData as WorkerInit;
 let session: ort.InferenceSession | undefined;
 let pendingFault: Fault | undefined;
@@ -23,16 +26,6 @@ function signatureOf(meta: readonly ort.InferenceSession.ValueMetadata[]): Tenso
     if (!isDType(m.type)) throw new Error(`"${m.name}" has dtype ${m.type}, which onnx-serve does not serve`);
     return { name: m.name, dtype: m.type, dims: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) };
   });
-}
-
-/** Zero-filled inputs with every variable dimension set to 1: one run to pay first-call costs at load. */
-function warmupFeeds(inputs: TensorSignature[]): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const s of inputs) {
-    const dims = s.dims.map((d) => (typeof d === 'number' ? d : 1));
-    feeds[s.name] = new ort.Tensor(s.dtype, new DTYPES[s.dtype].array(elementCount(dims)) as never, dims);
-  }
-  return feeds;
 }
 
 function toWire(t: ort.Tensor): { wire: WireTensor; buffer: ArrayBuffer } {
@@ -53,16 +46,17 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
   pendingFault = undefined;
   if (fault) {
     if (fault.kind === 'exit-on-next-run') process.exit(70); // ends this thread only
-    if (fault.kind === 'fail-next-run') return send({ type: 'run-error', id, message: 'injected fault: run failed' });
+    if (fault.kind === 'fail-next-run') return send({ type: 'run-error', id, message: 'injected fault: run failed', injected: true });
     if (fault.kind === 'delay-next-run') await new Promise((r) => setTimeout(r, fault.ms));
-  }
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, w] of Object.entries(inputs)) {
-    feeds[name] = new ort.Tensor(w.dtype, viewOf(w.dtype, w.buffer, w.byteOffset, w.length) as never, w.dims);
   }
   const t0 = performance.now();
   let results: ort.InferenceSession.OnnxValueMapType;
   try {
+    // inside the try: a tensor onnxruntime-node refuses to build is this run's error, not the thread's end
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, w] of Object.entries(inputs)) {
+      feeds[name] = new ort.Tensor(w.dtype, viewOf(w.dtype, w.buffer, w.byteOffset, w.length) as never, w.dims);
+    }
     results = await session!.run(feeds);
   } catch (err) {
     return send({ type: 'run-error', id, message: (err as Error).message });
@@ -94,23 +88,72 @@ port.on('message', (msg: ToWorker) => {
     if (init.faultHooks) pendingFault = msg.fault;
     return;
   }
+  if (msg.type === 'warmup') {
+    chain = chain.then(async () => send({ type: 'ready', warmup: await warmUp(msg.plan) }));
+    return;
+  }
   chain = chain.then(() => (msg.type === 'run' ? run(msg.id, msg.inputs) : close()));
 });
+
+let signature: { inputs: TensorSignature[]; outputs: TensorSignature[] } | undefined;
 
 async function load(): Promise<void> {
   const t0 = performance.now();
   try {
     session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads));
-    const inputs = signatureOf(session.inputMetadata);
-    const outputs = signatureOf(session.outputMetadata);
-    const loadMs = performance.now() - t0;
-    const w0 = performance.now();
-    await session.run(warmupFeeds(inputs));
-    send({ type: 'ready', inputs, outputs, loadMs, warmupMs: performance.now() - w0 });
+    signature = { inputs: signatureOf(session.inputMetadata), outputs: signatureOf(session.outputMetadata) };
+    send({ type: 'loaded', ...signature, loadMs: performance.now() - t0 });
   } catch (err) {
     send({ type: 'load-error', message: (err as Error).message });
     await close();
   }
+}
+
+const ortFeeds = (feeds: Record<string, Tensor>): Record<string, ort.Tensor> =>
+  Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype, t.data as never, [...t.dims])]));
+
+/** Output dims by name of one run (onnxruntime's own result objects are dropped at once). */
+async function runForDims(feeds: Record<string, Tensor>): Promise<Record<string, readonly number[]>> {
+  const results = await session!.run(ortFeeds(feeds));
+  return Object.fromEntries(Object.entries(results).map(([name, v]) => [name, [...(v as ort.Tensor).dims]]));
+}
+
+/**
+ * Pays first-call costs before the first batch and, when asked, checks the batch axis. A failure
+ * is reported, never thrown: the main thread decides what it means (made-up inputs: a warning).
+ */
+async function warmUp(plan: WarmupPlan): Promise<WarmupReport> {
+  const t0 = performance.now();
+  if (plan.kind === 'none') return { kind: 'none', ok: true, ms: 0 };
+  const candidates =
+    plan.kind === 'samples'
+      ? plan.samples
+      : MADE_UP_SIZES.map((size) => madeUpFeeds(signature!.inputs, size)).filter((f): f is Record<string, Tensor> => f !== undefined);
+  let first: { feeds: Record<string, Tensor>; dims: Record<string, readonly number[]> } | undefined;
+  let reason: string | undefined;
+  for (const [i, feeds] of candidates.entries()) {
+    try {
+      const dims = await runForDims(feeds);
+      first ??= { feeds, dims };
+      if (plan.kind === 'made-up') break; // one made-up run that works is enough
+    } catch (err) {
+      const why = (err as Error).message;
+      if (plan.kind === 'samples') return { kind: plan.kind, ok: false, reason: `sample ${i}: ${why}`, ms: performance.now() - t0 };
+      reason ??= why; // the first attempt's message: the smallest inputs, the likeliest to be read
+    }
+  }
+  if (!first) return { kind: plan.kind, ok: false, reason: reason ?? 'no input could be made up within the size limit', ms: performance.now() - t0 };
+  const report: WarmupReport = { kind: plan.kind, ok: true, ms: 0 };
+  if (plan.checkBatch) {
+    const rows = rowsOf(first.feeds);
+    try {
+      report.batch = checkBatchAxis(rows, first.dims, await runForDims(doubled(first.feeds)));
+    } catch (err) {
+      report.batch = { ok: false, reason: `a batch of ${2 * rows} rows fails where ${rows} runs: ${(err as Error).message}` };
+    }
+  }
+  report.ms = performance.now() - t0;
+  return report;
 }
 
 chain = load();

@@ -20,7 +20,23 @@ export interface ModelConfig {
    * answers requests that name it (src/repository/variants.ts); routing to them under load is future work.
    */
   variants: Record<string, string>;
+  /**
+   * Triton's model_warmup: undefined runs made-up inputs (a failure is a warning), false runs
+   * none, a list holds the model's own samples and a string names a JSON file of them beside
+   * config.json (a failing sample makes the model UNAVAILABLE). Samples are checked against the
+   * signature at load, once it is known.
+   */
+  warmup: false | string | readonly WarmupSample[] | undefined;
 }
+
+/** One warm-up sample: inputs by name, each as /v1 takes them, or `{"dims", "fill"}` for a constant tensor. */
+export interface WarmupSample {
+  name?: string;
+  inputs: Readonly<Record<string, unknown>>;
+}
+
+/** Most samples a warm-up may list: each one runs at every load of every worker. */
+export const MAX_WARMUP_SAMPLES = 64;
 
 export const DEFAULT_BATCHING: Readonly<DynamicBatchingConfig> = Object.freeze({
   maxQueueDelayMs: 2,
@@ -39,7 +55,7 @@ export interface ConfigDefaults {
 
 export class ModelConfigError extends Error {}
 
-const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants'];
+const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
@@ -86,11 +102,12 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     instances: int('instances', top.instances, 1, 64, defaults.instances),
     intraOpThreads: int('intraOpThreads', top.intraOpThreads, 1, 256, defaults.intraOpThreads),
     variants: parseVariants(top.variants, fail),
+    warmup: parseWarmup(top.warmup, 'warmup', fail),
   };
   return deepFreeze(config);
 }
 
-function parseVariants(v: unknown, fail: (key: string, value: unknown, allowed: string) => never): Record<string, string> {
+function parseVariants(v: unknown, fail: Fail): Record<string, string> {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('variants', v, 'an object mapping a variant name to an .onnx file in the model folder');
   const out: Record<string, string> = {};
@@ -100,6 +117,33 @@ function parseVariants(v: unknown, fail: (key: string, value: unknown, allowed: 
     out[name] = file as string;
   }
   return out;
+}
+
+type Fail = (key: string, value: unknown, allowed: string) => never;
+
+/** The "warmup" key; also reads a warm-up file's parsed content (key names the file then). */
+export function parseWarmup(v: unknown, key: string, fail: Fail): ModelConfig['warmup'] {
+  if (v === undefined || v === false) return v;
+  if (typeof v === 'string') {
+    if (key !== 'warmup') return fail(key, v, 'a list of samples (a file cannot name another file)');
+    if (!/^[^/\\]+\.json$/.test(v)) return fail(key, v, 'false, a list of samples, or a .json file name inside the model folder');
+    return v;
+  }
+  if (!Array.isArray(v) || v.length > MAX_WARMUP_SAMPLES) {
+    return fail(key, Array.isArray(v) ? `a list of ${v.length} samples` : v, `false, a list of at most ${MAX_WARMUP_SAMPLES} samples {"inputs": {...}}, or a .json file name inside the model folder`);
+  }
+  return v.map((sample, i): WarmupSample => {
+    const where = `${key}[${i}]`;
+    if (typeof sample !== 'object' || sample === null || Array.isArray(sample)) return fail(where, sample, 'an object {"name"?: "...", "inputs": {"<input>": [...]}}');
+    const { name, inputs, ...rest } = sample as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) return fail(`${where}.${extra}`, rest[extra], 'no such key; a sample has "name" and "inputs"');
+    if (name !== undefined && typeof name !== 'string') return fail(`${where}.name`, name, 'a string');
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || Object.keys(inputs).length === 0) {
+      return fail(`${where}.inputs`, inputs, 'an object with one entry per model input: a nested array, {"dims", "data"} or {"dims", "fill"}');
+    }
+    return name === undefined ? { inputs: inputs as Record<string, unknown> } : { name, inputs: inputs as Record<string, unknown> };
+  });
 }
 
 function deepFreeze<T>(o: T): T {

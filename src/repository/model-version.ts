@@ -6,20 +6,38 @@ import { performance } from 'node:perf_hooks';
 import { basename } from 'node:path';
 import { WorkerPool, type Signature } from '../pool/pool.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
-import { DEFAULT_MAX_BATCH_SIZE, ModelConfigError, type ModelConfig } from './model-config.js';
+import type { ModelConfig } from './model-config.js';
+import { batchAxisAfterWarmup, batchAxisFromSignature, type BatchAxis } from './batch-axis.js';
+import { readWarmupSamples, warmupPlan } from './warmup-samples.js';
+import { batchAxisProblem } from '../pool/warmup.js';
+import type { WarmupReport } from '../pool/protocol.js';
 import { ServeError } from '../errors.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+
+/** Where a model version reports what it decided on its own: a warm-up that failed, batching turned off, a rejected input. */
+export interface ModelLog {
+  warn(obj: object, msg: string): void;
+}
 
 export interface LoadOptions {
   faultHooks?: boolean;
   observer?: SchedulerObserver;
   onWorkerExit?: (info: { code: number; replaced: boolean }) => void;
+  log?: ModelLog;
 }
 
 /** True when every input and output has a variable first dimension: the model batches. */
 export function batchesAlongFirstDim(sig: Signature): boolean {
-  return [...sig.inputs, ...sig.outputs].every((t) => t.dims.length > 0 && typeof t.dims[0] === 'string');
+  return batchAxisProblem(sig) === undefined;
+}
+
+/** The load-time warm-up as /v1/models shows it. */
+export interface WarmupStatus {
+  kind: WarmupReport['kind'];
+  ok: boolean;
+  reason?: string;
+  ms: number;
 }
 
 /** What the compress command's report says about a variant; null when it says nothing (or is absent). */
@@ -35,6 +53,10 @@ export class ModelVersion {
   scheduler: Scheduler | undefined;
   batching: (SchedulerConfig & { timeoutMs: number }) | undefined;
   loadMs = 0;
+  /** The first worker's warm-up; undefined until loaded. */
+  warmup: WarmupStatus | undefined;
+  /** Why the model does not batch (set when maxBatchSize is 0). */
+  unbatchedReason: string | undefined;
   /** Compressed siblings by variant name (empty on a variant itself). */
   readonly variants = new Map<string, ModelVersion>();
   /** Set on a variant: from its report file, read at load. */
@@ -63,27 +85,33 @@ export class ModelVersion {
 
   async load(opts: LoadOptions = {}): Promise<void> {
     const t0 = performance.now();
-    const pool = new WorkerPool({
-      modelPath: this.path,
-      instances: this.config.instances,
-      intraOpThreads: this.config.intraOpThreads,
-      faultHooks: opts.faultHooks,
-    });
+    let axis: BatchAxis | undefined;
+    let pool: WorkerPool | undefined;
     try {
-      const sig = await pool.start();
-      const batches = batchesAlongFirstDim(sig);
-      const maxBatchSize = this.config.maxBatchSize ?? (batches ? DEFAULT_MAX_BATCH_SIZE : 0);
-      if (maxBatchSize > 0 && !batches) {
-        await pool.close();
-        const fixed = [...sig.inputs, ...sig.outputs].find((t) => typeof t.dims[0] !== 'string')!;
-        throw new ModelConfigError(
-          `${this.configFile}: "maxBatchSize" is ${maxBatchSize}; allowed: 0 for this model, whose "${fixed.name}" has a fixed first dimension (dims ${JSON.stringify(fixed.dims)})`,
-        );
-      }
-      this.batching = Object.freeze({ ...this.config.dynamicBatching, maxBatchSize });
+      const samples = await readWarmupSamples(this.config.warmup, this.configFile);
+      pool = new WorkerPool({
+        modelPath: this.path,
+        instances: this.config.instances,
+        intraOpThreads: this.config.intraOpThreads,
+        faultHooks: opts.faultHooks,
+        // asked once the first session reports its signature: a config that the signature rules out fails here
+        warmup: (sig) => {
+          axis = batchAxisFromSignature(this.config.maxBatchSize, sig, this.configFile);
+          return warmupPlan(samples, sig.inputs, axis.maxBatchSize > 0, this.configFile);
+        },
+      });
+      const { signature: sig, warmups } = await pool.start();
+      const report = warmups.find((w) => !w.ok) ?? warmups[0]!;
+      if (!report.ok && report.kind === 'samples') throw new Error(`the warm-up from config.json failed: ${report.reason}`);
+      this.warmup = { kind: report.kind, ok: report.ok, ...(report.reason ? { reason: report.reason } : {}), ms: report.ms };
+      if (!report.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: report.reason }, 'warm-up on made-up inputs failed; the model serves');
+      axis = batchAxisAfterWarmup(axis!, report.batch);
+      if (report.batch && !report.batch.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: axis.unbatchedReason }, 'batching off');
+      this.batching = Object.freeze({ ...this.config.dynamicBatching, maxBatchSize: axis.maxBatchSize });
+      this.unbatchedReason = axis.unbatchedReason;
       this.signature = sig;
       this.pool = pool;
-      this.scheduler = new Scheduler(this.batching, pool, opts.observer);
+      this.scheduler = new Scheduler(this.batching, pool, this.observerWith(opts));
       pool.on('worker-exit', (info) => opts.onWorkerExit?.(info));
       pool.on('unavailable', () => {
         this.state = 'UNAVAILABLE';
@@ -93,10 +121,27 @@ export class ModelVersion {
       this.loadMs = performance.now() - t0;
       this.state = 'READY';
     } catch (err) {
+      await pool?.close();
       this.state = 'UNAVAILABLE';
       this.reason = (err as Error).message;
       throw err;
     }
+  }
+
+  /** The metrics observer, plus what the scheduler decides on its own: batching off at serve time, a rejected input. */
+  private observerWith(opts: LoadOptions): SchedulerObserver {
+    const at = { model: this.name, version: this.version, variant: this.variant };
+    return {
+      ...opts.observer,
+      batchingOff: (reason) => {
+        this.batching = Object.freeze({ ...this.batching!, maxBatchSize: 0 });
+        this.unbatchedReason = reason;
+        opts.log?.warn({ ...at, reason }, 'batching off: the batch was rerun one request at a time');
+      },
+      inputRejected: (message) => {
+        opts.log?.warn({ ...at, code: 'INPUT_REJECTED', reason: message }, 'onnxruntime rejected a request run alone; its batch-mates were answered');
+      },
+    };
   }
 
   get ready(): boolean {

@@ -5,10 +5,11 @@ import { scanRepository } from './scan.js';
 import { parseModelConfig, type ConfigDefaults } from './model-config.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
 import { attachVariants, loadVariant } from './variants.js';
-import { ServeError } from '../errors.js';
+import { ServeError, scrubPaths } from '../errors.js';
 
 export interface RepositoryLogger {
   info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
@@ -38,7 +39,7 @@ export class ModelRepository {
   async loadAll(opts: RepositoryLoadOptions = {}): Promise<void> {
     const { models, errors } = await scanRepository(this.root);
     for (const e of errors) {
-      this.broken.push({ name: e.name, reason: e.message });
+      this.broken.push({ name: e.name, reason: scrubPaths(e.message, this.root) });
       this.log.error({ model: e.name, reason: e.message }, 'model unavailable');
     }
     const loads: Promise<void>[] = [];
@@ -47,7 +48,7 @@ export class ModelRepository {
       try {
         config = parseModelConfig(m.rawConfig, m.configFile, this.defaults);
       } catch (err) {
-        this.broken.push({ name: m.name, reason: (err as Error).message });
+        this.broken.push({ name: m.name, reason: scrubPaths((err as Error).message, this.root) });
         this.log.error({ model: m.name, reason: (err as Error).message }, 'model unavailable');
         continue;
       }
@@ -55,17 +56,28 @@ export class ModelRepository {
       this.models.set(m.name, versions);
       for (const mv of versions) {
         attachVariants(mv);
-        const loadOpts = (variant = ''): LoadOptions => ({ faultHooks: opts.faultHooks, ...opts.instrument?.(mv.name, mv.version, variant) });
+        const loadOpts = (variant = ''): LoadOptions => ({ faultHooks: opts.faultHooks, log: this.log, ...opts.instrument?.(mv.name, mv.version, variant) });
         const base = mv.load(loadOpts()).then(
-          () => this.log.info({ model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize }, 'model ready'),
-          (err: Error) => this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable'),
+          () =>
+            this.log.info(
+              { model: mv.name, version: mv.version, loadMs: Math.round(mv.loadMs), maxBatchSize: mv.batching!.maxBatchSize, ...(mv.unbatchedReason ? { unbatched: mv.unbatchedReason } : {}) },
+              'model ready',
+            ),
+          (err: Error) => {
+            // a reason is shown to clients (/v1/models, 503 messages): no absolute paths in it
+            mv.reason = scrubPaths(mv.reason ?? err.message, this.root);
+            this.log.error({ model: mv.name, version: mv.version, reason: err.message }, 'model unavailable');
+          },
         );
         loads.push(base);
         for (const [name, v] of mv.variants) {
           loads.push(
             loadVariant(mv, v, base, loadOpts(name)).then(
               () => this.log.info({ model: mv.name, version: mv.version, variant: name, loadMs: Math.round(v.loadMs) }, 'variant ready'),
-              (err: Error) => this.log.error({ model: mv.name, version: mv.version, variant: name, reason: err.message }, 'variant unavailable'),
+              (err: Error) => {
+                v.reason = scrubPaths(v.reason ?? err.message, this.root);
+                this.log.error({ model: mv.name, version: mv.version, variant: name, reason: err.message }, 'variant unavailable');
+              },
             ),
           );
         }

@@ -49,6 +49,11 @@ const modelsSchema = {
                     inputs: { type: 'array', items: tensorSignature },
                     outputs: { type: 'array', items: tensorSignature },
                     batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
+                    unbatched: { type: 'string', description: 'Why the model does not batch (maxBatchSize 0): a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, or config.json.' },
+                    warmup: {
+                      ...obj('The load-time warm-up: `kind` (`made-up`, `samples` from config.json, `none`), `ok`, `reason` when it failed, `ms`. A failed made-up warm-up is only a warning. Null until loaded.', true),
+                      properties: { kind: { type: 'string' }, ok: { type: 'boolean' }, reason: { type: 'string' }, ms: { type: 'number' } },
+                    },
                     instances: { type: 'integer' },
                     intraOpThreads: { type: 'integer' },
                     variants: {
@@ -91,6 +96,7 @@ const modelsSchema = {
                     { name: 'probabilities', dtype: 'float32', dims: ['batch', 10] },
                   ],
                   batching: { maxBatchSize: 32, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10000 },
+                  warmup: { kind: 'made-up', ok: true, ms: 1.2 },
                   instances: 1,
                   intraOpThreads: 1,
                   variants: [
@@ -127,6 +133,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         inputs: mv.signature?.inputs ?? [],
         outputs: mv.signature?.outputs ?? [],
         batching: mv.batching ?? null,
+        ...(mv.unbatchedReason ? { unbatched: mv.unbatchedReason } : {}),
+        warmup: mv.warmup ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
         variants: [...mv.variants.values()].map((v) => ({

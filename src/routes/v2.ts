@@ -133,6 +133,12 @@ function metadataSchema(withVersion: boolean) {
           platform: { type: 'string' },
           inputs: { type: 'array', items: tensorMetadata },
           outputs: { type: 'array', items: tensorMetadata },
+          batching: {
+            type: 'object',
+            additionalProperties: true,
+            description: 'Only for a model that does not batch: `max_batch_size` 0 and the `reason` (a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, config.json).',
+            properties: { max_batch_size: { type: 'integer' }, reason: { type: 'string' } },
+          },
           variants: { type: 'array', items: variantMetadata, description: 'Only for a model with compressed variants (config.json `variants`).' },
         },
         examples: [

@@ -16,6 +16,7 @@ t.test('defaults when there is no config.json', async (t) => {
     instances: 2,
     intraOpThreads: 3,
     variants: {},
+    warmup: undefined,
   });
   t.equal(c.maxBatchSize, undefined, 'maxBatchSize left to be derived from the model');
   t.strictSame(parseModelConfig({}, FILE, DEFAULTS), c, 'an empty object gives the same defaults');
@@ -145,4 +146,27 @@ t.test('the example config.json from DESIGN.md parses', async (t) => {
   };
   const err = thrown(() => parseModelConfig(example, FILE, DEFAULTS));
   t.equal(err, undefined, `accepted (got: ${err instanceof Error ? err.message : 'no error'})`);
+});
+
+t.test('warmup: false, a list of samples, or a JSON file beside config.json', async (t) => {
+  t.equal(parseModelConfig({ warmup: false }, FILE, DEFAULTS).warmup, false, 'false: no warm-up');
+  t.equal(parseModelConfig({ warmup: 'warmup.json' }, FILE, DEFAULTS).warmup, 'warmup.json', 'a file name');
+  const samples = [{ name: 'speech', inputs: { input: { dims: [1, 512], fill: 0.1 }, sr: 16000 } }, { inputs: { input: [[1, 2]] } }];
+  t.strictSame(parseModelConfig({ warmup: samples }, FILE, DEFAULTS).warmup, samples, 'samples kept as written (decoded against the signature at load)');
+  const bad: [unknown, RegExp][] = [
+    [true, /"warmup" is true; allowed: false, a list of at most 64 samples/],
+    ['../elsewhere.json', /"warmup" is "\.\.\/elsewhere\.json"; allowed: .*a \.json file name inside the model folder/],
+    ['warmup.txt', /"warmup" is "warmup\.txt"/],
+    [[{ inputs: {} }], /"warmup\[0\]\.inputs" is \{\}; allowed: an object with one entry per model input/],
+    [[{ inputs: { x: [1] }, batch_size: 1 }], /"warmup\[0\]\.batch_size" is 1; allowed: no such key/],
+    [[{ name: 3, inputs: { x: [1] } }], /"warmup\[0\]\.name" is 3; allowed: a string/],
+    [[7], /"warmup\[0\]" is 7; allowed: an object/],
+    [Array.from({ length: 65 }, () => ({ inputs: { x: [1] } })), /a list of 65 samples.*at most 64/],
+  ];
+  for (const [value, message] of bad) {
+    const e = thrown(() => parseModelConfig({ warmup: value }, FILE, DEFAULTS));
+    t.ok(e instanceof ModelConfigError, `${JSON.stringify(value).slice(0, 40)}: ModelConfigError`);
+    t.match((e as Error).message, message, `${JSON.stringify(value).slice(0, 40)}: names the key and what is allowed`);
+    t.match((e as Error).message, /^models\/digits\/config\.json: /, 'names the file');
+  }
 });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
-import { WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
+import { RunError, WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
 import { ServeError } from '../../src/errors.js';
 import { batchKey, fromNested, toNested, type Tensor } from '../../src/tensors.js';
 
@@ -61,13 +61,27 @@ function setup(over: Partial<SchedulerConfig> = {}, idle = 1) {
   const pool = new FakePool(idle);
   const rejected: RejectReason[] = [];
   const executed: { rows: number; requests: number }[] = [];
+  const unbatched: string[] = [];
+  const inputRejected: string[] = [];
   const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 16, ...over };
-  const s = new Scheduler(cfg, pool.asPool(), { rejected: (r) => rejected.push(r), executed: (rows, requests) => executed.push({ rows, requests }) }, () => clock);
+  const s = new Scheduler(
+    cfg,
+    pool.asPool(),
+    {
+      rejected: (r) => rejected.push(r),
+      executed: (rows, requests) => executed.push({ rows, requests }),
+      batchingOff: (reason) => unbatched.push(reason),
+      inputRejected: (message) => inputRejected.push(message),
+    },
+    () => clock,
+  );
   return {
     s,
     pool,
     rejected,
     executed,
+    unbatched,
+    inputRejected,
     advance(ms: number) {
       clock += ms;
       s.pump();
@@ -403,9 +417,19 @@ t.test('flush(): partial batches go without waiting for the delay', async (t) =>
   t.ok(a.value);
 });
 
-t.test('an output whose first dimension does not match the batch fails that batch (no hang, no unhandled rejection)', async (t) => {
-  // A model may declare a symbolic first dimension on an output that is not the batch (e.g. a count of
-  // detections); the batch must then fail like any failed run: INFERENCE_FAILED for its own requests.
+t.test('a lone request takes its outputs whole, whatever their first dimension', async (t) => {
+  const { s, pool, advance, unbatched } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(2, 0), timeoutMs: 50 }));
+  advance(5);
+  t.equal(pool.calls.length, 1);
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1, 2, 3]], 'float32') }, computeMs: 1 }); // 1 row for a 2-row request
+  pool.freeWorker();
+  await tick();
+  t.strictSame(toNested(a.value!.outputs.y!), [[1, 2, 3]], 'answered with the output as it came');
+  t.strictSame(unbatched, [], 'one request says nothing about batching');
+});
+
+t.test('a batch whose outputs do not follow its rows is rerun one request at a time, and batching is off from then on', async (t) => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => {
     unhandled.push(reason);
@@ -414,16 +438,104 @@ t.test('an output whose first dimension does not match the batch fails that batc
   t.teardown(() => {
     process.off('unhandledRejection', onUnhandled);
   });
-  const { s, pool, advance } = setup({}, 1);
-  const a = track(s.enqueue({ ...input(2, 0), timeoutMs: 50 }));
-  const d = track(s.drained());
+  const { s, pool, advance, unbatched } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
   advance(5);
-  t.equal(pool.calls.length, 1);
-  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1, 2, 3]], 'float32') }, computeMs: 1 }); // 1 row for a 2-row batch
+  t.equal(pool.calls.length, 1, 'one batch of both');
+  t.strictSame(pool.calls[0]!.inputs.x!.dims, [3, 2]);
+  // e.g. a count of detections: dimension 0 is symbolic but is not the batch
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[7, 7]], 'float32') }, computeMs: 1 });
   pool.freeWorker();
-  await new Promise((r) => setTimeout(r, 20));
-  t.ok(a.settled(), 'the request is answered');
-  t.ok(isServeError(a.error, 'INFERENCE_FAILED', 500), 'with INFERENCE_FAILED');
-  t.ok(d.settled(), 'drained() resolves');
-  t.strictSame(unhandled.map((e) => (e instanceof Error ? e.message : String(e))), [], 'no unhandled rejection');
+  await tick();
+  t.notOk(a.settled() || b.settled(), 'not answered from the stray batch');
+  t.equal(unbatched.length, 1, 'batching off, reported once');
+  t.match(unbatched[0], /output "y" has dimension 0 of 1 for a batch of 3 rows/, 'the reason names the output and the sizes');
+  t.equal(pool.calls.length, 2, 'the first request runs again, alone');
+  t.strictSame(pool.calls[1]!.inputs.x!.dims, [1, 2]);
+  pool.succeed(1);
+  await tick();
+  t.equal(pool.calls.length, 3, 'then the second, alone');
+  t.strictSame(pool.calls[2]!.inputs.x!.dims, [2, 2]);
+  pool.succeed(2);
+  await tick();
+  t.strictSame(toNested(a.value!.outputs.y!), [[0, 2]], 'each request gets its own outputs');
+  t.strictSame(toNested(b.value!.outputs.y!), [[20, 22], [24, 26]]);
+  // from now on, one request per execution
+  const c = track(s.enqueue({ ...input(1, 1), timeoutMs: 50 }));
+  const d = track(s.enqueue({ ...input(1, 2), timeoutMs: 50 }));
+  advance(5);
+  t.equal(pool.calls.length, 4);
+  t.strictSame(pool.calls[3]!.inputs.x!.dims, [1, 2], 'no batch of two');
+  pool.succeed(3);
+  await tick();
+  pool.succeed(4);
+  await tick();
+  t.ok(c.value && d.value, 'both answered');
+  t.strictSame(unhandled, [], 'no unhandled rejection');
+});
+
+t.test('a batch onnxruntime refuses is split until the request that breaks it fails alone; the rest are answered', async (t) => {
+  const { s, pool, advance, rejected, inputRejected } = setup({}, 1);
+  const good = [track(s.enqueue({ ...input(1, 0), timeoutMs: 500 })), track(s.enqueue({ ...input(2, 10), timeoutMs: 500 })), track(s.enqueue({ ...input(1, 20), timeoutMs: 500 }))];
+  const poison = track(s.enqueue({ ...input(1, 30), timeoutMs: 500 }));
+  advance(5);
+  t.equal(pool.calls.length, 1, 'one batch of four requests');
+  const boom = new RunError("Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: indices element out of data bounds, idx=100");
+  pool.failRun(0, boom);
+  await tick();
+  t.equal(pool.calls.length, 2, 'the first half runs');
+  t.strictSame(pool.calls[1]!.inputs.x!.dims, [3, 2], 'requests 1 and 2 (3 rows)');
+  pool.succeed(1);
+  await tick();
+  t.strictSame(pool.calls[2]!.inputs.x!.dims, [2, 2], 'the second half: requests 3 and 4');
+  pool.failRun(2, boom);
+  await tick();
+  t.strictSame(pool.calls[3]!.inputs.x!.dims, [1, 2], 'request 3 alone');
+  pool.succeed(3);
+  await tick();
+  t.strictSame(pool.calls[4]!.inputs.x!.dims, [1, 2], 'request 4 alone');
+  pool.failRun(4, boom);
+  await tick();
+  t.strictSame(good.map((g) => toNested(g.value!.outputs.y!)), [[[0, 2]], [[20, 22], [24, 26]], [[40, 42]]], 'every other request answered with its own outputs');
+  t.ok(isServeError(poison.error, 'INPUT_REJECTED', 422), 'the one that breaks the batch: INPUT_REJECTED, 422');
+  t.match((poison.error as Error).message, /indices element out of data bounds/, "onnxruntime's message");
+  t.strictSame(rejected, ['input_rejected'], 'counted once as input_rejected');
+  t.equal(inputRejected.length, 1, 'reported once');
+  t.equal(s.bisectionRuns, 4, 'four extra runs: two halves, then two quarters');
+  t.equal(s.depth, 0);
+});
+
+t.test('a halved batch does not take in newcomers: each half runs on its own', async (t) => {
+  const { s, pool, advance } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 500 }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 500 }));
+  advance(5);
+  const late = track(s.enqueue({ ...input(1, 20), timeoutMs: 500 }));
+  pool.failRun(0, new RunError('refused'));
+  await tick();
+  t.strictSame(pool.calls[1]!.inputs.x!.dims, [1, 2], 'the first half alone, not with the newcomer');
+  pool.succeed(1);
+  await tick();
+  t.strictSame(pool.calls[2]!.inputs.x!.dims, [1, 2], 'the second half alone');
+  pool.failRun(2, new RunError('refused'));
+  await tick();
+  advance(5);
+  pool.succeed(3);
+  await tick();
+  t.ok(a.value, 'a answered');
+  t.ok(isServeError(b.error, 'INPUT_REJECTED', 422), 'b rejected');
+  t.ok(late.value, 'the newcomer answered in its own batch');
+});
+
+t.test('a test fault (a failure that is not the request) fails its batch with INFERENCE_FAILED, unsplit', async (t) => {
+  const { s, pool, advance, rejected } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...input(1, 10), timeoutMs: 50 }));
+  advance(5);
+  pool.failRun(0, new RunError('injected fault: run failed', true));
+  await tick();
+  t.equal(pool.calls.length, 1, 'no rerun');
+  t.ok(isServeError(a.error, 'INFERENCE_FAILED', 500) && isServeError(b.error, 'INFERENCE_FAILED', 500), 'both INFERENCE_FAILED');
+  t.strictSame(rejected, [], 'not an input rejection');
 });
