@@ -13,7 +13,7 @@ import YAML from 'yaml';
 import { parseLoadOptions } from '../../load/runner/options.js';
 import { prepare, runOnce } from '../../load/runner/run.js';
 import { startOnnxServe } from '../../bench/servers.js';
-import { blocks, NGINX_CONF, startNginx } from '../helpers/nginx.js';
+import { blocks, NGINX_CONF, startNginx } from './helpers/nginx.js';
 import { ROOT, SHIPPED_MODELS, type Asserts } from '../helpers/server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

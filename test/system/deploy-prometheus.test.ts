@@ -13,12 +13,11 @@ import YAML from 'yaml';
 import { SHIPPED_MODELS, freePort, getJson, postJson, type Asserts } from '../helpers/server.js';
 import { DEPLOY, loadCompose, loadDashboard, mountedFrom, panelQueries, parseLabelValues, variableQuery, withAllVariables } from '../helpers/monitoring.js';
 import { startOnnxServe, type ChildServer } from '../../bench/servers.js';
+import { PROMETHEUS, PROMTOOL } from './binaries.js';
 
 const PROM_DIR = join(DEPLOY, 'prometheus');
 const CONFIG = join(PROM_DIR, 'prometheus.yml');
 const RULES = join(PROM_DIR, 'rules.yml');
-const PROMETHEUS = '/usr/bin/prometheus';
-const PROMTOOL = '/usr/bin/promtool';
 
 interface Job {
   job_name: string;

@@ -2,16 +2,16 @@
 // everything nginx writes under a temp prefix), check it with `nginx -t`, run the real nginx in
 // the foreground as a child, and split the conf into its blocks for static checks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ROOT, freePort } from './server.js';
+import { ROOT, freePort } from '../../helpers/server.js';
+import { NGINX } from '../binaries.js';
 
 export const NGINX_CONF = join(ROOT, 'deploy', 'nginx', 'nginx.conf');
-/** Debian's nginx (CI installs it with apt-get); PATH otherwise. */
-export const NGINX_BIN = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+/** Debian's nginx (CI installs it with apt-get), nginx on PATH otherwise, or $NGINX. */
+export const NGINX_BIN = NGINX;
 
 /** Replaces exactly one match of re, or throws: a conf edit that breaks the template fails loudly. */
 function replaceOnce(text: string, re: RegExp, by: (m: RegExpExecArray) => string, what: string): string {
