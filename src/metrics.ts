@@ -18,7 +18,7 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 export const UNRESOLVED = '';
 export const BASE_VARIANT = '';
 
-const REASONS: readonly RejectReason[] = ['queue_full', 'timeout', 'cancelled'];
+const REASONS: readonly RejectReason[] = ['queue_full', 'timeout', 'cancelled', 'input_rejected'];
 
 type MV = 'model' | 'version' | 'variant';
 const MV_LABELS: MV[] = ['model', 'version', 'variant'];

@@ -128,11 +128,14 @@ export class ModelVersion {
     }
   }
 
-  /** The metrics observer, plus what the scheduler decides on its own: batching off at serve time, a rejected input. */
+  /** The metrics observer (its methods called on it), plus what the scheduler decides on its own: batching off at serve time, a rejected input. */
   private observerWith(opts: LoadOptions): SchedulerObserver {
+    const metrics = opts.observer;
     const at = { model: this.name, version: this.version, variant: this.variant };
     return {
-      ...opts.observer,
+      rejected: (reason) => metrics?.rejected?.(reason),
+      queued: (ms) => metrics?.queued?.(ms),
+      executed: (rows, requests, computeMs) => metrics?.executed?.(rows, requests, computeMs),
       batchingOff: (reason) => {
         this.batching = Object.freeze({ ...this.batching!, maxBatchSize: 0 });
         this.unbatchedReason = reason;
