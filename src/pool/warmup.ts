@@ -37,9 +37,10 @@ const MAX_MADE_UP_ELEMENTS = 1 << 22;
 
 /**
  * Made-up inputs: fixed dims as declared, dimension 0 (and every dim sharing its name) 1 row,
- * other variable dims `size`. Floats and bools are 0; integers are 1, because an integer input
- * used as a divisor (a sample rate, a length) divides by zero, and onnxruntime answers that with
- * SIGFPE, which no thread survives. Undefined when an input would be too large to make up.
+ * other variable dims `size`, every element 1 (true for bools). Not 0: an integer input used as a
+ * divisor (a sample rate, a length, a float cast to int) would divide by zero, which onnxruntime
+ * answers with SIGFPE, and no thread survives that; and rows of ones tell apart a model that
+ * mixes rows, where rows of zeros often do not. Undefined when an input would be too large.
  */
 export function madeUpFeeds(inputs: readonly TensorSignature[], size: number): Record<string, Tensor> | undefined {
   const rowNames = new Set(inputs.map((t) => t.dims[0]).filter((d): d is string => d !== undefined && isNamedDim(d)));
@@ -50,8 +51,9 @@ export function madeUpFeeds(inputs: readonly TensorSignature[], size: number): R
     if (n > MAX_MADE_UP_ELEMENTS) return undefined;
     const data = allocate(s.dtype, n);
     const kind = DTYPES[s.dtype].kind;
-    if (kind === 'int') (data as Exclude<TypedArray, BigInt64Array | BigUint64Array>).fill(1);
     if (kind === 'bigint') (data as BigInt64Array).fill(1n);
+    else if (kind === 'half') (data as Uint16Array).fill(0x3c00); // 1.0 in float16
+    else (data as Exclude<TypedArray, BigInt64Array | BigUint64Array>).fill(1);
     feeds[s.name] = { dtype: s.dtype, dims, data };
   }
   return feeds;
@@ -73,17 +75,39 @@ export function rowsOf(feeds: Readonly<Record<string, Tensor>>): number {
   return first && first.dims.length > 0 ? first.dims[0]! : 1;
 }
 
-/** Every output's dimension 0 must be the rows of the run: `rows` for the sample, twice that doubled. */
-export function checkBatchAxis(rows: number, single: Readonly<Record<string, readonly number[]>>, twice: Readonly<Record<string, readonly number[]>>): BatchCheck {
-  for (const [name, dims] of Object.entries(single)) {
-    const d1 = dims[0];
-    const d2 = twice[name]?.[0];
+/** Outputs of one run, by name: dims and values. */
+export type RunOutputs = Readonly<Record<string, { readonly dims: readonly number[]; readonly data: TypedArray }>>;
+
+/**
+ * Every output's dimension 0 must be the rows of the run, and the doubled run's rows must be the
+ * single run's twice over: a model that mixes rows (an LSTM whose dimension 0 is time, a
+ * reduction over the batch) stacks requests into each other's answers, so its values are compared,
+ * not only its dims (floats within a tolerance: batched kernels round differently).
+ */
+export function checkBatchAxis(rows: number, single: RunOutputs, twice: RunOutputs): BatchCheck {
+  for (const [name, one] of Object.entries(single)) {
+    const two = twice[name];
+    const d1 = one.dims[0];
+    const d2 = two?.dims[0];
     if (d1 !== rows || d2 !== 2 * rows) {
       return {
         ok: false,
         reason: `output "${name}" has dimension 0 of ${d1 ?? 'none (0-d)'} for ${rows} row(s) and ${d2 ?? 'none (0-d)'} for ${2 * rows}: it does not follow the batch`,
       };
     }
+    const n = one.data.length;
+    if (two!.data.length !== 2 * n) return { ok: false, reason: `output "${name}" has ${two!.data.length} values for ${2 * rows} rows, not twice the ${n} for ${rows}` };
+    for (let i = 0; i < 2 * n; i++) {
+      if (!close(one.data[i % n]!, two!.data[i]!)) {
+        return { ok: false, reason: `output "${name}": the same sample twice in one batch answers differently from the sample alone (rows mix, e.g. dimension 0 is not the batch)` };
+      }
+    }
   }
   return { ok: true };
+}
+
+function close(a: number | bigint, b: number | bigint): boolean {
+  if (typeof a === 'bigint' || typeof b === 'bigint') return a === b;
+  if (Number.isNaN(a)) return Number.isNaN(b);
+  return a === b || Math.abs(a - b) <= 1e-5 + 1e-3 * Math.abs(a);
 }

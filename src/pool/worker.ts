@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { Fault, FromWorker, TensorSignature, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import { sessionOptions } from './session-options.js';
 import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors.js';
-import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf } from './warmup.js';
+import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf, type RunOutputs } from './warmup.js';
 
 const port = parentPort!;
 // the process-wide onnxruntime logger too (session creation logs through it): failures come back as messages
@@ -112,10 +112,10 @@ async function load(): Promise<void> {
 const ortFeeds = (feeds: Record<string, Tensor>): Record<string, ort.Tensor> =>
   Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype, t.data as never, [...t.dims])]));
 
-/** Output dims by name of one run (onnxruntime's own result objects are dropped at once). */
-async function runForDims(feeds: Record<string, Tensor>): Promise<Record<string, readonly number[]>> {
+/** Outputs of one warm-up run: dims and values by name. */
+async function runOutputs(feeds: Record<string, Tensor>): Promise<RunOutputs> {
   const results = await session!.run(ortFeeds(feeds));
-  return Object.fromEntries(Object.entries(results).map(([name, v]) => [name, [...(v as ort.Tensor).dims]]));
+  return Object.fromEntries(Object.entries(results).map(([name, v]) => [name, { dims: [...(v as ort.Tensor).dims], data: (v as ort.Tensor).data as TypedArray }]));
 }
 
 /**
@@ -129,12 +129,12 @@ async function warmUp(plan: WarmupPlan): Promise<WarmupReport> {
     plan.kind === 'samples'
       ? plan.samples
       : MADE_UP_SIZES.map((size) => madeUpFeeds(signature!.inputs, size)).filter((f): f is Record<string, Tensor> => f !== undefined);
-  let first: { feeds: Record<string, Tensor>; dims: Record<string, readonly number[]> } | undefined;
+  let first: { feeds: Record<string, Tensor>; outputs: RunOutputs } | undefined;
   let reason: string | undefined;
   for (const [i, feeds] of candidates.entries()) {
     try {
-      const dims = await runForDims(feeds);
-      first ??= { feeds, dims };
+      const outputs = await runOutputs(feeds);
+      first ??= { feeds, outputs };
       if (plan.kind === 'made-up') break; // one made-up run that works is enough
     } catch (err) {
       const why = (err as Error).message;
@@ -147,7 +147,7 @@ async function warmUp(plan: WarmupPlan): Promise<WarmupReport> {
   if (plan.checkBatch) {
     const rows = rowsOf(first.feeds);
     try {
-      report.batch = checkBatchAxis(rows, first.dims, await runForDims(doubled(first.feeds)));
+      report.batch = checkBatchAxis(rows, first.outputs, await runOutputs(doubled(first.feeds)));
     } catch (err) {
       report.batch = { ok: false, reason: `a batch of ${2 * rows} rows fails where ${rows} runs: ${(err as Error).message}` };
     }

@@ -131,3 +131,14 @@ export function withExternalData(bytes: Uint8Array, dataFile: string): { model: 
   }
   return { model: onnx.ModelProto.encode(model).finish(), data };
 }
+
+/** x [time, 4] → running sum along dimension 0 (CumSum): dims follow the rows, values mix them, as an LSTM's over time do. */
+export function runningSumModel(): Uint8Array {
+  return buildModel({
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['time', 4] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: ['time', 4] }],
+    nodes: [{ op: 'CumSum', inputs: ['x', 'axis'], outputs: ['y'] }],
+    initializers: [{ name: 'axis', dtype: 'int64', dims: [], data: new BigInt64Array([0n]) }],
+    name: 'running-sum',
+  });
+}

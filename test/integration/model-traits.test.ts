@@ -5,7 +5,7 @@
 // (a poisoned batch), weights in an external data file, and the model's own warm-up samples.
 import t from 'tap';
 import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
-import { CONV_KERNEL, VOCAB, embeddingModel, hitsModel, longConvModel, maskedIdsModel, scaledModel, stateModel, withExternalData } from '../helpers/trait-models.js';
+import { CONV_KERNEL, VOCAB, embeddingModel, hitsModel, longConvModel, maskedIdsModel, runningSumModel, scaledModel, stateModel, withExternalData } from '../helpers/trait-models.js';
 import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
 
 const samples = (n: number, seed: number): number[] => Array.from(seededFloats(n, seed));
@@ -44,7 +44,7 @@ t.test("an output whose dimension 0 is not the batch: the warm-up's batch-2 chec
   t.equal(entry.state, 'READY');
   t.strictSame(entry.outputs[0].dims, ['count', 2], 'dimension 0 is symbolic, so the default rule would batch');
   t.equal(entry.batching.maxBatchSize, 0, 'unbatched');
-  t.match(entry.unbatched, /batch-2 check failed: output "coords" has dimension 0 of 0 for 1 row\(s\) and 0 for 2/, '/v1/models says why');
+  t.match(entry.unbatched, /batch-2 check failed: output "coords" has dimension 0 of 3 for 1 row\(s\) and 6 for 2/, '/v1/models says why');
   const meta = await getJson(`${served.url}/v2/models/hits`);
   t.equal(meta.body.batching.max_batch_size, 0, 'v2 metadata: max_batch_size 0');
   t.match(meta.body.batching.reason, /does not follow the batch/, 'v2 metadata: the reason');
@@ -52,6 +52,16 @@ t.test("an output whose dimension 0 is not the batch: the warm-up's batch-2 chec
   const res = await postJson(`${served.url}/v1/predict`, { model: 'hits', inputs: { x: [[1, -1, 2], [0, 0, 3]] } });
   t.equal(res.status, 200);
   t.strictSame(res.body.outputs.coords, [[0, 0], [0, 2], [1, 2]]);
+});
+
+t.test('a model that mixes rows along dimension 0 (time, not the batch): the batch-2 check compares values and turns batching off', async (t) => {
+  const repo = await makeRepo(t, { cumsum: { onnx: runningSumModel() } });
+  const served = await startServer(t, repo);
+  const entry = await modelEntry(served.url, 'cumsum');
+  t.equal(entry.batching.maxBatchSize, 0, 'unbatched, though every dimension 0 is symbolic and doubles');
+  t.match(entry.unbatched, /output "y": the same sample twice in one batch answers differently from the sample alone/);
+  const res = await postJson(`${served.url}/v1/predict`, { model: 'cumsum', inputs: { x: [[1, 1, 1, 1], [2, 2, 2, 2]] } });
+  t.strictSame(res.body.outputs.y, [[1, 1, 1, 1], [3, 3, 3, 3]], 'a request still gets its running sum');
 });
 
 t.test('an output that is not the batch, found at serve time: the batch is rerun one request at a time and batching goes off', async (t) => {
