@@ -66,7 +66,7 @@ const predictSchema = {
       },
       examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
     },
-    ...v1Errors([400, 404, 413, 429, 500, 503, 504]),
+    ...v1Errors([400, 404, 413, 422, 429, 500, 503, 504]),
   },
 };
 

@@ -40,7 +40,8 @@ const errors = {
   400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers.'),
   404: v2Error('No such model or version (or no such route).'),
   413: v2Error('The body exceeds the body limit (--body-limit).'),
-  500: v2Error('onnxruntime failed to run the batch holding this request.'),
+  422: v2Error("onnxruntime refused this request's inputs when it ran alone (its batch-mates were answered); the message is onnxruntime's."),
+  500: v2Error("onnxruntime failed to run this request for a reason that is not the request's."),
   503: v2Error("The model is not ready, the server is draining, or the model's queue is full (with `Retry-After`)."),
   504: v2Error('The request waited in the queue past its deadline (`x-request-timeout-ms` or the model\'s `timeoutMs`) and was not computed.'),
 };
