@@ -1,8 +1,10 @@
 // Matches a request's JSON inputs against a model's signature: names, ranks, fixed dims,
-// dtypes, and rows along dimension 0. Pure: returns tensors or throws a ServeError.
-import { fromDimsData, fromNested, batchKey, TensorError, type Tensor } from './tensors.js';
+// sizes of at least 1, dims the model names alike agreeing, dtypes, and rows along dimension 0.
+// Pure: returns tensors or throws a ServeError.
+import { checkDimsList, fromDimsData, fromNested, batchKey, shapeOf, TensorError, type Tensor } from './tensors.js';
 import type { TensorSignature } from './pool/protocol.js';
 import { ServeError } from './errors.js';
+import { preview } from './preview.js';
 
 export interface DecodedInputs {
   tensors: Record<string, Tensor>;
@@ -16,16 +18,33 @@ function isDimsData(v: unknown): v is { dims: unknown; data: unknown } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dims' in v && 'data' in v;
 }
 
-/** Decodes one JSON input (nested array, or {dims, data}) into a tensor of the signature's dtype. */
-export function decodeInput(value: unknown, sig: TensorSignature): Tensor {
+/**
+ * Decodes one JSON input (nested array, or {dims, data}) into a tensor of the signature's dtype.
+ * With `check`, the shape the input claims (nesting, or dims) is checked against the signature
+ * first (checkShape): a deep or bombastic array is refused before anything walks or allocates
+ * it. Without, any shape decodes (compress reads single rows with it), still bounded by MAX_RANK
+ * and the body.
+ */
+export function decodeInput(value: unknown, sig: TensorSignature, check?: { batched: boolean }): Tensor {
   try {
     if (isDimsData(value)) {
       if (!Array.isArray(value.dims) || !Array.isArray(value.data)) {
         throw new ServeError('INVALID_INPUT', `input "${sig.name}": "dims" and "data" must both be arrays`);
       }
-      return fromDimsData(value.dims as number[], value.data, sig.dtype, sig.name);
+      checkDimsList(value.dims, sig.name);
+      if (check) checkShape(value.dims, sig, check.batched);
+      return fromDimsData(value.dims, value.data, sig.dtype, sig.name);
     }
     if (Array.isArray(value) || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') {
+      if (check) {
+        const rank = sig.dims.length;
+        // rank + 1 levels tell "one too deep" from "far too deep" without walking the rest
+        const claimed = shapeOf(value, rank + 1);
+        if (claimed.length > rank + 1) {
+          throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" is nested more than ${rank + 1} arrays deep (dims begin ${showDims(claimed)}); the model expects rank ${rank}: ${describeDims(sig.dims)}`);
+        }
+        checkShape(claimed, sig, check.batched);
+      }
       return fromNested(value, sig.dtype, sig.name);
     }
     throw new ServeError('INVALID_INPUT', `input "${sig.name}" must be a nested array or {"dims": [...], "data": [...]}`);
@@ -35,17 +54,47 @@ export function decodeInput(value: unknown, sig: TensorSignature): Tensor {
   }
 }
 
-/** Checks a tensor's dims against the signature; `batched` lets dimension 0 vary. */
-export function checkDims(t: Tensor, sig: TensorSignature): void {
+/** Dims for a message: short lists as JSON (`[1,5]`), long ones cut (a v2 shape may list thousands). */
+function showDims(dims: readonly number[]): string {
+  return preview(dims);
+}
+
+/**
+ * Checks a shape against the signature: rank, fixed dims, and no dimension of size 0 (onnxruntime
+ * kernels divide by dims: an empty sequence can kill the process with SIGFPE). With `batched`,
+ * dimension 0 counts rows and says so. 0-d inputs (dims []) have nothing to check.
+ */
+export function checkShape(dims: readonly number[], sig: TensorSignature, batched: boolean): void {
   const want = sig.dims;
-  if (t.dims.length !== want.length) {
-    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has rank ${t.dims.length} (dims ${JSON.stringify(t.dims)}); the model expects rank ${want.length}: ${describeDims(want)}`);
+  if (dims.length !== want.length) {
+    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has rank ${dims.length} (dims ${showDims(dims)}); the model expects rank ${want.length}: ${describeDims(want)}`);
   }
-  want.forEach((d, i) => {
-    if (typeof d === 'number' && t.dims[i] !== d) {
-      throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${JSON.stringify(t.dims)}; dimension ${i} must be ${d} (expected ${describeDims(want)})`);
+  for (let i = 0; i < want.length; i++) {
+    const d = want[i];
+    if (typeof d === 'number' && dims[i] !== d) {
+      throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${showDims(dims)}; dimension ${i} must be ${d} (expected ${describeDims(want)})`);
     }
-  });
+  }
+  for (let i = 0; i < dims.length; i++) {
+    if (dims[i] !== 0) continue;
+    if (i === 0 && batched) throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has 0 rows; send at least one row along dimension 0`);
+    const named = isNamedDim(want[i]!) ? ` ("${want[i]}")` : '';
+    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${showDims(dims)}: dimension ${i}${named} is 0; every dimension must be at least 1`);
+  }
+}
+
+/** Checks a tensor's dims against the signature (rank and fixed dims, sizes of at least 1). */
+export function checkDims(t: Tensor, sig: TensorSignature): void {
+  checkShape(t.dims, sig, false);
+}
+
+/**
+ * A name that stands for one size wherever the model uses it. onnxruntime reports an unnamed
+ * variable dim as "" (the worker turns a negative one into "-1"); converters write "?" or
+ * "unk__N" for "unknown": none of those says two dims are equal.
+ */
+export function isNamedDim(d: number | string): d is string {
+  return typeof d === 'string' && d !== '' && d !== '?' && !/^-?\d+$/.test(d) && !d.startsWith('unk__');
 }
 
 export function describeDims(dims: readonly (number | string)[]): string {
@@ -53,43 +102,72 @@ export function describeDims(dims: readonly (number | string)[]): string {
 }
 
 export function decodeInputs(body: Record<string, unknown>, signature: readonly TensorSignature[], maxBatchSize: number): DecodedInputs {
-  return matchInputs(Object.keys(body), signature, maxBatchSize, (sig) => decodeInput(body[sig.name], sig));
+  return matchInputs(Object.keys(body), signature, maxBatchSize, (sig, batched) => decodeInput(body[sig.name], sig, { batched }));
+}
+
+/** Where a named dim was first seen in a request: to name both inputs when another disagrees. */
+interface NamedSize {
+  input: string;
+  dim: number;
+  size: number;
 }
 
 /**
  * The checks every API shares (/v1 JSON, /v2 JSON and binary): input names against the
- * signature, each tensor (from `tensorFor`, in signature order) against its dims, rows along
- * dimension 0 agreeing and within maxBatchSize; and the batch key.
+ * signature, each tensor (from `tensorFor`, in signature order; `batched` says whether dimension
+ * 0 counts rows, for decoders that check shapes before walking) against its dims, rows along
+ * dimension 0 agreeing and within maxBatchSize, dims the model names alike agreeing across
+ * inputs (dimension 0 is the rows when batching); and the batch key.
  */
 export function matchInputs(
   provided: readonly string[],
   signature: readonly TensorSignature[],
   maxBatchSize: number,
-  tensorFor: (sig: TensorSignature) => Tensor,
+  tensorFor: (sig: TensorSignature, batched: boolean) => Tensor,
 ): DecodedInputs {
   const known = new Set(signature.map((s) => s.name));
   for (const name of provided) {
     if (!known.has(name)) throw new ServeError('INVALID_INPUT', `unknown input "${name}"; the model's inputs are: ${[...known].join(', ')}`);
   }
   const given = new Set(provided);
+  const batched = maxBatchSize > 0;
   const tensors: Record<string, Tensor> = {};
+  const named = new Map<string, NamedSize>();
   let rows = -1;
   const keys: string[] = [];
   for (const sig of signature) {
     if (!given.has(sig.name)) throw new ServeError('INVALID_INPUT', `missing input "${sig.name}" (${sig.dtype} ${describeDims(sig.dims)})`);
-    const t = tensorFor(sig);
-    checkDims(t, sig);
-    if (maxBatchSize > 0) {
+    const t = tensorFor(sig, batched);
+    checkShape(t.dims, sig, batched);
+    if (batched) {
       const n = t.dims[0]!;
-      if (n < 1) throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has 0 rows; send at least one row along dimension 0`);
       if (rows >= 0 && n !== rows) throw new ServeError('SHAPE_MISMATCH', `inputs disagree on the batch dimension: "${sig.name}" has ${n} rows, an earlier input has ${rows}`);
       rows = n;
+    }
+    for (let i = batched ? 1 : 0; i < sig.dims.length; i++) {
+      const d = sig.dims[i]!;
+      if (!isNamedDim(d)) continue;
+      const size = t.dims[i]!;
+      const first = named.get(d);
+      if (!first) named.set(d, { input: sig.name, dim: i, size });
+      else if (first.size !== size) throw disagree(d, first, { input: sig.name, dim: i, size });
     }
     tensors[sig.name] = t;
     keys.push(batchKey(t));
   }
-  if (maxBatchSize > 0 && rows > maxBatchSize) {
+  if (batched && rows > maxBatchSize) {
     throw new ServeError('BATCH_TOO_LARGE', `the request has ${rows} rows; this model takes at most ${maxBatchSize} (maxBatchSize): split it into smaller requests`);
   }
-  return { tensors, rows: maxBatchSize > 0 ? rows : 1, key: keys.join(';') };
+  return { tensors, rows: batched ? rows : 1, key: keys.join(';') };
+}
+
+function disagree(name: string, a: NamedSize, b: NamedSize): ServeError {
+  const why = 'dimensions the model names alike must have the same size';
+  if (a.input === b.input) {
+    return new ServeError('SHAPE_MISMATCH', `input "${a.input}" has ${a.size} at dimension ${a.dim} and ${b.size} at dimension ${b.dim}, both named "${name}"; ${why}`);
+  }
+  return new ServeError(
+    'SHAPE_MISMATCH',
+    `inputs "${a.input}" and "${b.input}" disagree on dimension "${name}": "${a.input}" has ${a.size} (dimension ${a.dim}), "${b.input}" has ${b.size} (dimension ${b.dim}); ${why}`,
+  );
 }

@@ -1,6 +1,7 @@
 // Tensors: dtypes, shape inference from JSON, and packing/slicing along dimension 0.
 // Pure functions only: no I/O, no onnxruntime, so every path is testable alone.
 import { f32ToF16, f16ToF32 } from './float16.js';
+import { preview } from './preview.js';
 
 export type DType =
   | 'float32' | 'float64' | 'float16'
@@ -48,9 +49,13 @@ export class TensorError extends Error {
   }
 }
 
+/** prod(dims); 0 when a dim is 0 even if the others overflow (Infinity × 0 would be NaN). May exceed 2^53: callers compare, never allocate, before checking. */
 export function elementCount(dims: readonly number[]): number {
   let n = 1;
-  for (const d of dims) n *= d;
+  for (const d of dims) {
+    if (d === 0) return 0;
+    n *= d;
+  }
   return n;
 }
 
@@ -58,11 +63,21 @@ export function allocate(dtype: DType, count: number): TypedArray {
   return new DTYPES[dtype].array(count);
 }
 
-/** Shape of a nested JSON array, read along the first elements (fromNested checks the rest). */
-function shapeOf(value: unknown): number[] {
+/**
+ * Deepest nesting the decoders walk. Each walk recurses once per dimension, and JSON nests far
+ * deeper than any model's rank (20,000 levels fit in a small body and overflow the stack).
+ */
+export const MAX_RANK = 256;
+
+/**
+ * The shape a nested JSON array claims, read along its first elements, at most `limit` + 1
+ * dims long (one more than the limit tells the caller it is deeper). Iterative: no stack.
+ * The claim is not the truth: checkRectangular compares it with every inner array.
+ */
+export function shapeOf(value: unknown, limit = MAX_RANK): number[] {
   const dims: number[] = [];
   let v = value;
-  while (Array.isArray(v)) {
+  while (Array.isArray(v) && dims.length <= limit) {
     dims.push(v.length);
     if (v.length === 0) break;
     v = v[0];
@@ -70,15 +85,45 @@ function shapeOf(value: unknown): number[] {
   return dims;
 }
 
+function tooDeep(name: string): never {
+  throw new TensorError('SHAPE_MISMATCH', `input "${name}" is nested more than ${MAX_RANK} arrays deep; no model input has that many dimensions`);
+}
+
+function ragged(name: string, dims: readonly number[], depth: number): never {
+  throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: expected ${dims[depth]} elements at depth ${depth}, every row must have the same length and depth`);
+}
+
+/**
+ * Checks that every array above the leaves has the length `dims` claims, without touching a
+ * leaf: one visit per inner array. Afterwards prod(dims) is the real number of leaf slots, so
+ * allocating it is bounded by the body; a "shape bomb" (a first-element chain claiming
+ * 70,000 × 70,000) fails here instead of in `new Float32Array`. Recursion is bounded by
+ * dims.length (callers keep it within MAX_RANK or the model's rank).
+ */
+export function checkRectangular(value: unknown, dims: readonly number[], name = 'input'): void {
+  const last = dims.length - 1;
+  if (last < 0) return;
+  const walk = (v: unknown, depth: number): void => {
+    if (!Array.isArray(v) || v.length !== dims[depth]) ragged(name, dims, depth);
+    if (depth === last) return;
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) walk(a[i], depth + 1);
+  };
+  walk(value, 0);
+}
+
 /** Shape of a nested JSON array, checked to be rectangular (ragged arrays are rejected). */
 export function inferShape(value: unknown, name = 'input'): number[] {
   const dims = shapeOf(value);
+  if (dims.length > MAX_RANK) tooDeep(name);
+  checkRectangular(value, dims, name);
   flattenChecked(value, dims, name);
   return dims;
 }
 
 /**
- * Flattens a nested array in one pass, checking it is rectangular with the given dims.
+ * Flattens a nested array in one pass, checking it is rectangular with the given dims; call
+ * checkRectangular first (the flat array is allocated from dims).
  * (A hand-written loop: Array.prototype.flat costs more than JSON.parse for a 1000-value row.)
  */
 function flattenChecked(value: unknown, dims: readonly number[], name: string): unknown[] {
@@ -86,16 +131,13 @@ function flattenChecked(value: unknown, dims: readonly number[], name: string): 
   const flat = new Array<unknown>(elementCount(dims));
   let pos = 0;
   const last = dims.length - 1;
-  const ragged = (depth: number): never => {
-    throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: expected ${dims[depth]} elements at depth ${depth}, every row must have the same length and depth`);
-  };
   const walk = (v: unknown, depth: number): void => {
-    if (!Array.isArray(v) || v.length !== dims[depth]) ragged(depth);
+    if (!Array.isArray(v) || v.length !== dims[depth]) ragged(name, dims, depth);
     const a = v as unknown[];
     if (depth === last) {
       for (let i = 0; i < a.length; i++) {
         const x = a[i];
-        if (Array.isArray(x)) ragged(depth + 1);
+        if (Array.isArray(x)) ragged(name, dims, depth + 1);
         flat[pos++] = x;
       }
     } else {
@@ -138,7 +180,7 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
   const info = DTYPES[dtype];
   const out = new info.array(flat.length);
   const bad = (i: number, why: string): never => {
-    throw new TensorError('DTYPE_MISMATCH', `input "${name}" element ${i} (${JSON.stringify(flat[i])}) ${why} for dtype ${dtype}`);
+    throw new TensorError('DTYPE_MISMATCH', `input "${name}" element ${i} (${preview(flat[i])}) ${why} for dtype ${dtype}`);
   };
   switch (info.kind) {
     case 'float': {
@@ -203,6 +245,8 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
 /** Decodes a nested JSON array (shape inferred) into a tensor. */
 export function fromNested(value: unknown, dtype: DType, name = 'input'): Tensor {
   const dims = shapeOf(value);
+  if (dims.length > MAX_RANK) tooDeep(name);
+  checkRectangular(value, dims, name);
   if ((dtype === 'float32' || dtype === 'float64') && dims.length > 0) {
     const out = allocate(dtype, elementCount(dims)) as Float32Array | Float64Array;
     if (fillFloats(value, dims, out, dtype === 'float32' ? F32_OVERFLOW : Infinity)) return { dtype, dims, data: out };
@@ -211,16 +255,33 @@ export function fromNested(value: unknown, dtype: DType, name = 'input'): Tensor
   return { dtype, dims, data: fromJsonValues(flattenChecked(value, dims, name), dtype, name) };
 }
 
-/** Decodes `{dims, data}` where data is flat (or nested, flattened) and must hold prod(dims) values. */
-export function fromDimsData(dims: readonly number[], data: readonly unknown[], dtype: DType, name = 'input'): Tensor {
+/** Throws unless every dim is a non-negative integer (as JSON sends them: anything may arrive). */
+export function checkDimsList(dims: readonly unknown[], name = 'input'): asserts dims is readonly number[] {
   for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) throw new TensorError('INVALID_INPUT', `input "${name}" dims must be non-negative integers, got ${JSON.stringify(dims)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw new TensorError('INVALID_INPUT', `input "${name}" dims must be non-negative integers, got ${preview(dims)}`);
   }
-  const flat = data.some(Array.isArray) ? flattenChecked(data, shapeOf(data), name) : data;
+}
+
+/**
+ * Decodes `{dims, data}` where data is flat (or nested, flattened) and must hold prod(dims)
+ * values. The count is compared before anything is allocated: prod(dims) is only a claim,
+ * and so is the shape of nested data until checkRectangular has seen it.
+ */
+export function fromDimsData(dims: readonly number[], data: readonly unknown[], dtype: DType, name = 'input'): Tensor {
+  checkDimsList(dims, name);
   const expected = elementCount(dims);
-  if (flat.length !== expected) {
-    throw new TensorError('SHAPE_MISMATCH', `input "${name}" has ${flat.length} values but dims ${JSON.stringify(dims)} need ${expected}`);
+  let flat = data;
+  let nested: number[] | undefined;
+  if (data.some(Array.isArray)) {
+    nested = shapeOf(data);
+    if (nested.length > MAX_RANK) tooDeep(name);
+    checkRectangular(data, nested, name);
   }
+  const count = nested ? elementCount(nested) : data.length;
+  if (count !== expected) {
+    throw new TensorError('SHAPE_MISMATCH', `input "${name}" has ${count} values but dims ${preview(dims)} need ${expected}`);
+  }
+  if (nested) flat = flattenChecked(data, nested, name);
   return { dtype, dims: [...dims], data: fromJsonValues(flat, dtype, name) };
 }
 

@@ -6,6 +6,7 @@
 import { elementCount, viewOf, type DType, type Tensor } from '../tensors.js';
 import { ServeError } from '../errors.js';
 import { elementSize, fromV2Datatype } from './datatypes.js';
+import { preview } from '../preview.js';
 
 /** A v2 tensor header as the binary code needs it (request input or response output). */
 export interface BinaryTensorHeader {
@@ -53,7 +54,7 @@ export function binaryDataSize(parameters: unknown, name: string): number | unde
   const size = (parameters as Record<string, unknown>).binary_data_size;
   if (size === undefined) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw new ServeError('INVALID_INPUT', `"${name}": parameters.binary_data_size is ${JSON.stringify(size)}; it must be a non-negative integer number of bytes`);
+    throw new ServeError('INVALID_INPUT', `"${name}": parameters.binary_data_size is ${preview(size)}; it must be a non-negative integer number of bytes`);
   }
   return size;
 }
@@ -73,7 +74,8 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, dims: readonly 
 /**
  * The tensors carried as binary data, by name: each header with a binarySize takes that many
  * bytes of `binary`, in order; together they must use every byte. Checks each size against
- * shape × element size (SHAPE_MISMATCH) and the datatype (BYTES is not served).
+ * shape × element size (SHAPE_MISMATCH) and the datatype (BYTES is not served). Nothing is
+ * allocated from a shape: a tensor is a view of bytes the body holds (or one copy of them).
  */
 export function readBinaryTensors(headers: readonly BinaryTensorHeader[], binary: Uint8Array): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
@@ -82,8 +84,12 @@ export function readBinaryTensors(headers: readonly BinaryTensorHeader[], binary
     if (h.binarySize === undefined) continue;
     const dtype = fromV2Datatype(h.datatype, h.name);
     const want = elementCount(h.shape) * elementSize(dtype);
+    if (!Number.isSafeInteger(want)) {
+      // past 2^53 the product is rounded (or Infinity): no body is that large, and no size can match
+      throw new ServeError('SHAPE_MISMATCH', `input "${h.name}": shape ${preview(h.shape)} of ${h.datatype} needs more than 2^53 bytes; binary_data_size is ${h.binarySize}`);
+    }
     if (h.binarySize !== want) {
-      throw new ServeError('SHAPE_MISMATCH', `input "${h.name}": binary_data_size is ${h.binarySize} bytes but shape ${JSON.stringify(h.shape)} of ${h.datatype} needs ${want}`);
+      throw new ServeError('SHAPE_MISMATCH', `input "${h.name}": binary_data_size is ${h.binarySize} bytes but shape ${preview(h.shape)} of ${h.datatype} needs ${want}`);
     }
     if (offset + h.binarySize > binary.length) {
       throw new ServeError('INVALID_INPUT', `input "${h.name}" needs ${h.binarySize} bytes of binary data at offset ${offset}, but the body has only ${binary.length} bytes after the JSON header`);

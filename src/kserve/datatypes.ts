@@ -2,6 +2,7 @@
 // element sizes for the binary tensor extension, and shapes with -1 for variable dims.
 import { DTYPES, type DType } from '../tensors.js';
 import { ServeError } from '../errors.js';
+import { preview } from '../preview.js';
 
 const TO_V2: Readonly<Record<DType, string>> = Object.freeze({
   bool: 'BOOL',
@@ -32,7 +33,7 @@ export function fromV2Datatype(datatype: unknown, name: string): DType {
   const d = typeof datatype === 'string' ? FROM_V2.get(datatype) : undefined;
   if (d) return d;
   if (datatype === 'BYTES') throw new ServeError('INVALID_INPUT', `input "${name}": datatype BYTES (strings) is not served; use one of ${V2_DATATYPES.join(', ')}`);
-  throw new ServeError('INVALID_INPUT', `input "${name}": datatype ${JSON.stringify(datatype)} is not a v2 datatype; use one of ${V2_DATATYPES.join(', ')}`);
+  throw new ServeError('INVALID_INPUT', `input "${name}": datatype ${preview(datatype)} is not a v2 datatype; use one of ${V2_DATATYPES.join(', ')}`);
 }
 
 /** Bytes per element in the binary tensor extension (BOOL is one byte; FP16 two). */

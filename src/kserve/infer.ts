@@ -44,10 +44,10 @@ export function decodeInferRequest(
 export function decodeInferInputs({ request, binary }: ParsedInfer, signature: readonly TensorSignature[], maxBatchSize: number): DecodedInfer {
   const binaries = readBinaryTensors(request.inputs, binary);
   const byName = new Map(request.inputs.map((i) => [i.name, i]));
-  const inputs = matchInputs([...byName.keys()], signature, maxBatchSize, (sig) => {
+  const inputs = matchInputs([...byName.keys()], signature, maxBatchSize, (sig, batched) => {
     const input = byName.get(sig.name)!;
     const t = binaries.get(sig.name);
-    if (!t) return decodeJsonTensor(input, sig);
+    if (!t) return decodeJsonTensor(input, sig, { batched });
     checkDatatype(input, sig);
     return t;
   });

@@ -7,6 +7,7 @@ import { decodeInput } from '../signature.js';
 import type { TensorSignature } from '../pool/protocol.js';
 import { binaryDataSize, type BinaryTensorHeader } from './binary.js';
 import { fromV2Datatype, toV2Datatype } from './datatypes.js';
+import { preview } from '../preview.js';
 
 export interface V2Input extends BinaryTensorHeader {
   datatype: string;
@@ -60,7 +61,7 @@ function parseInput(v: unknown, i: number): V2Input {
   if (typeof name !== 'string' || name === '') return bad(`inputs[${i}].name must be a non-empty string`);
   if (typeof datatype !== 'string') return bad(`input "${name}": datatype must be a string such as "FP32"`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    return bad(`input "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    return bad(`input "${name}": shape must be an array of non-negative integers, got ${preview(shape)}`);
   }
   const binarySize = binaryDataSize(parameters, `input "${name}"`);
   if (data !== undefined && !Array.isArray(data)) return bad(`input "${name}": data must be an array`);
@@ -99,10 +100,13 @@ export function parseInferRequest(v: unknown): V2InferRequest {
   return req;
 }
 
-/** Decodes a JSON input into a tensor of the signature's dtype, after checking its datatype. */
-export function decodeJsonTensor(input: V2Input, sig: TensorSignature): Tensor {
+/**
+ * Decodes a JSON input into a tensor of the signature's dtype, after checking its datatype; with
+ * `check`, its shape is checked against the signature before its data is walked (decodeInput).
+ */
+export function decodeJsonTensor(input: V2Input, sig: TensorSignature, check?: { batched: boolean }): Tensor {
   checkDatatype(input, sig);
-  return decodeInput({ dims: input.shape, data: input.data ?? [] }, sig);
+  return decodeInput({ dims: input.shape, data: input.data ?? [] }, sig, check);
 }
 
 /** The request's datatype must be the model's: DTYPE_MISMATCH otherwise. */

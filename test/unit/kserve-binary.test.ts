@@ -177,3 +177,60 @@ t.test('every datatype round-trips through JSON', async (t) => {
     }
   }
 });
+
+// ---- the fuzzer's findings on /v2: zero dims, shared dims, deep and huge shapes ----
+
+const PAIR: TensorSignature[] = [
+  { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+  { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+];
+const i64 = (...v: bigint[]): Uint8Array => new Uint8Array(BigInt64Array.from(v).buffer);
+const pairInput = (name: string, shape: unknown, extra: object) => ({ name, datatype: 'INT64', shape, ...extra });
+
+t.test('zero-size dims and disagreeing shared dims are SHAPE_MISMATCH, JSON and binary alike', async (t) => {
+  const json = (a: number[], b: number[]) => decode({ buf: Buffer.from(JSON.stringify({ inputs: [
+    pairInput('input_ids', a, { data: new Array(a[0]! * a[1]!).fill(1) }),
+    pairInput('attention_mask', b, { data: new Array(b[0]! * b[1]!).fill(1) }),
+  ] })) }, PAIR);
+  const binary = (a: number[], b: number[]) => decode(body({ inputs: [
+    pairInput('input_ids', a, { parameters: { binary_data_size: a[0]! * a[1]! * 8 } }),
+    pairInput('attention_mask', b, { parameters: { binary_data_size: b[0]! * b[1]! * 8 } }),
+  ] }, new Uint8Array(a[0]! * a[1]! * 8), new Uint8Array(b[0]! * b[1]! * 8)), PAIR);
+  for (const [form, run] of [['JSON', json], ['binary', binary]] as const) {
+    t.equal(run([1, 3], [1, 3]).inputs.rows, 1, `${form}: equal seq decodes`);
+    rejects(t, () => run([1, 0], [1, 0]), 'SHAPE_MISMATCH', 'every dimension must be at least 1', `${form}: [1, 0] (the SIGFPE request)`);
+    rejects(t, () => run([1, 3], [1, 2]), 'SHAPE_MISMATCH', 'disagree on dimension "seq": "input_ids" has 3 (dimension 1), "attention_mask" has 2', `${form}: seq 3 vs 2`);
+  }
+  const b = decode(body({ inputs: [pairInput('input_ids', [1, 2], { parameters: { binary_data_size: 16 } }), pairInput('attention_mask', [1, 2], { data: [1, 0] })] }, i64(5n, 6n)), PAIR);
+  t.same(Array.from(b.inputs.tensors.input_ids!.data as BigInt64Array), [5n, 6n], 'binary and JSON inputs mixed');
+});
+
+t.test('huge shapes never allocate: binary sizes are compared with the bytes, JSON counts with the data', async (t) => {
+  const one = (shape: unknown, parameters: object) => body({ inputs: [xInput({ shape, parameters })] }, f32(1, 2));
+  rejects(t, () => decode(one([70_000, 70_000], { binary_data_size: 8 })), 'SHAPE_MISMATCH', 'needs 19600000000', '[70000, 70000] with 8 bytes');
+  rejects(t, () => decode(one([70_000, 70_000], { binary_data_size: 19_600_000_000 })), 'INVALID_INPUT', 'only 8 bytes', 'binary_data_size that lies to match the shape');
+  rejects(t, () => decode(one([2 ** 53 - 1, 2], { binary_data_size: 8 })), 'SHAPE_MISMATCH', 'more than 2^53 bytes', 'a shape past 2^53 bytes');
+  rejects(t, () => decode(one(Array(40).fill(2 ** 52), { binary_data_size: 8 })), 'SHAPE_MISMATCH', 'more than 2^53 bytes', 'a shape whose product is Infinity');
+  rejects(t, () => decode(one([0, ...Array(40).fill(2 ** 52)], { binary_data_size: 8 })), 'SHAPE_MISMATCH', 'needs 0', 'Infinity × 0 is 0 bytes, not NaN');
+  rejects(t, () => decode(one([2 ** 53], { binary_data_size: 8 })), 'INVALID_INPUT', 'shape', 'a dim past 2^53 is not a safe integer');
+  const jsonOne = (shape: unknown, data: unknown) => ({ buf: Buffer.from(JSON.stringify({ inputs: [xInput({ shape, data })] })) });
+  rejects(t, () => decode(jsonOne([70_000, 2], [1, 2])), 'SHAPE_MISMATCH', 'need 140000', 'JSON shape claiming more rows than its data');
+  rejects(t, () => decode(jsonOne([1, 70_000], [1, 2])), 'SHAPE_MISMATCH', 'dimension 1 must be 2', 'the signature is checked before the data');
+});
+
+t.test('deep values in a v2 request are 400s, never stack overflows; messages preview them', async (t) => {
+  const deep = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
+  const cases: [string, ErrorCode, string, string][] = [
+    [`{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":${deep}}]}`, 'SHAPE_MISMATCH', 'nested more than', 'deep data'],
+    [`{"inputs":[{"name":"x","datatype":"FP32","shape":${deep},"data":[1,2]}]}`, 'INVALID_INPUT', 'got [[…]]', 'a deep shape'],
+    [`{"inputs":[{"name":"x","datatype":${deep},"shape":[1,2],"data":[1,2]}]}`, 'INVALID_INPUT', 'datatype', 'a deep datatype'],
+    [`{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":${deep}}}]}`, 'INVALID_INPUT', 'binary_data_size is [[…]]', 'a deep binary_data_size'],
+    [`{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,{"a":${deep}}]}]}`, 'DTYPE_MISMATCH', '({…})', 'a deep object as a value'],
+    [`{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,${deep}]}]}`, 'SHAPE_MISMATCH', 'ragged', 'a deep array as a value'],
+  ];
+  for (const [text, code, fragment, label] of cases) rejects(t, () => decode({ buf: Buffer.from(text) }), code, fragment, label);
+  const long = Array.from({ length: 5000 }, () => 1);
+  const err = thrown(() => decode({ buf: Buffer.from(JSON.stringify({ inputs: [xInput({ shape: long, data: [1, 2] })] })) })) as ServeError;
+  t.equal(err.code, 'SHAPE_MISMATCH', 'a 5000-dim shape: SHAPE_MISMATCH');
+  t.ok(err.message.length < 300, `a 5000-dim shape is cut in the message (${err.message.length} chars)`);
+});

@@ -1,6 +1,6 @@
 // Unit tests for decodeInputs: matching a request's JSON inputs to a model's signature.
 import t, { type Test } from 'tap';
-import { decodeInputs } from '../../src/signature.js';
+import { decodeInput, decodeInputs, isNamedDim } from '../../src/signature.js';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
 import { toNested } from '../../src/tensors.js';
 import type { TensorSignature } from '../../src/pool/protocol.js';
@@ -110,4 +110,106 @@ t.test('batch keys: symbolic non-batch dims make keys differ by shape', async (t
   t.equal(ab(2, 3), ab(2, 3));
   t.not(ab(2, 3), ab(3, 2), 'each input contributes its own dims');
   t.not(ab(2, 3), ab(2, 4));
+});
+
+// ---- shared dimension names, zero-size dims, deep and bombastic arrays (the fuzzer's findings) ----
+
+const PAIR: TensorSignature[] = [
+  { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+  { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+];
+
+/** The body that killed the server with SIGFPE: empty sequences on a [batch, seq] pair (model "seq_pair"). */
+const SIGFPE_BODY = '{"model":"seq_pair","inputs":{"input_ids":[[]],"attention_mask":[[]]}}';
+
+/** `depth` nested arrays around one number, as text (JSON.parse copes; recursive walks do not). */
+const deepText = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+
+/** An outer array of n numbers whose first element is an array of n numbers: it claims n × n. */
+function shapeBomb(n: number): unknown[] {
+  const outer: unknown[] = new Array(n).fill(1);
+  outer[0] = new Array(n).fill(1);
+  return outer;
+}
+
+t.test('dims that share a name agree across inputs: SHAPE_MISMATCH names both inputs, the dim and both sizes', async (t) => {
+  const ok = decodeInputs({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 0]] }, PAIR, 8);
+  t.strictSame(ok.tensors.attention_mask!.dims, [1, 3], 'equal sizes decode');
+  const forms: [string, Record<string, unknown>][] = [
+    ['nested', { input_ids: [[1, 2, 3]], attention_mask: [[1, 1]] }],
+    ['{dims, data}', { input_ids: { dims: [1, 3], data: [1, 2, 3] }, attention_mask: { dims: [1, 2], data: [1, 1] } }],
+  ];
+  for (const [label, inputs] of forms) {
+    serveError(t, () => decodeInputs(inputs, PAIR, 8), 'SHAPE_MISMATCH', ['"input_ids"', '"attention_mask"', '"seq"', '3', '2'], label);
+  }
+  // dimension 0 of a batching model keeps its own message
+  serveError(t, () => decodeInputs({ input_ids: [[1, 2], [3, 4]], attention_mask: [[1, 1]] }, PAIR, 8), 'SHAPE_MISMATCH', ['batch dimension', '"attention_mask" has 1 rows', 'has 2'], 'rows disagree');
+  // a model that does not batch: dimension 0 is a named dim like any other
+  serveError(t, () => decodeInputs({ input_ids: [[1, 2], [3, 4]], attention_mask: [[1, 1]] }, PAIR, 0), 'SHAPE_MISMATCH', ['"input_ids"', '"attention_mask"', '"batch"', 'dimension 0'], 'maxBatchSize 0: dim 0 by name');
+  // the same name twice in one input
+  const square: TensorSignature[] = [{ name: 'm', dtype: 'float32', dims: ['n', 'n'] }];
+  t.strictSame(decodeInputs({ m: [[1, 2], [3, 4]] }, square, 0).tensors.m!.dims, [2, 2], 'a square matrix decodes');
+  serveError(t, () => decodeInputs({ m: [[1, 2, 3], [4, 5, 6]] }, square, 0), 'SHAPE_MISMATCH', ['"m"', '"n"', '2', '3', 'dimension 0', 'dimension 1'], 'within one input');
+});
+
+t.test('unnamed variable dims ("", "-1", "?", "unk__N") are never shared', async (t) => {
+  for (const d of ['', '-1', '-7', '?', 'unk__12']) {
+    t.notOk(isNamedDim(d), `${JSON.stringify(d)} is not a name`);
+    const sig: TensorSignature[] = [
+      { name: 'a', dtype: 'float32', dims: ['batch', d] },
+      { name: 'b', dtype: 'float32', dims: ['batch', d] },
+    ];
+    const res = decodeInputs({ a: [[1, 2, 3]], b: [[1, 2]] }, sig, 8);
+    t.strictSame([res.tensors.a!.dims, res.tensors.b!.dims], [[1, 3], [1, 2]], `dims ${JSON.stringify(d)} may differ`);
+  }
+  for (const d of ['seq', 'batch', 'sequence_length', 'n']) t.ok(isNamedDim(d), `${d} is a name`);
+  t.notOk(isNamedDim(4), 'a fixed dim is not a name');
+});
+
+t.test('the 70-byte SIGFPE body, and every other zero-size dim, is SHAPE_MISMATCH', async (t) => {
+  t.equal(Buffer.byteLength(SIGFPE_BODY), 70, 'the exact body the fuzzer found');
+  const body = JSON.parse(SIGFPE_BODY) as { inputs: Record<string, unknown> };
+  serveError(t, () => decodeInputs(body.inputs, PAIR, 8), 'SHAPE_MISMATCH', ['"input_ids"', 'dimension 1', '"seq"', 'at least 1'], 'the 70-byte body');
+  serveError(t, () => decodeInputs(body.inputs, PAIR, 0), 'SHAPE_MISMATCH', ['"input_ids"', 'dimension 1', 'at least 1'], 'the same without batching');
+  const zeros: [string, Record<string, unknown>, number, string[]][] = [
+    ['{dims: [1, 0]}', { input_ids: { dims: [1, 0], data: [] }, attention_mask: { dims: [1, 0], data: [] } }, 8, ['dimension 1', 'at least 1']],
+    ['0 rows, batching', { input_ids: { dims: [0, 3], data: [] }, attention_mask: { dims: [0, 3], data: [] } }, 8, ['0 rows']],
+    ['0 rows, not batching', { input_ids: { dims: [0, 3], data: [] }, attention_mask: { dims: [0, 3], data: [] } }, 0, ['dimension 0', 'at least 1']],
+  ];
+  for (const [label, inputs, max, fragments] of zeros) serveError(t, () => decodeInputs(inputs, PAIR, max), 'SHAPE_MISMATCH', ['"input_ids"', ...fragments], label);
+  const img: TensorSignature[] = [{ name: 'x', dtype: 'float32', dims: ['batch', 'h', 2] }];
+  serveError(t, () => decodeInputs({ x: [[], []] }, img, 8), 'SHAPE_MISMATCH', ['"x"'], 'an empty inner row');
+  // 0-d scalars have no dims to be empty
+  const scalar: TensorSignature[] = [{ name: 's', dtype: 'float32', dims: [] }];
+  t.strictSame(decodeInputs({ s: 0 }, scalar, 0).tensors.s!.dims, [], 'a 0-d input decodes');
+  t.strictSame(decodeInputs({ s: { dims: [], data: [3] } }, scalar, 0).tensors.s!.dims, [], 'a 0-d input as {dims: [], data}');
+});
+
+t.test('a 20,000-deep array is a 400, never a stack overflow', async (t) => {
+  const deep = JSON.parse(deepText(20_000)) as unknown;
+  serveError(t, () => decodeInputs({ input: deep }, SIG, 8), 'SHAPE_MISMATCH', ['"input"', 'nested more than 3', 'rank 2', '[batch, 4]'], 'nested input');
+  serveError(t, () => decodeInputs({ input: { dims: [1, 4], data: deep } }, SIG, 8), 'SHAPE_MISMATCH', ['"input"', 'nested more than'], 'deep data under good dims');
+  serveError(t, () => decodeInputs({ input: { dims: [deep], data: [1] } }, SIG, 8), 'INVALID_INPUT', ['"input"', 'non-negative integers'], 'a deep array among the dims');
+  serveError(t, () => decodeInputs({ input: [[1, 2, 3, deep]] }, SIG, 8), 'SHAPE_MISMATCH', ['"input"', 'ragged'], 'deep where a number belongs');
+  serveError(t, () => decodeInputs({ input: [[1, 2, 3, { a: deep }]] }, SIG, 8), 'DTYPE_MISMATCH', ['element 3', '{…}'], 'a deep object where a number belongs (the message never stringifies it)');
+  // decodeInput without a signature check (compress reads single rows with it) is bounded too
+  const err = thrown(() => decodeInput(deep, SIG[0]!));
+  t.ok(err instanceof ServeError && err.code === 'SHAPE_MISMATCH', `unchecked decode: SHAPE_MISMATCH, got ${String(err)}`);
+  // one level too deep keeps the plain rank message
+  serveError(t, () => decodeInputs({ input: [[[1, 2, 3, 4]]] }, SIG, 8), 'SHAPE_MISMATCH', ['has rank 3', '[batch, 4]'], 'rank 3');
+});
+
+t.test('shape bombs are 400s: nothing is allocated from a claimed shape before the body backs it', async (t) => {
+  const bomb = shapeBomb(70_000); // claims 70,000 × 70,000 = 4.9e9 elements
+  serveError(t, () => decodeInputs({ input_ids: bomb, attention_mask: bomb }, PAIR, 8), 'SHAPE_MISMATCH', ['"input_ids"', 'ragged', 'depth 1'], 'int64 nested');
+  const floats: TensorSignature[] = [{ name: 'x', dtype: 'float32', dims: ['batch', 'n'] }];
+  serveError(t, () => decodeInputs({ x: bomb }, floats, 0), 'SHAPE_MISMATCH', ['"x"', 'ragged'], 'float32 (the fast path)');
+  serveError(t, () => decodeInputs({ x: { dims: [70_000, 70_000], data: [1, 2, 3] } }, floats, 0), 'SHAPE_MISMATCH', ['3 values', '4900000000'], '{dims, data} claiming 4.9e9');
+  serveError(t, () => decodeInputs({ x: { dims: [2 ** 53, 2 ** 53], data: [1] } }, floats, 0), 'SHAPE_MISMATCH', ['1 values'], 'dims whose product is not a safe integer');
+  serveError(t, () => decodeInputs({ x: { dims: [1, 4.9e9], data: bomb } }, floats, 0), 'SHAPE_MISMATCH', ['ragged'], 'nested data that is a bomb');
+  for (const dims of [[1, 1e400], [1, -1], [1, 1.5], [1, '2'], [1, null]]) {
+    serveError(t, () => decodeInputs({ x: { dims, data: [1] } }, floats, 0), 'INVALID_INPUT', ['non-negative integers'], `dims ${String(dims)}`);
+  }
+  // the rows bound still applies to dims that claim many rows
+  serveError(t, () => decodeInputs({ input: { dims: [1e6, 4], data: [1, 2, 3, 4] } }, SIG, 8), 'SHAPE_MISMATCH', ['need 4000000'], '{dims, data} claiming a million rows');
 });

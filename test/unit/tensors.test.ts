@@ -3,10 +3,15 @@
 import t, { type Test } from 'tap';
 import {
   DTYPES,
+  MAX_RANK,
   TensorError,
   batchKey,
+  checkRectangular,
+  elementCount,
   fromDimsData,
   fromNested,
+  inferShape,
+  shapeOf,
   packBatch,
   sliceBatch,
   toNested,
@@ -310,4 +315,71 @@ t.test('float16: a JS number is rounded once, to the nearest float16 (no double 
   // the same in the subnormal range: just above half the smallest subnormal is nearer to 2^-24 than to 0
   t.equal(f32ToF16(2 ** -25 + 2 ** -50), 0x0001, 'just above half the smallest subnormal');
   t.strictSame(toNested(fromNested([1 + 2 ** -11 + 2 ** -40], 'float16')), [1 + 2 ** -10], 'through the JSON decoder');
+});
+
+// ---- bounded walks: deep arrays, shape bombs, counts compared before allocating ----
+
+/** An outer array of n numbers whose first element is an array of n numbers: it claims n × n. */
+function shapeBomb(n: number): unknown[] {
+  const outer: unknown[] = new Array(n).fill(1);
+  outer[0] = new Array(n).fill(1);
+  return outer;
+}
+
+t.test('shapeOf reads the claimed shape iteratively, at most limit + 1 dims', async (t) => {
+  const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`) as unknown;
+  t.equal(shapeOf(deep).length, MAX_RANK + 1, 'the default limit: one past MAX_RANK');
+  t.strictSame(shapeOf(deep, 2), [1, 1, 1], 'limit 2: three dims');
+  t.strictSame(shapeOf([[1, 2, 3], [4]]), [2, 3], 'only the first elements are read');
+  t.strictSame(shapeOf([[], [1]]), [2, 0]);
+  t.strictSame(shapeOf(5), []);
+});
+
+t.test('checkRectangular checks every inner array and never reads a leaf', async (t) => {
+  const row = [1, 2, 3];
+  // a leaf that throws when read: the check must not touch it
+  Object.defineProperty(row, 1, { get: () => { throw new Error('a leaf was read'); } });
+  t.doesNotThrow(() => checkRectangular([row, [4, 5, 6]], [2, 3], 'x'), 'leaves are not read');
+  t.doesNotThrow(() => checkRectangular([[{}, 'a'], [null, [7]]], [2, 2], 'x'), 'whatever the leaves are');
+  t.doesNotThrow(() => checkRectangular(7, [], 'x'), 'rank 0');
+  for (const [v, dims] of [
+    [[[1, 2], [3]], [2, 2]],
+    [[[1, 2], 3], [2, 2]],
+    [[1, 2], [3]],
+    [[[1], [2]], [2, 2]],
+    [shapeBomb(1000), [1000, 1000]],
+  ] as [unknown, number[]][]) {
+    throwsTensorError(t, () => checkRectangular(v, dims, 'x'), 'SHAPE_MISMATCH', ['"x"', 'ragged'], `${dims}: ragged`);
+  }
+});
+
+t.test('fromNested: a 20,000-deep array and a shape bomb are TensorErrors, not RangeErrors', async (t) => {
+  const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`) as unknown;
+  for (const dtype of ['float32', 'int64', 'uint8'] as DType[]) {
+    throwsTensorError(t, () => fromNested(deep, dtype, 'x'), 'SHAPE_MISMATCH', ['"x"', `more than ${MAX_RANK}`], `${dtype}: deep`);
+    throwsTensorError(t, () => inferShape(deep, 'x'), 'SHAPE_MISMATCH', ['"x"'], `${dtype}: inferShape deep`);
+    // 70,000 × 70,000 would be 4.9e9 elements: a RangeError (or 39 GB) if allocated from the claim
+    throwsTensorError(t, () => fromNested(shapeBomb(70_000), dtype, 'x'), 'SHAPE_MISMATCH', ['"x"', 'ragged', 'depth 1'], `${dtype}: shape bomb`);
+  }
+  const ok = JSON.parse(`${'['.repeat(MAX_RANK)}1${']'.repeat(MAX_RANK)}`) as unknown;
+  t.equal(fromNested(ok, 'float32').dims.length, MAX_RANK, 'MAX_RANK deep still decodes');
+});
+
+t.test('fromDimsData compares counts before allocating; nested data is checked rectangular first', async (t) => {
+  throwsTensorError(t, () => fromDimsData([70_000, 70_000], [1, 2, 3], 'float32', 'x'), 'SHAPE_MISMATCH', ['3 values', '4900000000'], 'dims claiming 4.9e9');
+  throwsTensorError(t, () => fromDimsData([2 ** 53, 2 ** 53, 2 ** 53], [1], 'int64', 'x'), 'SHAPE_MISMATCH', ['1 values'], 'a product past 2^53');
+  throwsTensorError(t, () => fromDimsData([70_000, 70_000], shapeBomb(70_000), 'float32', 'x'), 'SHAPE_MISMATCH', ['ragged'], 'nested data that claims 4.9e9');
+  const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`) as unknown[];
+  throwsTensorError(t, () => fromDimsData([1], deep, 'float32', 'x'), 'SHAPE_MISMATCH', [`more than ${MAX_RANK}`], 'deep data');
+  throwsTensorError(t, () => fromDimsData([deep as unknown as number], [1], 'float32', 'x'), 'INVALID_INPUT', ['non-negative integers', '[[…]]'], 'a deep dim, previewed');
+  t.strictSame(toNested(fromDimsData([2, 2], [[1, 2], [3, 4]], 'float32', 'x')), [[1, 2], [3, 4]], 'nested data as before');
+  t.strictSame(toNested(fromDimsData([4], [[1, 2], [3, 4]], 'int32', 'x')), [1, 2, 3, 4], 'nested data of another shape, same count');
+});
+
+t.test('elementCount: 0 wins over overflow; the product may pass 2^53 (callers compare, never allocate)', async (t) => {
+  t.equal(elementCount([]), 1);
+  t.equal(elementCount([3, 4]), 12);
+  t.equal(elementCount([2 ** 53, 2 ** 53, 2 ** 53, 2 ** 53, 2 ** 53, 2 ** 53, 0]), 0, 'not NaN (Infinity × 0)');
+  t.equal(elementCount(Array(30).fill(2 ** 52)), Infinity);
+  t.notOk(Number.isSafeInteger(elementCount([70_000, 70_000, 70_000, 70_000])));
 });
