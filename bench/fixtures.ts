@@ -16,7 +16,7 @@ export interface BenchModel {
   /** Name the server serves it under. */
   name: string;
   /** The "seed", "heavy" or "cnn" key (BENCH_ONLY section names, except cnn: section v2). */
-  key: 'seed' | 'heavy' | 'cnn';
+  key: 'seed' | 'heavy' | 'cnn' | 'poison';
   path: string;
   sizes: number[];
   inputName: string;
@@ -96,6 +96,14 @@ export class Workspace {
     await mkdir(join(this.dir, 'generated'), { recursive: true });
     await writeFile(path, cnnModel(11));
     return { name: 'tiny-cnn', key: 'cnn', path, sizes: [3 * 224 * 224, 10], inputName: 'input', bodies: [] };
+  }
+
+  /** Writes an ONNX model built at run time under generated/ and describes it. */
+  async generatedModel(name: string, key: BenchModel['key'], bytes: Uint8Array, sizes: number[], inputName: string): Promise<BenchModel> {
+    const path = join(this.dir, 'generated', `${name}.onnx`);
+    await mkdir(join(this.dir, 'generated'), { recursive: true });
+    await writeFile(path, bytes);
+    return { name, key, path, sizes, inputName, bodies: [] };
   }
 
   /** A one-model repository `<tag>/<model.name>/{model.onnx, config.json}`; config undefined: no config.json. */

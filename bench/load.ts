@@ -22,6 +22,8 @@ export interface LoadOptions {
   onMeasureEnd?: () => unknown;
   /** Checks the first successful answer's body; returns a problem or undefined. */
   check?: (body: Buffer) => string | undefined;
+  /** A non-200 status some bodies are meant to get (e.g. 422 for a poisoned input): counted in `expected`, not an error. */
+  expectedStatus?: number;
 }
 
 export interface LoadResult {
@@ -30,6 +32,8 @@ export interface LoadResult {
   requests: number;
   errors: number;
   errorSamples: string[];
+  /** Answers in the window with LoadOptions.expectedStatus (not in requests, reqPerS or latency). */
+  expected: number;
   windowS: number;
   reqPerS: number;
   /** Milliseconds, client-observed (send to last byte of the answer). */
@@ -74,6 +78,7 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
   let measured = 0;
   let issued = 0;
   let errors = 0;
+  let expected = 0;
   const errorSamples: string[] = [];
   let queueSum = 0;
   let computeSum = 0;
@@ -138,6 +143,10 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
         const res = await pool.request({ path: o.path, method: 'POST', headers, body });
         const buf = Buffer.from(await res.body.arrayBuffer());
         const t1 = performance.now();
+        if (res.statusCode === o.expectedStatus) {
+          if (phase === 'measure') expected++;
+          continue;
+        }
         if (res.statusCode !== 200) {
           fail(`HTTP ${res.statusCode}: ${buf.toString('utf8', 0, 200)}`);
           await sleep(5);
@@ -198,6 +207,7 @@ export async function runClosedLoop(o: LoadOptions): Promise<LoadResult> {
     requests: measured,
     errors,
     errorSamples,
+    expected,
     windowS,
     reqPerS: measured / windowS,
     latency: {

@@ -116,6 +116,8 @@ export interface MeasureOptions {
   /** false for the bare baseline: no /v1/models, no /metrics. */
   onnxServe: boolean;
   check?: (body: Buffer) => string | undefined;
+  /** A non-200 status some bodies are meant to get (counted apart, not as errors). */
+  expectedStatus?: number;
 }
 
 export async function measure(server: ChildServer, o: MeasureOptions): Promise<Measurement> {
@@ -143,6 +145,7 @@ export async function measure(server: ChildServer, o: MeasureOptions): Promise<M
     onMeasureStart: snapshot,
     onMeasureEnd: snapshot,
     ...(o.check ? { check: o.check } : {}),
+    ...(o.expectedStatus ? { expectedStatus: o.expectedStatus } : {}),
   });
   const m: Measurement = { model: o.model, mode: o.mode, load };
   const serverCpu = cpuBetween(cpu.server[0], cpu.server[1]);

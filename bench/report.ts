@@ -3,6 +3,7 @@
 // and notes on noise. Pure: results in, markdown out.
 import type { Measurement } from './measure.js';
 import type { Plots } from './plots.js';
+import { poisonReport } from './poison.js';
 import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, rowsOf, type CompressionEntry, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
@@ -345,6 +346,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.curve.length) out.push('## Latency vs offered rate: batching on and off (open loop)', '', curveSection(r, plots), '');
   if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
+  if (r.poison.length) out.push('## A request onnxruntime refuses: what it costs its batch-mates', '', poisonReport(r.poison, topConcurrency(r), table), '');
   if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
   if (r.ceilings.length) {
     out.push('## In-process ceiling', '', 'onnxruntime `session.run` in worker threads of the bench process (same session options as the server\'s workers), no HTTP, no JSON, nothing else running; a fixed random batch of the size the server formed most, with the server\'s workers × intra-op threads.', '', ceilingTable(r), '');

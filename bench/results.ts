@@ -61,6 +61,8 @@ export interface Results {
   batchCurve: CeilingEntry[];
   /** Section knee: `npm run load -- --sweep` on every shipped model, default config. */
   knees: KneeEntry[];
+  /** Section poison: an embedding MLP clean and with refused inputs mixed in, batching on and off (bench/poison.ts). */
+  poison: Measurement[];
   /** Sections that failed, with the reason; the rest of the report still stands. */
   failures: string[];
 }

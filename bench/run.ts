@@ -22,6 +22,7 @@ import { writePlots } from './plots.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
 import { agreement, buildForms } from './compression.js';
+import { MODE_CLEAN, MODE_POISONED_OFF, MODE_POISONED_ON, POISON_MODEL, POISON_MODEL_UNBATCHED, embeddingMlp, poisonBodies } from './poison.js';
 import { BUSY_CORES, type CompressionEntry, find, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
 
 /** Flags a measurement during which other processes used a noticeable share of the cores. */
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     curve: [],
     batchCurve: [],
     knees: [],
+    poison: [],
     failures: [],
   };
   const has = (x: string): boolean => s.only.includes(x);
@@ -319,6 +321,34 @@ async function main(): Promise<void> {
           const rounds = (c: number): (number | undefined)[] => (c === top && s.rounds > 1 ? Array.from({ length: s.rounds }, (_, i) => i) : [undefined]);
           for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of [MODE_V1, MODE_V2_JSON, MODE_V2_BIN]) await run(cnn, mode, c, round);
           for (const round of rounds(top)) for (const mode of [MODE_V1, MODE_V2_JSON]) await run(seed, mode, top, round);
+        });
+      });
+    }
+    if (has('poison')) {
+      await section('poison', async () => {
+        const model = await ws.generatedModel(POISON_MODEL, 'poison', embeddingMlp(), [16, 10], 'ids');
+        const root = await ws.repo('poison', model);
+        await ws.repo('poison', { ...model, name: POISON_MODEL_UNBATCHED }, { maxBatchSize: 0 });
+        const logits = (body: Buffer): string | undefined => {
+          const row = (JSON.parse(body.toString('utf8')) as { outputs?: { logits?: number[][] } }).outputs?.logits?.[0];
+          return Array.isArray(row) && row.length === 10 ? undefined : `unexpected answer ${body.toString('utf8', 0, 200)}`;
+        };
+        await withServer(() => startOnnxServe(root), async (server) => {
+          const top = topConcurrency(r);
+          const rows: [string, string, Buffer[]][] = [
+            [POISON_MODEL, MODE_CLEAN, poisonBodies(POISON_MODEL, false)],
+            [POISON_MODEL, MODE_POISONED_ON, poisonBodies(POISON_MODEL, true)],
+            [POISON_MODEL_UNBATCHED, MODE_POISONED_OFF, poisonBodies(POISON_MODEL_UNBATCHED, true)],
+          ];
+          for (let round = 0; round < s.rounds; round++) {
+            for (const [name, mode, bodies] of rows) {
+              await quiet();
+              const m = await measure(server, { ...common, model: name, mode, concurrency: top, onnxServe: true, bodies, check: logits, expectedStatus: 422 });
+              m.round = round;
+              r.poison.push(m);
+              logMeasurement(m);
+            }
+          }
         });
       });
     }

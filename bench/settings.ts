@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from './fixtures.js';
 import type { Results } from './results.js';
 
-const SECTIONS = ['seed', 'heavy', 'curve', 'batch', 'split', 'v2', 'compress', 'knee'];
+const SECTIONS = ['seed', 'heavy', 'curve', 'batch', 'split', 'v2', 'compress', 'knee', 'poison'];
 
 function envNumber(name: string, dflt: number, min: number): number {
   const v = process.env[name];

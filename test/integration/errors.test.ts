@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import { embeddingModel, VOCAB } from '../helpers/trait-models.js';
 
 const mlp = mlpModel([8, 16, 2], 3);
 const row = (seed: number): number[] => Array.from(seededFloats(8, seed));
@@ -14,6 +15,7 @@ t.test('every error code from a real request', async (t) => {
     // one worker, no waiting for rows: a slowed run keeps the only worker busy on demand
     slow: { onnx: mlp, config: { instances: 1, maxBatchSize: 4, dynamicBatching: { maxQueueDelayMs: 0, maxQueueSize: 1 } } },
     broken: { onnx: new Uint8Array([1, 2, 3, 4]) },
+    emb: { onnx: embeddingModel() },
   });
   const served = await startServer(t, repo, [], { faultHooks: true });
   const url = `${served.url}/v1/predict`;
@@ -39,6 +41,16 @@ t.test('every error code from a real request', async (t) => {
   await expectError(await postJson(url, { model: 'mlp', version: '9', inputs: { input: [row(1)] } }), 'MODEL_NOT_FOUND', 'unknown version');
   await expectError(await postJson(url, { model: 'broken', inputs: { input: [row(1)] } }), 'MODEL_NOT_READY', 'a model that failed to load');
   await expectError(await getJson(`${served.url}/v1/nothing-here`), 'ROUTE_NOT_FOUND', 'an unknown path');
+  await expectError(await postJson(url, { model: 'emb', inputs: { ids: [[VOCAB + 5]] } }), 'INPUT_REJECTED', 'an id onnxruntime refuses');
+
+  // the docs' static files (@fastify/static, @fastify/send) keep their statuses
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await request(`${served.url}${path}`, { headers });
+    return { status: res.statusCode, body: (await res.body.json()) as any };
+  };
+  await expectError(await get('/docs/static/a%00b'), 'FORBIDDEN', 'a NUL byte in a docs path');
+  await expectError(await get('/docs/static/swagger-ui.css', { 'if-match': '"not-its-etag"' }), 'PRECONDITION_FAILED', 'an If-Match that does not hold');
+  await expectError(await get('/docs/static/swagger-ui.css', { range: 'bytes=999999999-' }), 'RANGE_NOT_SATISFIABLE', 'a range past the end of the file');
 
   // PAYLOAD_TOO_LARGE: a second server with a tiny body limit
   const small = await startServer(t, repo, ['--body-limit', '2kb']);
