@@ -354,6 +354,11 @@ export function toJsonText(t: Tensor): string {
 export function packBatch(parts: readonly Tensor[]): Tensor {
   const first = parts[0];
   if (!first) throw new Error('packBatch needs at least one tensor');
+  if (first.dims.length === 0) {
+    // a 0-d input (a model that does not batch): one request, copied so that its buffer can be transferred
+    if (parts.length !== 1) throw new Error('packBatch: 0-d tensors cannot be stacked');
+    return { dtype: first.dtype, dims: [], data: first.data.slice() as TypedArray };
+  }
   let rows = 0;
   let total = 0;
   for (const p of parts) {
