@@ -1,0 +1,619 @@
+// A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary)
+// and of odd URLs against the real server: every malformed request is a 4xx with the route's
+// error shape and a catalogue code, nothing answers 5xx or kills the process, and afterwards
+// every model still answers correctly. FUZZ_SEED=<n> replays (or explores) another seed; a
+// failure names the seed, the case number and the body.
+import t from 'tap';
+import { connect } from 'node:net';
+import { Pool } from 'undici';
+import { makeRepo, startServer } from '../helpers/server.js';
+import { buildModel } from '../../src/onnx/builder.js';
+import { ERRORS, isErrorCode } from '../../src/errors.js';
+import { f32ToF16 } from '../../src/float16.js';
+import type { DType } from '../../src/tensors.js';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed5);
+const CASES = 3000;
+const IN_FLIGHT = 8;
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---- the models: nothing in them can fail inside onnxruntime for a well-shaped input ----
+// (Identity, Add, Mul, Cast: no Gather to refuse an index, no integer Div to trap on zero)
+
+interface Sig {
+  name: string;
+  dtype: DType;
+  dims: (number | string)[];
+}
+interface Model {
+  inputs: Sig[];
+  /** Output name → how to compute it from the inputs' flat values. */
+  outputs: Record<string, (v: Record<string, number[] | boolean[]>) => (number | boolean)[]>;
+  onnx: Uint8Array;
+}
+
+const f32 = Math.fround;
+const MODELS: Record<string, Model> = {
+  // 8 letters: the fuzzer's 70-byte body names a model of this length
+  seq_pair: {
+    inputs: [
+      { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+      { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+    ],
+    outputs: { masked: (v) => (v.input_ids as number[]).map((x, i) => x * (v.attention_mask as number[])[i]!) },
+    onnx: buildModel({
+      inputs: [
+        { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+        { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+      ],
+      outputs: [{ name: 'masked', dtype: 'int64', dims: ['batch', 'seq'] }],
+      nodes: [{ op: 'Mul', inputs: ['input_ids', 'attention_mask'], outputs: ['masked'] }],
+    }),
+  },
+  dense4: {
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['batch', 4] }],
+    outputs: { y: (v) => (v.x as number[]).map((x) => f32(f32(x) + f32(x))) },
+    onnx: buildModel({
+      inputs: [{ name: 'x', dtype: 'float32', dims: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: ['batch', 4] }],
+      nodes: [{ op: 'Add', inputs: ['x', 'x'], outputs: ['y'] }],
+    }),
+  },
+  scalar: {
+    inputs: [{ name: 's', dtype: 'float32', dims: [] }],
+    outputs: { s2: (v) => (v.s as number[]).map((x) => f32(f32(x) * f32(x))) },
+    onnx: buildModel({
+      inputs: [{ name: 's', dtype: 'float32', dims: [] }],
+      outputs: [{ name: 's2', dtype: 'float32', dims: [] }],
+      nodes: [{ op: 'Mul', inputs: ['s', 's'], outputs: ['s2'] }],
+    }),
+  },
+  mixed: {
+    inputs: [
+      { name: 'q', dtype: 'int8', dims: ['batch', 3] },
+      { name: 'h', dtype: 'float16', dims: ['batch', 3] },
+      { name: 'flag', dtype: 'bool', dims: ['batch', 3] },
+    ],
+    outputs: {
+      q_out: (v) => v.q as number[],
+      qf: (v) => v.q as number[],
+      h_out: (v) => v.h as number[],
+      flag_out: (v) => v.flag as boolean[],
+    },
+    onnx: buildModel({
+      inputs: [
+        { name: 'q', dtype: 'int8', dims: ['batch', 3] },
+        { name: 'h', dtype: 'float16', dims: ['batch', 3] },
+        { name: 'flag', dtype: 'bool', dims: ['batch', 3] },
+      ],
+      outputs: [
+        { name: 'q_out', dtype: 'int8', dims: ['batch', 3] },
+        { name: 'qf', dtype: 'float32', dims: ['batch', 3] },
+        { name: 'h_out', dtype: 'float16', dims: ['batch', 3] },
+        { name: 'flag_out', dtype: 'bool', dims: ['batch', 3] },
+      ],
+      nodes: [
+        { op: 'Identity', inputs: ['q'], outputs: ['q_out'] },
+        { op: 'Cast', inputs: ['q'], outputs: ['qf'], attributes: { to: 1 } },
+        { op: 'Identity', inputs: ['h'], outputs: ['h_out'] },
+        { op: 'Identity', inputs: ['flag'], outputs: ['flag_out'] },
+      ],
+    }),
+  },
+};
+const NAMES = Object.keys(MODELS);
+
+const V2_TYPE: Record<string, string> = { int64: 'INT64', float32: 'FP32', float16: 'FP16', int8: 'INT8', bool: 'BOOL' };
+
+/** The body that killed the server with SIGFPE before zero-size dims were refused. */
+const SIGFPE_BODY = '{"model":"seq_pair","inputs":{"input_ids":[[]],"attention_mask":[[]]}}';
+
+// ---- texts too big or too odd to build as objects ----
+
+const DEEP = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
+/** An outer array of 70,000 numbers whose first element is an array of 70,000: it claims 4.9e9 elements. */
+const BOMB = (() => {
+  const row = new Array(70_000).fill(1).join(',');
+  return `[[${row}],${row.slice(2)}]`;
+})();
+const SENTINEL_DEEP = '\u0000deep';
+const SENTINEL_BOMB = '\u0000bomb';
+
+function serialize(v: unknown): string {
+  return JSON.stringify(v).replaceAll(JSON.stringify(SENTINEL_DEEP), DEEP).replaceAll(JSON.stringify(SENTINEL_BOMB), BOMB);
+}
+
+// ---- case generation ----
+
+interface Case {
+  kind: string;
+  method: string;
+  path: string;
+  headers: Record<string, string | string[]>;
+  body?: Buffer | string;
+  /** The answer to expect when the request is valid and unmutated. */
+  expect?: { model: string; values: Record<string, number[] | boolean[]>; api: 'v1' | 'v2' };
+}
+
+interface Valid {
+  model: string;
+  dims: Record<string, number[]>;
+  values: Record<string, number[] | boolean[]>;
+}
+
+function gen(rng: () => number) {
+  const int = (lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+  const chance = (p: number): boolean => rng() < p;
+
+  // no "/" in generated text: messages echo names, and the checks look for absolute paths
+  const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABC0123456789_-. é😀\u0000"\\\n';
+  const str = (max = 12): string => Array.from({ length: int(0, max) }, () => pick([...ALPHABET])).join('');
+
+  function randomJson(depth = 0): unknown {
+    const r = rng();
+    if (depth > 3 || r < 0.35) return pick([0, -1, 1.5, 1e39, -1e308, 2 ** 53, 1e-320, true, false, null, '', '1', 'x', str()]);
+    if (r < 0.7) return Array.from({ length: int(0, 4) }, () => randomJson(depth + 1));
+    return Object.fromEntries(Array.from({ length: int(0, 4) }, () => [pick(['model', 'inputs', 'dims', 'data', 'name', 'shape', 'datatype', 'parameters', str(6)]), randomJson(depth + 1)]));
+  }
+
+  function value(dtype: DType): number | boolean {
+    if (dtype === 'bool') return chance(0.5);
+    if (dtype === 'int8') return int(-128, 127);
+    if (dtype === 'int64') return int(-1000, 1000);
+    return int(-32, 32) / 4; // exact in float16 and float32
+  }
+
+  function valid(model = pick(NAMES)): Valid {
+    const m = MODELS[model]!;
+    const sizes: Record<string, number> = { batch: int(1, 3), seq: int(1, 6) };
+    const dims: Record<string, number[]> = {};
+    const values: Record<string, number[] | boolean[]> = {};
+    for (const s of m.inputs) {
+      const d = s.dims.map((x) => (typeof x === 'number' ? x : sizes[x]!));
+      dims[s.name] = d;
+      values[s.name] = Array.from({ length: d.reduce((a, b) => a * b, 1) }, () => value(s.dtype)) as number[] | boolean[];
+    }
+    return { model, dims, values };
+  }
+
+  function nest(flat: readonly unknown[], dims: readonly number[]): unknown {
+    if (dims.length === 0) return flat[0];
+    let pos = 0;
+    const build = (depth: number): unknown[] =>
+      Array.from({ length: dims[depth]! }, () => (depth === dims.length - 1 ? flat[pos++] : build(depth + 1)));
+    return build(0);
+  }
+
+  /** A replacement for one tensor's value: the mutations every decoder must refuse cleanly. */
+  function badTensor(s: Sig, v: Valid): { nested?: unknown; dims?: unknown; data?: unknown; label: string } {
+    const d = v.dims[s.name]!;
+    switch (int(0, 13)) {
+      case 0: return { nested: SENTINEL_DEEP, dims: [1, 1], data: SENTINEL_DEEP, label: 'deep array' };
+      case 1: return { nested: SENTINEL_BOMB, dims: [70_000, 70_000], data: SENTINEL_BOMB, label: 'shape bomb' };
+      case 2: return { nested: pick([[[]], [], [[], []]]), dims: pick([[1, 0], [0, 3], [0], [0, 0]]), data: [], label: 'zero dim' };
+      case 3: return { nested: [[1, 2], [3]], dims: d, data: [[1, 2], [3]], label: 'ragged' };
+      case 4: return { nested: nest(Array(d.reduce((a, b) => a * b, 1)).fill(pick(['1', 'x', null, {}, [], 1e39, 1.5, 300, -129, true, '9223372036854775808'])), d), dims: d, data: Array(d.reduce((a, b) => a * b, 1)).fill(pick(['x', null, 1e39, 1.5, 70000])), label: 'wrong dtype' };
+      case 5: return { dims: pick([[1e6, 4], [2 ** 53, 2], [1e300, 1e300], [-1, 4], [1.5, 4], ['2', 4], [null], [1e400], Array(5000).fill(1), [70_000, 70_000]]), data: [1, 2, 3, 4], label: 'bad dims' };
+      case 6: return { nested: randomJson(), dims: randomJson(), data: randomJson(), label: 'random json' };
+      case 7: return { nested: nest(v.values[s.name]!, [...d, 1]), dims: [...d, 1], data: v.values[s.name], label: 'extra rank' };
+      case 8: return { nested: nest(v.values[s.name]!, d.slice(1)), dims: d.slice(1), data: v.values[s.name], label: 'missing rank' };
+      case 9: return { nested: nest(Array(d.length ? d[0]! * 7 : 7).fill(0), d.length ? [d[0]!, 7] : [7]), dims: d.length ? [d[0]!, 7] : [7], data: Array(d.length ? d[0]! * 7 : 7).fill(0), label: 'wrong fixed dim' };
+      case 10: return { nested: [[1, [2, [3]]]], dims: d, data: [1, [2, [3]]], label: 'nested leaf' };
+      case 11: return { nested: { dims: d }, dims: d, data: { length: 4 }, label: 'half a {dims,data}' };
+      case 12: return { nested: nest(v.values[s.name]!, d), dims: d, data: [...(v.values[s.name]! as unknown[]), 1], label: 'one value too many' };
+      default: return { nested: [[1, 2, 3, { a: SENTINEL_DEEP }]], dims: d, data: [1, { a: SENTINEL_DEEP }], label: 'deep object leaf' };
+    }
+  }
+
+  /** Mismatched shared dims on the [batch, seq] pair: both well-formed, seq differs. */
+  function mismatchedSeq(): Valid {
+    const v = valid('seq_pair');
+    const b = v.dims.input_ids![0]!;
+    const s2 = v.dims.input_ids![1]! + int(1, 3);
+    v.dims.attention_mask = [b, s2];
+    v.values.attention_mask = Array(b * s2).fill(1);
+    return v;
+  }
+
+  const json = { 'content-type': 'application/json' };
+
+  function v1Case(): Case {
+    const r = rng();
+    if (r < 0.1) {
+      const v = valid();
+      const inputs = Object.fromEntries(MODELS[v.model]!.inputs.map((s) => [s.name, nest(v.values[s.name]!, v.dims[s.name]!)]));
+      return { kind: 'v1 valid', method: 'POST', path: '/v1/predict', headers: json, body: JSON.stringify({ model: v.model, inputs }), expect: { model: v.model, values: v.values, api: 'v1' } };
+    }
+    if (r < 0.13) return { kind: 'v1 SIGFPE body', method: 'POST', path: '/v1/predict', headers: json, body: SIGFPE_BODY };
+    if (r < 0.2) {
+      const v = mismatchedSeq();
+      const inputs = Object.fromEntries(MODELS.seq_pair!.inputs.map((s) => [s.name, chance(0.5) ? nest(v.values[s.name]!, v.dims[s.name]!) : { dims: v.dims[s.name], data: v.values[s.name] }]));
+      return { kind: 'v1 shared dim mismatch', method: 'POST', path: '/v1/predict', headers: json, body: JSON.stringify({ model: 'seq_pair', inputs }) };
+    }
+    if (r < 0.3) {
+      const kind = pick(['random body', 'random top-level', 'text', 'truncated', 'duplicate keys', 'wrong content type', 'unknown model', 'bad version', 'extra property']);
+      const v = valid();
+      const good = JSON.stringify({ model: v.model, inputs: Object.fromEntries(MODELS[v.model]!.inputs.map((s) => [s.name, nest(v.values[s.name]!, v.dims[s.name]!)])) });
+      let body: string | Buffer = good;
+      let headers: Record<string, string> = json;
+      if (kind === 'random body') body = serialize(randomJson());
+      else if (kind === 'random top-level') body = serialize({ model: randomJson(), inputs: randomJson(), version: chance(0.5) ? randomJson() : undefined });
+      else if (kind === 'text') body = str(40);
+      else if (kind === 'truncated') body = good.slice(0, int(0, good.length - 1));
+      else if (kind === 'duplicate keys') body = good.replace('"inputs":{', `"inputs":{"${MODELS[v.model]!.inputs[0]!.name}":[[1]],`);
+      else if (kind === 'wrong content type') headers = { 'content-type': pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/octet-stream', '*/*', 'application/json; charset=utf-8; x=y']) };
+      else if (kind === 'unknown model') body = good.replace(`"${v.model}"`, JSON.stringify(pick(['nope', '', '..', '%2e%2e', 'seq_pair ', str(8)])));
+      else if (kind === 'bad version') body = good.replace('"inputs"', `"version":${JSON.stringify(pick(['0', '01', 'abc', '99', '1.0', '-1', 1, null]))},"inputs"`);
+      else body = good.replace('"inputs"', `"${pick(['variant', 'extra', '__proto__', 'constructor'])}":${serialize(randomJson())},"inputs"`);
+      return { kind: `v1 ${kind}`, method: 'POST', path: '/v1/predict', headers, body };
+    }
+    const v = valid();
+    const m = MODELS[v.model]!;
+    const victim = pick(m.inputs);
+    const bad = badTensor(victim, v);
+    const inputs: Record<string, unknown> = {};
+    for (const s of m.inputs) {
+      if (s === victim) inputs[s.name] = chance(0.5) && bad.nested !== undefined ? bad.nested : { dims: bad.dims, data: bad.data };
+      else inputs[s.name] = nest(v.values[s.name]!, v.dims[s.name]!);
+    }
+    if (chance(0.1)) inputs[pick(['unknown', 'x_', str(5)])] = [[1]];
+    if (chance(0.05)) delete inputs[pick(m.inputs).name];
+    return { kind: `v1 ${bad.label}`, method: 'POST', path: '/v1/predict', headers: json, body: serialize({ model: v.model, inputs }) };
+  }
+
+  function v2Header(v: Valid, binary: boolean, mutate: boolean): { header: Record<string, unknown>; chunks: Buffer[]; label: string } {
+    const m = MODELS[v.model]!;
+    const victim = mutate ? pick(m.inputs) : undefined;
+    let label = 'valid';
+    const chunks: Buffer[] = [];
+    const inputs: Record<string, unknown>[] = m.inputs.map((s) => {
+      const dims = v.dims[s.name]!;
+      const vals = v.values[s.name]!;
+      const base = { name: s.name, datatype: V2_TYPE[s.dtype], shape: dims };
+      if (s !== victim) {
+        if (!binary) return { ...base, data: vals };
+        const bytes = bytesOf(s.dtype, vals);
+        chunks.push(bytes);
+        return { ...base, parameters: { binary_data_size: bytes.length } };
+      }
+      const bad = badTensor(s, v);
+      label = bad.label;
+      switch (int(0, 5)) {
+        case 0: label = 'wrong datatype'; return { ...base, datatype: pick(['FP64', 'BYTES', 'INT32', 'fp32', '', 7, null, SENTINEL_DEEP]), data: vals };
+        case 1: label = 'shape'; return { ...base, shape: bad.dims, data: vals };
+        case 2: label = 'binary_data_size lie'; {
+          const bytes = bytesOf(s.dtype, vals);
+          chunks.push(bytes);
+          return { ...base, parameters: { binary_data_size: pick([bytes.length + 1, bytes.length - 1, 0, 2 ** 53 - 1, -8, 1.5, '8', null, 19_600_000_000, SENTINEL_DEEP]) } };
+        }
+        case 3: label = 'huge binary shape'; {
+          const bytes = bytesOf(s.dtype, vals);
+          chunks.push(bytes);
+          return { ...base, shape: pick([[70_000, 70_000], [2 ** 53 - 1, 2], Array(40).fill(2 ** 52), [0, ...Array(40).fill(2 ** 52)], [2 ** 53]]), parameters: { binary_data_size: bytes.length } };
+        }
+        case 4: label = 'data and binary'; return { ...base, data: vals, parameters: { binary_data_size: 8 } };
+        default: return { ...base, shape: bad.dims ?? dims, data: bad.data };
+      }
+    });
+    if (mutate && chance(0.15)) {
+      label += ' + duplicated input';
+      inputs.push({ ...inputs[0]! });
+    }
+    const header: Record<string, unknown> = { id: chance(0.3) ? str(6) : undefined, inputs };
+    if (mutate && chance(0.15)) {
+      label += ' + outputs';
+      header.outputs = pick([[{ name: 'nope' }], [{ name: Object.keys(m.outputs)[0] }, { name: Object.keys(m.outputs)[0] }], {}, [{ name: 7 }], [{ name: Object.keys(m.outputs)[0], parameters: { binary_data: 'yes' } }]]);
+    }
+    if (mutate && chance(0.1)) {
+      label += ' + parameters';
+      header.parameters = pick([{ binary_data_output: 'yes' }, 'x', { variant: '' }, { variant: 'nope' }, { binary_data_output: true }]);
+    }
+    return { header, chunks, label };
+  }
+
+  function v2Case(binary: boolean): Case {
+    const model = pick(NAMES);
+    const path = pick([`/v2/models/${model}/infer`, `/v2/models/${model}/versions/1/infer`]);
+    const r = rng();
+    if (r < 0.1) {
+      const v = valid(model);
+      const { header, chunks } = v2Header(v, binary, false);
+      return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} valid`, path, header, chunks, binary, { model, values: v.values, api: 'v2' });
+    }
+    if (r < 0.13) {
+      const shape = [1, 0];
+      const header = { inputs: ['input_ids', 'attention_mask'].map((name) => (binary ? { name, datatype: 'INT64', shape, parameters: { binary_data_size: 0 } } : { name, datatype: 'INT64', shape, data: [] })) };
+      return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} SIGFPE request`, '/v2/models/seq_pair/infer', header, [], binary);
+    }
+    if (r < 0.2) {
+      const v = mismatchedSeq();
+      const { header, chunks } = v2Header(v, binary, false);
+      return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} shared dim mismatch`, '/v2/models/seq_pair/infer', header, chunks, binary);
+    }
+    if (binary && r < 0.45) return framingCase(path);
+    if (!binary && r < 0.3) {
+      const kind = pick(['random body', 'random bytes', 'invalid utf-8', 'truncated', 'empty', 'content type']);
+      const v = valid(model);
+      const good = JSON.stringify(v2Header(v, false, false).header);
+      let body: string | Buffer = good;
+      const headers: Record<string, string> = { ...json };
+      if (kind === 'random body') body = serialize(randomJson());
+      else if (kind === 'random bytes') body = Buffer.from(Array.from({ length: int(0, 200) }, () => int(0, 255)));
+      else if (kind === 'invalid utf-8') body = Buffer.concat([Buffer.from(good.slice(0, good.indexOf('"name":"') + 8)), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82]), Buffer.from(good.slice(good.indexOf('"name":"') + 8))]);
+      else if (kind === 'truncated') body = good.slice(0, int(0, good.length - 1));
+      else if (kind === 'empty') body = '';
+      else headers['content-type'] = pick(['text/plain', 'application/xml', 'image/png', 'application/json; charset=utf-16']);
+      return { kind: `v2 JSON ${kind}`, method: 'POST', path, headers, body };
+    }
+    const { header, chunks, label } = v2Header(valid(model), binary, true);
+    return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} ${label}`, path, header, chunks, binary);
+  }
+
+  function binaryOrJson(kind: string, path: string, header: unknown, chunks: Buffer[], binary: boolean, expect?: Case['expect']): Case {
+    const text = serialize(header);
+    if (!binary) return { kind, method: 'POST', path, headers: json, body: text, ...(expect ? { expect } : {}) };
+    const head = Buffer.from(text);
+    return {
+      kind,
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length) },
+      body: Buffer.concat([head, ...chunks]),
+      ...(expect ? { expect } : {}),
+    };
+  }
+
+  /** A binary body whose framing lies: Inference-Header-Content-Length, truncation, bytes. */
+  function framingCase(path: string): Case {
+    const v = valid(path.split('/')[3]);
+    const { header, chunks } = v2Header(v, true, false);
+    const head = Buffer.from(JSON.stringify(header));
+    let body = Buffer.concat([head, ...chunks]);
+    const n = head.length;
+    const kind = pick(['negative', 'past the body', 'non-numeric', 'several', 'empty', 'zero', 'inside the JSON', 'truncated', 'random bytes', 'invalid utf-8', 'extra bytes', 'no header length']);
+    let ihcl: string | string[] | undefined = String(n);
+    if (kind === 'negative') ihcl = `-${n}`;
+    else if (kind === 'past the body') ihcl = String(body.length + int(1, 1e6));
+    else if (kind === 'non-numeric') ihcl = pick(['abc', '1e3', '0x10', ' 12', '12 ', '+12', '1 2', '12abc', String(2 ** 64), '9'.repeat(400)]);
+    else if (kind === 'several') ihcl = [String(n), String(n + 1)];
+    else if (kind === 'empty') ihcl = '';
+    else if (kind === 'zero') ihcl = '0';
+    else if (kind === 'inside the JSON') ihcl = String(int(1, n - 1));
+    else if (kind === 'truncated') body = body.subarray(0, int(n, body.length - 1));
+    else if (kind === 'random bytes') body = Buffer.from(Array.from({ length: int(1, 300) }, () => int(0, 255)));
+    else if (kind === 'invalid utf-8') body = Buffer.concat([Buffer.from([0xc0, 0xaf, 0xff]), body.subarray(3)]);
+    else if (kind === 'extra bytes') body = Buffer.concat([body, Buffer.alloc(int(1, 9))]);
+    else ihcl = undefined;
+    const headers: Record<string, string | string[]> = { 'content-type': pick(['application/octet-stream', 'application/json', 'text/plain']) };
+    if (ihcl !== undefined) headers['inference-header-content-length'] = ihcl;
+    return { kind: `v2 binary framing: ${kind}`, method: 'POST', path, headers, body };
+  }
+
+  function urlCase(): Case {
+    const path = pick([
+      '/docs/static/a%00b',
+      '/docs/static/%5c..%5cpackage.json',
+      '/docs/static/../x',
+      '/docs/static/%2e%2e/%2e%2e/package.json',
+      '/docs/static/.hidden',
+      '/docs/static/%2ehidden',
+      '/docs/static/..%2f..%2fpackage.json',
+      '/docs/static/%',
+      '/v1/predict%00',
+      '/v1/%',
+      '/v2/%ZZ',
+      '/%E0%A4%A',
+      `/v2/models/${'m'.repeat(int(101, 5000))}/infer`,
+      `/v2/models/seq_pair/versions/${'9'.repeat(int(1, 200))}/infer`,
+      '/v2/models/seq_pair/versions/abc/infer',
+      '/v2/models/%2e%2e/infer',
+      '/v2/models/..%2f..%2fetc/infer',
+      '/v2/models/seq_pair/infer?variant=nope',
+      '/v2/models/seq_pair/infer?variant=a&variant=b',
+      `/v1/predict?${'q'.repeat(int(1, 6000))}=1`,
+      '//v1//predict',
+      '/v1/predict/',
+      '/V1/PREDICT',
+      '/v2/models/seq_pair/ready',
+      '/v2/models/nope',
+      '/v2/models/seq_pair/stats',
+      '/v2/health/ready',
+      '/v1/models',
+      '/metrics',
+      '/nothing',
+    ]);
+    const method = pick(['GET', 'GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+    const withBody = method !== 'GET' && method !== 'OPTIONS';
+    return { kind: `url ${method}`, method, path, headers: withBody ? json : {}, ...(withBody ? { body: SIGFPE_BODY } : {}) };
+  }
+
+  return { v1Case, v2Case, urlCase, int, chance };
+}
+
+function bytesOf(dtype: DType, vals: readonly (number | boolean)[]): Buffer {
+  let a: ArrayBufferView;
+  if (dtype === 'int64') a = BigInt64Array.from(vals as number[], (x) => BigInt(x));
+  else if (dtype === 'float32') a = Float32Array.from(vals as number[]);
+  else if (dtype === 'float16') a = Uint16Array.from(vals as number[], (x) => f32ToF16(x));
+  else if (dtype === 'int8') a = Int8Array.from(vals as number[]);
+  else a = Uint8Array.from(vals as boolean[], (x) => (x ? 1 : 0));
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function makeCases(seed: number): Case[] {
+  const g = gen(mulberry32(seed));
+  return Array.from({ length: CASES }, () => {
+    const r = g.int(0, 99);
+    if (r < 5) return g.urlCase();
+    if (r < 37) return g.v1Case();
+    if (r < 69) return g.v2Case(false);
+    return g.v2Case(true);
+  });
+}
+
+// ---- checking answers ----
+
+const INTERNALS = /\/(?:tmp|work|home|root)\/|node_modules|\.cc:/;
+
+/** What is wrong with a response, or undefined when it is one the house rules allow. */
+function problem(c: Case, status: number, body: Buffer): string | undefined {
+  if (status >= 500) return `status ${status}`;
+  if (c.method === 'HEAD') return undefined;
+  const isV2 = /^\/v2(?:[/?#]|$)/.test(c.path);
+  if (status >= 400) {
+    let parsed: any;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return `status ${status} with a body that is not JSON: ${body.toString('utf8').slice(0, 200)}`;
+    }
+    const message: unknown = isV2 ? parsed?.error : parsed?.error?.message;
+    if (isV2) {
+      if (typeof parsed?.error !== 'string' || parsed.error === '') return `a /v2 error must be {"error": "message"}, got ${JSON.stringify(parsed).slice(0, 300)}`;
+    } else {
+      const code = parsed?.error?.code;
+      if (typeof code !== 'string' || !isErrorCode(code)) return `code ${JSON.stringify(code)} is not in the catalogue (${JSON.stringify(parsed).slice(0, 300)})`;
+      if (ERRORS[code].status !== status) return `code ${code} is ${ERRORS[code].status} in the catalogue, answered ${status}`;
+      if (typeof message !== 'string' || message === '') return 'no message';
+    }
+    if (INTERNALS.test(String(message))) return `the message shows internals: ${String(message).slice(0, 300)}`;
+    return undefined;
+  }
+  if (c.expect && status !== 200) return `a valid request answered ${status}`;
+  if (c.expect) return checkOutputs(c.expect, body);
+  return undefined;
+}
+
+function checkOutputs(expect: NonNullable<Case['expect']>, body: Buffer): string | undefined {
+  const m = MODELS[expect.model]!;
+  const res = JSON.parse(body.toString('utf8'));
+  for (const [name, compute] of Object.entries(m.outputs)) {
+    const want = compute(expect.values);
+    const got = expect.api === 'v1' ? [res.outputs?.[name]].flat(Infinity) : res.outputs?.find((o: { name: string }) => o.name === name)?.data;
+    if (JSON.stringify(got) !== JSON.stringify(want)) return `output ${name}: ${JSON.stringify(got)?.slice(0, 200)}, expected ${JSON.stringify(want).slice(0, 200)}`;
+  }
+  return undefined;
+}
+
+function show(c: Case): string {
+  const b = c.body === undefined ? '' : typeof c.body === 'string' ? c.body : c.body.toString('latin1');
+  const cut = b.length > 600 ? `${b.slice(0, 600)}… (${b.length} bytes)` : b;
+  return `${c.method} ${c.path.slice(0, 200)} headers ${JSON.stringify(c.headers)} body ${JSON.stringify(cut)}`;
+}
+
+t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${SEED})`, async (t) => {
+  t.comment(`FUZZ_SEED=${SEED}`);
+  const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
+  const served = await startServer(t, repo);
+  const pool = new Pool(served.url, { connections: IN_FLIGHT, pipelining: 1 });
+  t.teardown(() => pool.close());
+
+  const cases = makeCases(SEED);
+  const failures: string[] = [];
+  const statuses = new Map<string, Map<number, number>>();
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const i = next++;
+      const c = cases[i]!;
+      const route = c.kind.startsWith('url') ? 'url' : c.kind.startsWith('v1') ? 'v1' : c.kind.startsWith('v2 binary') ? 'v2 binary' : 'v2 JSON';
+      try {
+        const res = await pool.request({ method: c.method as 'POST', path: c.path, headers: c.headers, ...(c.body !== undefined ? { body: c.body } : {}) });
+        const buf = Buffer.from(await res.body.arrayBuffer());
+        const per = statuses.get(route) ?? new Map<number, number>();
+        per.set(res.statusCode, (per.get(res.statusCode) ?? 0) + 1);
+        statuses.set(route, per);
+        const p = problem(c, res.statusCode, buf);
+        if (p) failures.push(`seed ${SEED} case ${i} (${c.kind}): ${p}\n  ${show(c)}`);
+      } catch (err) {
+        failures.push(`seed ${SEED} case ${i} (${c.kind}): the request failed: ${(err as Error).message}\n  ${show(c)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const ms = performance.now() - started;
+  t.comment(`${cases.length} requests in ${ms.toFixed(0)} ms`);
+  for (const [route, per] of statuses) t.comment(`${route}: ${[...per].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+
+  for (const f of failures.slice(0, 20)) t.fail(f);
+  t.equal(failures.length, 0, `every one of ${cases.length} responses is < 500 with the route's error shape (seed ${SEED})`);
+  // the fuzz reached every decoder with both good and bad requests, not only a parser in front
+  for (const route of ['v1', 'v2 JSON', 'v2 binary', 'url']) {
+    const per = statuses.get(route) ?? new Map<number, number>();
+    const total = [...per.values()].reduce((a, b) => a + b, 0);
+    t.ok(total > 50, `${route}: ${total} requests`);
+    if (route !== 'url') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
+  }
+
+  // the server survived: alive, no worker thread died, and each model still computes correctly
+  const live = await pool.request({ method: 'GET', path: '/v2/health/live' });
+  await live.body.dump();
+  t.equal(live.statusCode, 200, '/v2/health/live is 200 after the fuzz');
+  for (const name of NAMES) {
+    t.equal(served.app.serving.repository.resolve(name).workerPool!.restarts, 0, `${name}: no worker restarted`);
+    const g = gen(mulberry32(SEED + 1));
+    let c: Case;
+    do c = g.v1Case();
+    while (c.expect?.model !== name);
+    const res = await pool.request({ method: 'POST', path: c.path, headers: c.headers, body: c.body! });
+    const buf = Buffer.from(await res.body.arrayBuffer());
+    t.equal(res.statusCode, 200, `${name}: a valid predict answers 200`);
+    t.equal(checkOutputs(c.expect!, buf), undefined, `${name}: with the right outputs`);
+  }
+});
+
+// ---- requests Node's HTTP parser refuses: undici never sends these, so a raw socket does ----
+
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (out += d));
+    s.on('close', () => resolve(out));
+    s.on('error', () => undefined);
+    s.end(text);
+  });
+}
+
+t.test("fastify's and Node's client errors are 400s in the route's error shape", async (t) => {
+  const repo = await makeRepo(t, { seq_pair: { onnx: MODELS.seq_pair!.onnx } });
+  const served = await startServer(t, repo);
+  const port = Number(new URL(served.url).port);
+  const line = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`;
+  const cases: [string, string, string][] = [
+    ['Content-Length: abc', `${line('/v1/predict')}Content-Length: abc\r\n\r\n${SIGFPE_BODY}`, 'Content-Length'],
+    ['Content-Length: -1', `${line('/v2/models/seq_pair/infer')}Content-Length: -1\r\n\r\n${SIGFPE_BODY}`, 'Content-Length'],
+    ['two Content-Lengths', `${line('/v1/predict')}Content-Length: 70\r\nContent-Length: 71\r\n\r\n${SIGFPE_BODY}`, 'Content-Length'],
+    ['Content-Length with chunked', `${line('/v2/models/seq_pair/infer')}Content-Length: 70\r\nTransfer-Encoding: chunked\r\n\r\n${SIGFPE_BODY}`, 'Transfer-Encoding'],
+    ['headers too large', `${line('/v1/predict')}X-Big: ${'a'.repeat(20_000)}\r\nContent-Length: 70\r\n\r\n${SIGFPE_BODY}`, 'headers'],
+    ['not HTTP', 'GARBAGE\r\n\r\n', 'not valid HTTP'],
+  ];
+  for (const [label, text, fragment] of cases) {
+    const answer = await raw(port, text);
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    t.match(head, /^HTTP\/1\.1 400 /, `${label}: 400`);
+    const parsed = JSON.parse(body);
+    const v2 = text.includes(' /v2/');
+    const message: string = v2 ? parsed.error : parsed.error.message;
+    if (v2) t.type(parsed.error, 'string', `${label}: /v2's {"error": "message"}`);
+    else t.equal(parsed.error.code, 'INVALID_INPUT', `${label}: INVALID_INPUT`);
+    t.ok(message.includes(fragment), `${label}: ${JSON.stringify(message)} mentions ${fragment}`);
+  }
+  // and the server goes on answering
+  const ok = await raw(port, `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  t.match(ok, /^HTTP\/1\.1 200 /, 'still live');
+});
