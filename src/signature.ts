@@ -41,7 +41,7 @@ export function decodeInput(value: unknown, sig: TensorSignature, check?: { batc
         // rank + 1 levels tell "one too deep" from "far too deep" without walking the rest
         const claimed = shapeOf(value, rank + 1);
         if (claimed.length > rank + 1) {
-          throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" is nested more than ${rank + 1} arrays deep (dims begin ${showDims(claimed)}); the model expects rank ${rank}: ${describeDims(sig.dims)}`);
+          throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" is nested more than ${rank + 1} arrays deep (dims begin ${preview(claimed)}); the model expects rank ${rank}: ${describeDims(sig.dims)}`);
         }
         checkShape(claimed, sig, check.batched);
       }
@@ -54,38 +54,29 @@ export function decodeInput(value: unknown, sig: TensorSignature, check?: { batc
   }
 }
 
-/** Dims for a message: short lists as JSON (`[1,5]`), long ones cut (a v2 shape may list thousands). */
-function showDims(dims: readonly number[]): string {
-  return preview(dims);
-}
-
 /**
  * Checks a shape against the signature: rank, fixed dims, and no dimension of size 0 (onnxruntime
  * kernels divide by dims: an empty sequence can kill the process with SIGFPE). With `batched`,
  * dimension 0 counts rows and says so. 0-d inputs (dims []) have nothing to check.
  */
 export function checkShape(dims: readonly number[], sig: TensorSignature, batched: boolean): void {
+  // dims print through preview: a v2 shape may list thousands
   const want = sig.dims;
   if (dims.length !== want.length) {
-    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has rank ${dims.length} (dims ${showDims(dims)}); the model expects rank ${want.length}: ${describeDims(want)}`);
+    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has rank ${dims.length} (dims ${preview(dims)}); the model expects rank ${want.length}: ${describeDims(want)}`);
   }
   for (let i = 0; i < want.length; i++) {
     const d = want[i];
     if (typeof d === 'number' && dims[i] !== d) {
-      throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${showDims(dims)}; dimension ${i} must be ${d} (expected ${describeDims(want)})`);
+      throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${preview(dims)}; dimension ${i} must be ${d} (expected ${describeDims(want)})`);
     }
   }
   for (let i = 0; i < dims.length; i++) {
     if (dims[i] !== 0) continue;
     if (i === 0 && batched) throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has 0 rows; send at least one row along dimension 0`);
     const named = isNamedDim(want[i]!) ? ` ("${want[i]}")` : '';
-    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${showDims(dims)}: dimension ${i}${named} is 0; every dimension must be at least 1`);
+    throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${preview(dims)}: dimension ${i}${named} is 0; every dimension must be at least 1`);
   }
-}
-
-/** Checks a tensor's dims against the signature (rank and fixed dims, sizes of at least 1). */
-export function checkDims(t: Tensor, sig: TensorSignature): void {
-  checkShape(t.dims, sig, false);
 }
 
 /**
