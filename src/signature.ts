@@ -2,7 +2,7 @@
 // sizes of at least 1, dims the model names alike agreeing, dtypes, and rows along dimension 0.
 // Pure: returns tensors or throws a ServeError.
 import { checkDimsList, fromDimsData, fromNested, batchKey, shapeOf, TensorError, type Tensor } from './tensors.js';
-import type { TensorSignature } from './pool/protocol.js';
+import { isNamedDim, type TensorSignature } from './pool/protocol.js';
 import { ServeError } from './errors.js';
 import { preview } from './preview.js';
 
@@ -77,15 +77,6 @@ export function checkShape(dims: readonly number[], sig: TensorSignature, batche
     const named = isNamedDim(want[i]!) ? ` ("${want[i]}")` : '';
     throw new ServeError('SHAPE_MISMATCH', `input "${sig.name}" has dims ${preview(dims)}: dimension ${i}${named} is 0; every dimension must be at least 1`);
   }
-}
-
-/**
- * A name that stands for one size wherever the model uses it. onnxruntime reports an unnamed
- * variable dim as "" (the worker turns a negative one into "-1"); converters write "?" or
- * "unk__N" for "unknown": none of those says two dims are equal.
- */
-export function isNamedDim(d: number | string): d is string {
-  return typeof d === 'string' && d !== '' && d !== '?' && !/^-?\d+$/.test(d) && !d.startsWith('unk__');
 }
 
 export function describeDims(dims: readonly (number | string)[]): string {

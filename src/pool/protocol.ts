@@ -17,6 +17,15 @@ export interface TensorSignature {
   dims: (number | string)[];
 }
 
+/**
+ * A name that stands for one size wherever the model uses it. onnxruntime reports an unnamed
+ * variable dim as "" (the worker turns a negative one into "-1"); converters write "?" or
+ * "unk__N" for "unknown": none of those says two dims are equal.
+ */
+export function isNamedDim(d: number | string): d is string {
+  return typeof d === 'string' && d !== '' && d !== '?' && !/^-?\d+$/.test(d) && !d.startsWith('unk__');
+}
+
 export interface WorkerInit {
   modelPath: string;
   intraOpThreads: number;

@@ -2,16 +2,11 @@
 // not), the made-up inputs of a default warm-up, a sample doubled along dimension 0, and the
 // check that every output's dimension 0 follows the rows. The worker runs what these build.
 import { DTYPES, allocate, elementCount, packBatch, type Tensor, type TypedArray } from '../tensors.js';
-import type { BatchCheck, TensorSignature } from './protocol.js';
+import { isNamedDim, type BatchCheck, type TensorSignature } from './protocol.js';
 
 export interface SignatureLike {
   inputs: readonly TensorSignature[];
   outputs: readonly TensorSignature[];
-}
-
-/** A name that stands for one size across the model; unnamed dims ("", "-1", "?") stand for none. */
-export function isNamedDim(d: number | string): d is string {
-  return typeof d === 'string' && d !== '' && d !== '-1' && d !== '?' && !/^unk__/.test(d);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Unit tests for decodeInputs: matching a request's JSON inputs to a model's signature.
 import t, { type Test } from 'tap';
-import { decodeInput, decodeInputs, isNamedDim } from '../../src/signature.js';
+import { decodeInput, decodeInputs } from '../../src/signature.js';
+import { isNamedDim } from '../../src/pool/protocol.js';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
 import { toNested } from '../../src/tensors.js';
 import type { TensorSignature } from '../../src/pool/protocol.js';

@@ -2,7 +2,8 @@
 // dimension 0 and why not, made-up inputs, doubling a sample, the batch-2 check on dims and
 // values, and how config.json's maxBatchSize and the check combine.
 import t from 'tap';
-import { batchAxisProblem, checkBatchAxis, doubled, isNamedDim, madeUpFeeds, rowsOf } from '../../src/pool/warmup.js';
+import { batchAxisProblem, checkBatchAxis, doubled, madeUpFeeds, rowsOf } from '../../src/pool/warmup.js';
+import { isNamedDim } from '../../src/pool/protocol.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature } from '../../src/repository/batch-axis.js';
 import { ModelConfigError } from '../../src/repository/model-config.js';
 import { fromNested } from '../../src/tensors.js';
