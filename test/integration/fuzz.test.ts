@@ -617,3 +617,63 @@ t.test("fastify's and Node's client errors are 400s in the route's error shape",
   const ok = await raw(port, `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   t.match(ok, /^HTTP\/1\.1 200 /, 'still live');
 });
+
+// ---- values onnxruntime refuses: well-formed requests whose ids fall outside a Gather's table ----
+
+t.test(`fuzz: ids in and out of a Gather's vocabulary, many at once (seed ${SEED}): good ones 200 with their rows, bad ones 422 alone`, async (t) => {
+  const vocab = 10;
+  const table = Float32Array.from({ length: vocab * 2 }, (_, i) => i);
+  const onnx = buildModel({
+    inputs: [{ name: 'ids', dtype: 'int64', dims: ['batch', 'seq'] }],
+    outputs: [{ name: 'emb', dtype: 'float32', dims: ['batch', 'seq', 2] }],
+    nodes: [{ op: 'Gather', inputs: ['table', 'ids'], outputs: ['emb'], attributes: { axis: 0 } }],
+    initializers: [{ name: 'table', dtype: 'float32', dims: [vocab, 2], data: table }],
+  });
+  // a short delay so that concurrent requests share batches, and poisoned ones break them
+  const repo = await makeRepo(t, { vocab: { onnx, config: { dynamicBatching: { maxQueueDelayMs: 5 } } } });
+  const served = await startServer(t, repo);
+  const pool = new Pool(served.url, { connections: 32, pipelining: 1 });
+  t.teardown(() => pool.close());
+  const r = mulberry32(SEED + 7);
+  const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  const requests = Array.from({ length: 400 }, () => {
+    const rows = int(1, 3);
+    const seq = int(1, 4);
+    const bad = r() < 0.1;
+    const ids = Array.from({ length: rows }, () => Array.from({ length: seq }, () => int(-vocab, vocab - 1)));
+    if (bad) ids[int(0, rows - 1)]![int(0, seq - 1)] = r() < 0.5 ? int(vocab, 10 * vocab) : int(-10 * vocab, -vocab - 1);
+    const v2 = r() < 0.5;
+    return { ids, bad, v2 };
+  });
+  const problems: string[] = [];
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < requests.length) {
+      const q = requests[i++]!;
+      const body = q.v2
+        ? JSON.stringify({ inputs: [{ name: 'ids', shape: [q.ids.length, q.ids[0]!.length], datatype: 'INT64', data: q.ids.flat() }] })
+        : JSON.stringify({ model: 'vocab', inputs: { ids: q.ids } });
+      const res = await pool.request({ method: 'POST', path: q.v2 ? '/v2/models/vocab/infer' : '/v1/predict', headers: { 'content-type': 'application/json' }, body });
+      const answer = JSON.parse(await res.body.text());
+      const label = `${q.v2 ? 'v2' : 'v1'} ids ${JSON.stringify(q.ids)}`;
+      if (q.bad) {
+        if (res.statusCode !== 422) problems.push(`${label}: ${res.statusCode}, expected 422`);
+        else if (!q.v2 && answer.error?.code !== 'INPUT_REJECTED') problems.push(`${label}: code ${answer.error?.code}`);
+        continue;
+      }
+      const want = q.ids.flat().flatMap((id) => {
+        const row = id < 0 ? id + vocab : id;
+        return [table[2 * row]!, table[2 * row + 1]!];
+      });
+      const got = q.v2 ? answer.outputs?.[0]?.data : [answer.outputs?.emb].flat(Infinity);
+      if (res.statusCode !== 200) problems.push(`${label}: ${res.statusCode} ${JSON.stringify(answer).slice(0, 200)}`);
+      else if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${label}: ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  for (const p of problems.slice(0, 10)) t.fail(p);
+  t.equal(problems.length, 0, `${requests.length} requests (${requests.filter((q) => q.bad).length} poisoned): every good one answered with its rows, every bad one 422`);
+  const sched = served.app.serving.repository.resolve('vocab').scheduler!;
+  t.ok(sched.bisectionRuns > 0, `poisoned batches were split (${sched.bisectionRuns} extra runs over ${sched.executions} executions)`);
+  t.equal(served.app.serving.repository.resolve('vocab').workerPool!.restarts, 0, 'no worker died');
+});
