@@ -7,6 +7,7 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { Pool } from 'undici';
 import { makeRepo, startServer } from '../helpers/server.js';
+import { mulberry32 } from '../helpers/random.js';
 import { buildModel } from '../../src/onnx/builder.js';
 import { ERRORS, isErrorCode } from '../../src/errors.js';
 import { f32ToF16 } from '../../src/float16.js';
@@ -16,17 +17,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed5);
 const CASES = 3000;
 const IN_FLIGHT = 8;
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- the models: nothing in them can fail inside onnxruntime for a well-shaped input ----
 // (Identity, Add, Mul, Cast: no Gather to refuse an index, no integer Div to trap on zero)

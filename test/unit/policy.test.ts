@@ -1,6 +1,7 @@
 // Unit tests for the pure batching policy: decide(queue, idleWorkers, now, cfg) with a fake clock.
 // Expectations come from DESIGN.md "Dynamic batching" and the Decision contract in policy.ts.
 import t from 'tap';
+import { mulberry32 } from '../helpers/random.js';
 import { decide, type BatchingPolicyConfig, type PendingRequest } from '../../src/batching/policy.js';
 
 const cfg = (over: Partial<BatchingPolicyConfig> = {}): BatchingPolicyConfig => ({
@@ -171,17 +172,7 @@ t.test('multi-row requests count rows, not requests', async (t) => {
 
 // --- randomized invariants -------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 t.test('randomized invariants (seeded)', async (t) => {
   const rnd = prng(0xc0ffee);
