@@ -42,7 +42,7 @@ interface QueueItem extends PendingRequest {
   retried: boolean;
   /** Its queue time was reported (at its first dispatch; a rerun is not a second wait). */
   queueReported: boolean;
-  startedAt: number; // performance.now() at enqueue, for queue time
+  startedAt: number; // the scheduler's clock at enqueue, for queue time
 }
 
 export interface EnqueueOptions {
@@ -120,7 +120,7 @@ export class Scheduler {
         reject,
         retried: false,
         queueReported: false,
-        startedAt: performance.now(),
+        startedAt: now,
       };
       if (opts.signal) {
         item.signal = opts.signal;
@@ -148,7 +148,7 @@ export class Scheduler {
 
   private failed(item: QueueItem): void {
     this.failCount++;
-    this.failNs += (performance.now() - item.startedAt) * 1e6;
+    this.failNs += (this.now() - item.startedAt) * 1e6;
   }
 
   private detach(item: QueueItem): void {
@@ -210,7 +210,7 @@ export class Scheduler {
     const packed: Record<string, Tensor> = {};
     for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
     const rows = this.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
-    const dispatchedAt = performance.now();
+    const dispatchedAt = this.now();
     if (this.observer.queued) {
       // a rerun request (its worker died, its batch was split) was counted at its first dispatch
       for (const item of batch) if (!item.queueReported) this.observer.queued(dispatchedAt - item.startedAt);
@@ -246,7 +246,7 @@ export class Scheduler {
       const parts = batch.length > 1 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
       parts.forEach((p, i) => (perRequest[i]![name] = p));
     }
-    const answeredAt = performance.now();
+    const answeredAt = this.now();
     batch.forEach((item, i) => {
       this.detach(item);
       this.successCount++;
