@@ -1,5 +1,5 @@
 // Prometheus metrics of one app: its own prom-client Registry (never the global default: tests
-// run several servers in one process), the metric families DESIGN.md names, label children
+// run several servers in one process), the metric families the README documents, label children
 // cached per model version and variant, the scheduler and pool hooks that feed them, scrape-time gauges.
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { RejectReason, SchedulerObserver } from './batching/scheduler.js';

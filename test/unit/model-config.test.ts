@@ -135,8 +135,8 @@ t.test('the result is deeply frozen', async (t) => {
   t.notOk(Object.isFrozen(raw.dynamicBatching.preferredBatchSizes), "the caller's arrays stay mutable");
 });
 
-t.test('the example config.json from DESIGN.md parses', async (t) => {
-  // verbatim from DESIGN.md, "Model repository": the documented, all-optional config.json
+t.test("the README's example config.json parses", async (t) => {
+  // the documented, all-optional config.json
   const example = {
     maxBatchSize: 32,
     dynamicBatching: { maxQueueDelayMs: 2, preferredBatchSizes: [8, 16, 32], maxQueueSize: 1024, timeoutMs: 10000 },

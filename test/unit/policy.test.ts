@@ -1,5 +1,5 @@
 // Unit tests for the pure batching policy: decide(queue, idleWorkers, now, cfg) with a fake clock.
-// Expectations come from DESIGN.md "Dynamic batching" and the Decision contract in policy.ts.
+// Expectations come from the batching rules in the README ("How it works") and the Decision contract in policy.ts.
 import t from 'tap';
 import { mulberry32 } from '../helpers/random.js';
 import { decide, type BatchingPolicyConfig, type PendingRequest } from '../../src/batching/policy.js';
