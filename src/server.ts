@@ -6,6 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp, defaultBodyLimit } from './app.js';
 import { ModelRepository } from './repository/repository.js';
 import { Metrics } from './metrics.js';
+import { loggerOptions } from './log-format.js';
 import type { ServeOptions } from './config.js';
 
 type Level = 'info' | 'warn' | 'error';
@@ -34,7 +35,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const metrics = new Metrics(() => repository.allWithVariants());
   await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
-  const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : undefined;
+  const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
   const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
