@@ -16,7 +16,7 @@ WORKDIR /app
 # --ignore-scripts: `prepare` would run tsc before the sources are here; the build runs it below.
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-# tsconfig also includes test/, bench/ and load/; .dockerignore keeps them out of the context,
+# tsconfig also includes tools/, test/, bench/ and load/; .dockerignore keeps them out of the context,
 # so tsc compiles src/ only, which is all the runtime needs.
 COPY tsconfig.json ./
 COPY src ./src

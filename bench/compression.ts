@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { seededFloats } from '../src/onnx/builder.js';
+import { seededFloats } from '../tools/onnx-builder.js';
 import { decodeModel, encodeModel } from '../src/compress/onnx-file.js';
 import { quantizeDynamic } from '../src/compress/quantize-dynamic.js';
 import { quantizeStatic, staticCalibrationTensors } from '../src/compress/quantize-static.js';

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cnnModel, mlpModel, seededFloats } from '../src/onnx/builder.js';
+import { cnnModel, mlpModel, seededFloats } from '../tools/onnx-builder.js';
 
 /** Repository root (this file runs from dist/bench). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@
 // (token ids → Gather → mean → 3 Gemm layers) under closed-loop load, clean, and with one body in
 // POISON_EVERY holding an id outside the vocabulary (answered 422 after the batch is split down to
 // it), batching on and off; rows interleaved in rounds, ok answers per second compared per round.
-import { buildModel, seededFloats } from '../src/onnx/builder.js';
+import { buildModel, seededFloats } from '../tools/onnx-builder.js';
 import type { Measurement } from './measure.js';
 import { pairedRatio, rowsOf } from './results.js';
 

@@ -4,7 +4,7 @@
 // names the file, the input and the row. Everything but readDataSet is pure.
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { ONNX_ELEM_TYPE } from '../onnx/builder.js';
+import { ONNX_ELEM_TYPE } from './elem-types.js';
 import { packBatch, type DType, type Tensor } from '../tensors.js';
 import { decodeInput } from '../signature.js';
 import { ServeError } from '../errors.js';

@@ -1,7 +1,7 @@
 // Small ONNX models for the compression tests (int8, fp16, prune): a CNN with Conv/MaxPool/Gemm
 // and a transformer-style block with 3-D MatMuls plus an activation×activation MatMul that
 // int8 methods must report as skipped. Seeded, so every run builds the same bytes.
-import { buildModel, seededFloats, type InitializerSpec } from '../../src/onnx/builder.js';
+import { buildModel, seededFloats, type InitializerSpec } from '../../tools/onnx-builder.js';
 
 function weight(name: string, dims: number[], seed: number, fanIn: number): InitializerSpec {
   const n = dims.reduce((a, d) => a * d, 1);

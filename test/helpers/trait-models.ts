@@ -3,7 +3,7 @@
 // input, a state tensor with the batch in dimension 1, inputs sharing a symbolic dim, a Gather
 // that refuses some ids, weights in an external data file.
 import onnxProto from 'onnx-proto';
-import { buildModel, seededFloats } from '../../src/onnx/builder.js';
+import { buildModel, seededFloats } from '../../tools/onnx-builder.js';
 
 const { onnx } = onnxProto;
 

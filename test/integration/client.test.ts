@@ -2,7 +2,7 @@
 import t from 'tap';
 import type * as ClientModule from '../../src/client/index.js';
 import { makeRepo, startServer, SHIPPED_MODELS } from '../helpers/server.js';
-import { identityModel, seededFloats } from '../../src/onnx/builder.js';
+import { identityModel, seededFloats } from '../../tools/onnx-builder.js';
 import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
 
 // through the package's exports map, exactly as an application would import it

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ROOT } from '../helpers/server.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { decodeModel } from '../../src/compress/onnx-file.js';
 import { transformerModel } from '../helpers/compress-models.js';
 

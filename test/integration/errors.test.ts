@@ -2,7 +2,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { embeddingModel, VOCAB } from '../helpers/trait-models.js';
 

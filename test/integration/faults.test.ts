@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 
 const row = (seed: number): number[] => Array.from(seededFloats(64, seed));
 

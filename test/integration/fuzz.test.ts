@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Pool } from 'undici';
 import { makeRepo, startServer } from '../helpers/server.js';
 import { mulberry32 } from '../helpers/random.js';
-import { buildModel } from '../../src/onnx/builder.js';
+import { buildModel } from '../../tools/onnx-builder.js';
 import { ERRORS, isErrorCode } from '../../src/errors.js';
 import { f32ToF16 } from '../../src/float16.js';
 import type { DType } from '../../src/tensors.js';

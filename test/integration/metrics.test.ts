@@ -4,7 +4,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, waitUntil, type Asserts } from '../helpers/server.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import type { Served } from '../../src/server.js';
 
 interface Sample {

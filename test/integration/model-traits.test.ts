@@ -6,7 +6,7 @@
 import t from 'tap';
 import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
 import { CONV_KERNEL, VOCAB, embeddingModel, hitsModel, longConvModel, maskedIdsModel, runningSumModel, scaledModel, stateModel, withExternalData } from '../helpers/trait-models.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 
 const samples = (n: number, seed: number): number[] => Array.from(seededFloats(n, seed));
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SHIPPED_MODELS, startServer, postJson, getJson, type Asserts } from '../helpers/server.js';
-import { seededFloats } from '../../src/onnx/builder.js';
+import { seededFloats } from '../../tools/onnx-builder.js';
 
 const seedPath = join(SHIPPED_MODELS, 'seed-mlp', 'model.onnx');
 

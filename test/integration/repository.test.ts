@@ -2,7 +2,7 @@
 // models that do not batch, every dtype, and a broken config that leaves the others serving.
 import t from 'tap';
 import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
-import { identityModel, mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { identityModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { DTYPES, type DType } from '../../src/tensors.js';
 
 const row = (n: number, seed: number): number[] => Array.from(seededFloats(n, seed));

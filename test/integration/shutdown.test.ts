@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Agent, request } from 'undici';
 import { makeRepo, postJson, getJson, ROOT } from '../helpers/server.js';
-import { mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 
 t.test('SIGTERM with 100 requests in flight: all answered 200, exit code 0', async (t) => {
   // requests wait up to 5 s for rows, so all 100 are surely queued when the signal lands (even on a

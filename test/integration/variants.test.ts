@@ -5,7 +5,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, type JsonResponse } from '../helpers/server.js';
-import { identityModel, mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { identityModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { Client } from '../../src/client/index.js';
 import type { Served } from '../../src/server.js';
 

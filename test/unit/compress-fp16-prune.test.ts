@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import t from 'tap';
-import { buildModel, mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { buildModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/compress/onnx-file.js';
 import { ELEM, dimsOf, floatData, numel } from '../../src/compress/graph.js';
 import { toFloat16 } from '../../src/compress/fp16.js';

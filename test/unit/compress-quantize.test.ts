@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import t from 'tap';
-import { buildModel, mlpModel, seededFloats } from '../../src/onnx/builder.js';
+import { buildModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { decodeModel, encodeModel, type ModelProto } from '../../src/compress/onnx-file.js';
 import { ELEM } from '../../src/compress/graph.js';
 import { quantizeDynamic } from '../../src/compress/quantize-dynamic.js';

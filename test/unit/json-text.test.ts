@@ -1,7 +1,7 @@
 // toJsonText must produce exactly what JSON.stringify(toNested(t)) produces, only faster.
 import t from 'tap';
 import { toJsonText, toNested, type Tensor, type DType } from '../../src/tensors.js';
-import { seededFloats } from '../../src/onnx/builder.js';
+import { seededFloats } from '../../tools/onnx-builder.js';
 
 const shapes = [[0], [3], [2, 3], [2, 0], [1, 1], [2, 3, 4], []];
 for (const dtype of ['float32', 'float64'] as DType[]) {

@@ -1,15 +1,12 @@
-// Builds small ONNX models in memory (tests, benchmarks): a graph of nodes over named,
-// typed tensors, serialized with onnx-proto. No onnxruntime here.
+// Builds small ONNX models in memory for tests and benchmarks: a graph of nodes over named,
+// typed tensors, serialized with onnx-proto. No onnxruntime here. Not shipped: src/ never
+// imports tools/ (package.json "files" and the image hold dist/src only).
 import onnxProto from 'onnx-proto';
-import type { DType, TypedArray } from '../tensors.js';
-import { makeAttribute } from '../compress/graph.js';
+import type { DType, TypedArray } from '../src/tensors.js';
+import { makeAttribute } from '../src/compress/graph.js';
+import { ONNX_ELEM_TYPE } from '../src/compress/elem-types.js';
 
 const { onnx } = onnxProto;
-
-export const ONNX_ELEM_TYPE: Readonly<Record<DType, number>> = Object.freeze({
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9,
-  float16: 10, float64: 11, uint32: 12, uint64: 13,
-});
 
 export interface ValueSpec {
   name: string;
