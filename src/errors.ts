@@ -1,5 +1,10 @@
-// The error catalogue: every /v1 error code, its one HTTP status and what it means.
-// Routes throw ServeError; the app's error handler renders {"error": {code, message}}.
+// The error catalogue: every /v1 error code, its one HTTP status and what it means; the mapping
+// of every other error (fastify's, plugins', Node's HTTP parser's) onto it; and the
+// one renderer of an error body, in /v1's {"error": {code, message}} or /v2's {"error": message}.
+// Routes throw ServeError; the error handlers (src/app.ts, src/routes/v2.ts) render it here.
+// No fastify at run time (its types only): code outside the HTTP layer imports this file.
+import { maxHeaderSize } from 'node:http';
+import type { FastifyError } from 'fastify';
 
 export const ERRORS = Object.freeze({
   INVALID_JSON: { status: 400, doc: 'The body is not valid JSON, or not a JSON object.' },
@@ -44,4 +49,97 @@ export function scrubPaths(message: string, root?: string): string {
   let m = message;
   if (root) m = m.split(root.endsWith('/') ? root : `${root}/`).join('');
   return m.replace(/(^|[\s'"(=[:])\/(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g, '$1$2');
+}
+
+/** /v2 answers the protocol's `{"error": message}`; every other path the catalogue's `{"error": {code, message}}`. */
+export function isV2Url(url: string): boolean {
+  return /^\/v2(?:[/?#]|$)/.test(url);
+}
+
+/** The body of an error answer: the one renderer, in /v2's shape or the catalogue's. */
+export function errorPayload(e: ServeError, v2: boolean): { error: string } | { error: { code: ErrorCode; message: string } } {
+  return v2 ? { error: e.message } : { error: { code: e.code, message: e.message } };
+}
+
+/** errorPayload as JSON text, for answers written without fastify's serializer. */
+export function errorBody(e: ServeError, v2: boolean): string {
+  return JSON.stringify(errorPayload(e, v2));
+}
+
+/**
+ * Status on /v2: the catalogue's, except QUEUE_FULL, which is 503 (Triton answers a full
+ * queue as UNAVAILABLE) and keeps its Retry-After header.
+ */
+export function v2Status(e: ServeError): number {
+  return e.code === 'QUEUE_FULL' ? 503 : e.status;
+}
+
+/** The catalogue's answer to a request Node's HTTP parser refused (it never reaches a route). */
+export function clientError(err: Error & { code?: string; reason?: string }): ServeError {
+  const reason = err.reason ?? 'it could not be parsed';
+  switch (err.code) {
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return new ServeError('INVALID_INPUT', `the Content-Length header is not valid (${reason}); send one Content-Length, the body's length in bytes`);
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return new ServeError('INVALID_INPUT', `the Transfer-Encoding header is not valid (${reason}); send Content-Length or Transfer-Encoding: chunked, not both`);
+    case 'HPE_HEADER_OVERFLOW':
+      return new ServeError('INVALID_INPUT', `the request's headers are larger than the ${maxHeaderSize} bytes the server reads; send shorter headers`);
+    default:
+      return new ServeError('INVALID_INPUT', `the request is not valid HTTP/1.1 (${reason})`);
+  }
+}
+
+/** fastify's maxParamLength (its default): a longer path parameter is FST_ERR_MAX_PARAM_LENGTH. */
+const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Plugin and fastify errors by HTTP status: the docs' static files (@fastify/static, @fastify/send)
+ * refuse paths with 403, preconditions with 412 and ranges with 416, and those keep their status.
+ */
+function byStatus(status: number, err: FastifyError, bodyLimit: number): ServeError {
+  switch (status) {
+    case 400:
+      return new ServeError('INVALID_INPUT', err.message);
+    case 403:
+      return new ServeError('FORBIDDEN', 'the path is refused: the docs serve their own files under /docs/static/ by plain names (no dotfiles, "..", backslashes or NUL bytes)');
+    case 404:
+      return new ServeError('ROUTE_NOT_FOUND', 'no such file or route; see README.md for the API');
+    case 412:
+      return new ServeError('PRECONDITION_FAILED', "the file does not meet the request's If-Match or If-Unmodified-Since; fetch it without them, or with its current ETag");
+    case 413:
+      return payloadTooLarge(bodyLimit);
+    case 415:
+      return new ServeError('INVALID_JSON', 'send the body as JSON with Content-Type: application/json');
+    case 416: {
+      const range = (err as { headers?: Record<string, string> }).headers?.['Content-Range'];
+      return new ServeError('RANGE_NOT_SATISFIABLE', 'the Range header asks for bytes outside this file; ask for a range within its length (Content-Range gives it)', range ? { 'content-range': range } : {});
+    }
+  }
+  if (status >= 400 && status < 500) return new ServeError('INVALID_INPUT', err.message);
+  // a real server fault: its message (a stack, a file path) stays in the log
+  return new ServeError('INFERENCE_FAILED', 'the server failed to answer this request; the error is in its log');
+}
+
+function payloadTooLarge(bodyLimit: number): ServeError {
+  return new ServeError('PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${bodyLimit} bytes; send fewer rows per request or raise --body-limit`);
+}
+
+/** Maps fastify's own errors (parser, validation, body limit) and plugins' HTTP errors onto the catalogue. */
+export function toServeError(err: FastifyError | ServeError, bodyLimit: number): ServeError {
+  if (err instanceof ServeError) return err;
+  const code = (err as FastifyError).code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return payloadTooLarge(bodyLimit);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ServeError('INVALID_JSON', 'send the body as JSON with Content-Type: application/json');
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+    return new ServeError('INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  }
+  if ((err as FastifyError).validation) return new ServeError('INVALID_INPUT', `the body does not match the request schema: ${err.message}`);
+  if (code === 'FST_ERR_BAD_URL') return new ServeError('INVALID_INPUT', `the URL is not valid percent-encoding (${err.message}); write a literal "%" as %25`);
+  if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return new ServeError('INVALID_INPUT', `a path segment is longer than ${MAX_PARAM_LENGTH} characters; no model name or version served here is that long`);
+  }
+  if (isErrorCode(code ?? '')) return new ServeError(code as keyof typeof ERRORS, err.message);
+  const status = (err as FastifyError).statusCode ?? (err as { status?: number }).status ?? 500;
+  return byStatus(status, err as FastifyError, bodyLimit);
 }

@@ -2,8 +2,7 @@
 // readiness, statistics, and inference with JSON or binary tensors through the same scheduler
 // queues as /v1. Errors here are the protocol's {"error": "message"} (Triton's statuses).
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ServeError } from '../errors.js';
-import { toServeError } from '../app.js';
+import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
 import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
@@ -329,14 +328,6 @@ const inferBodyDoc = {
   },
 };
 
-/**
- * Status on /v2: the catalogue's, except QUEUE_FULL, which is 503 (Triton answers a full
- * queue as UNAVAILABLE) and keeps its Retry-After header.
- */
-export function v2Status(e: ServeError): number {
-  return e.code === 'QUEUE_FULL' ? 503 : e.status;
-}
-
 export async function v2Routes(app: FastifyInstance): Promise<void> {
   await app.register(kserveRoutes, { prefix: '/v2' });
 }
@@ -355,10 +346,11 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     // logged as /v1 logs them (by catalogue status): a full queue is load, not a server fault
     if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-    return reply.code(status).send({ error: e.message });
+    return reply.code(status).send(errorPayload(e, true));
   });
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API` });
+    const e = new ServeError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API`);
+    return reply.code(e.status).send(errorPayload(e, true));
   });
 
   app.get('/', { schema: serverMetadataSchema }, async () => serverMetadata());

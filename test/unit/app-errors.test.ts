@@ -1,9 +1,8 @@
-// Unit tests for the catalogue mapping of errors that do not come from our routes (src/app.ts):
+// Unit tests for the catalogue mapping of errors that do not come from our routes (src/errors.ts):
 // fastify's own errors, plugins' HTTP errors by status, and Node's HTTP parser errors.
 import t from 'tap';
 import type { FastifyError } from 'fastify';
-import { toServeError, clientError, isV2Url, errorBody } from '../../src/app.js';
-import { ServeError, isErrorCode } from '../../src/errors.js';
+import { ServeError, isErrorCode, toServeError, clientError, isV2Url, errorBody } from '../../src/errors.js';
 
 /** An error as fastify and http-errors make them: a message, maybe a code, a statusCode/status. */
 function httpError(status: number, message: string, extra: Record<string, unknown> = {}): FastifyError {
