@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // onnx-serve command line: `onnx-serve serve [--models DIR] [--host H] [--port N] …`,
 // `onnx-serve compress IN.onnx --out OUT.onnx --method M …` and `onnx-serve inspect MODEL.onnx`.
-import { parseServeOptions, OptionError } from './config.js';
+import { parseServeOptions } from './config.js';
+import { OptionError } from './errors.js';
 import { serve, exitOnSignals } from './server.js';
 
 const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--log-level L]

@@ -2,6 +2,7 @@
 // at start-up and frozen. A bad option is one line naming the option, the value and what is allowed.
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
+import { OptionError } from './errors.js';
 
 export interface ServeOptions {
   modelsDir: string;
@@ -16,8 +17,6 @@ export interface ServeOptions {
   instances: number;
   intraOpThreads: number;
 }
-
-export class OptionError extends Error {}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

@@ -1,6 +1,7 @@
 // The error catalogue: every /v1 error code, its one HTTP status and what it means; the mapping
-// of every other error (fastify's, plugins', Node's HTTP parser's) onto it; and the
-// one renderer of an error body, in /v1's {"error": {code, message}} or /v2's {"error": message}.
+// of every other error (fastify's, plugins', Node's HTTP parser's) onto it; the one renderer of
+// an error body, in /v1's {"error": {code, message}} or /v2's {"error": message}; and OptionError
+// (a bad command-line option, for `serve`, `compress` and `inspect`).
 // Routes throw ServeError; the error handlers (src/app.ts, src/routes/v2.ts) render it here.
 // No fastify at run time (its types only): code outside the HTTP layer imports this file.
 import { maxHeaderSize } from 'node:http';
@@ -36,6 +37,9 @@ export class ServeError extends Error {
     this.status = ERRORS[code].status;
   }
 }
+
+/** A bad command-line option or argument: one line naming it, the value and what is allowed; the CLI exits 2 on it. */
+export class OptionError extends Error {}
 
 export function isErrorCode(s: string): s is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERRORS, s);

@@ -3,11 +3,9 @@
 // names the flag, the value and what is allowed; the CLI exits 2 on it.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { OptionError } from '../config.js';
+import { OptionError } from '../errors.js';
 import { METHODS, type MethodName } from './method.js';
 import type { CalibrationMethod } from './calibrate.js';
-
-export { OptionError };
 
 export interface CompressOptions {
   input: string;

@@ -2,7 +2,8 @@
 // per mistake naming the flag, the value and what is allowed; data rows checked against the
 // model's inputs with the file, input and row named.
 import t from 'tap';
-import { defaultReportPath, methodOptions, parseCompressOptions, parseInspectOptions, OptionError } from '../../src/compress/options.js';
+import { defaultReportPath, methodOptions, parseCompressOptions, parseInspectOptions } from '../../src/compress/options.js';
+import { OptionError } from '../../src/errors.js';
 import { feedsFor, parseDataSet, rowDims, type InputSpec } from '../../src/compress/data.js';
 import { CompressError } from '../../src/compress/onnx-file.js';
 import { thrown } from '../helpers/thrown.js';

@@ -1,7 +1,8 @@
 // Unit tests for server options: defaults, environment over defaults, flags over environment,
 // one-line OptionErrors naming the option and value, and parseBytes.
 import t, { type Test } from 'tap';
-import { OptionError, parseBytes, parseServeOptions } from '../../src/config.js';
+import { parseBytes, parseServeOptions } from '../../src/config.js';
+import { OptionError } from '../../src/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
 
