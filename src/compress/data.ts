@@ -4,7 +4,7 @@
 // names the file, the input and the row. Everything but readDataSet is pure.
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { ONNX_ELEM_TYPE } from './elem-types.js';
+import { dtypeOf, elemTypeName } from './elem-types.js';
 import { packBatch, type DType, type Tensor } from '../tensors.js';
 import { decodeInput } from '../signature.js';
 import { ServeError } from '../errors.js';
@@ -25,12 +25,6 @@ export interface DataSet {
   labels?: number[];
 }
 
-const DTYPE_OF = new Map<number, DType>(Object.entries(ONNX_ELEM_TYPE).map(([d, code]) => [code, d as DType]));
-
-export function elemTypeName(code: number): string {
-  return DTYPE_OF.get(code) ?? `element type ${code}`;
-}
-
 /** A value's dims as declared: dimValue, else dimParam, else '?'. */
 export function declaredDims(v: ValueInfoProto): (number | string)[] {
   const dims = v.type?.tensorType?.shape?.dim ?? [];
@@ -44,7 +38,7 @@ export function modelInputs(model: ModelProto): InputSpec[] {
     .filter((v) => !inits.has(v.name))
     .map((v) => {
       const code = v.type?.tensorType?.elemType ?? 0;
-      const dtype = DTYPE_OF.get(code);
+      const dtype = dtypeOf(code);
       if (!dtype) throw new CompressError(`model input "${v.name}" has ${elemTypeName(code)}, which this tool cannot feed`);
       return { name: v.name, dtype, dims: declaredDims(v) };
     });

@@ -2,9 +2,10 @@
 // nodes, attribute access, producers/consumers and fresh names. No I/O: the compression
 // methods are graph rewrites built from these and are testable without files.
 import { onnx, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-file.js';
+import { ELEM } from './elem-types.js';
 
-/** onnx.TensorProto.DataType values used here. */
-export const ELEM = Object.freeze({ FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 });
+/** onnx.TensorProto.DataType (from elem-types.ts, re-exported for the methods). */
+export { ELEM };
 
 export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int32Array | BigInt64Array | Uint16Array;
 

@@ -3,7 +3,8 @@
 // on disk, initializers by dtype, and the compression record the compress command leaves in
 // metadata_props. describeModel and renderModelInfo are pure; inspectModel reads the file.
 import { readModel, allInitializers, type GraphProto, type ModelProto } from './onnx-file.js';
-import { declaredDims, elemTypeName } from './data.js';
+import { declaredDims } from './data.js';
+import { elemBytes, elemTypeName } from './elem-types.js';
 import { numel } from './graph.js';
 import { formatBytes } from './report.js';
 
@@ -33,9 +34,6 @@ export interface ModelInfo {
   metadata: Record<string, string>;
 }
 
-// bytes per element by ONNX element type (strings count their raw bytes instead)
-const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1 };
-
 function countOps(graph: GraphProto, counts: Map<string, number>): void {
   for (const n of graph.node) {
     const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
@@ -61,7 +59,8 @@ export function describeModel(model: ModelProto, file: string, bytesOnDisk: numb
     const dtype = elemTypeName(t.dataType);
     const entry = byType.get(dtype) ?? { dtype, count: 0, bytes: 0 };
     entry.count++;
-    entry.bytes += ELEM_BYTES[t.dataType] !== undefined ? n * ELEM_BYTES[t.dataType]! : (t.rawData?.length ?? 0);
+    const size = elemBytes(t.dataType); // strings count their raw bytes instead
+    entry.bytes += size !== undefined ? n * size : (t.rawData?.length ?? 0);
     byType.set(dtype, entry);
   }
   const metadata = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));

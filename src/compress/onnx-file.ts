@@ -33,7 +33,7 @@ export interface LoadedModel {
   bytesOnDisk: number;
 }
 
-const EXTERNAL = 1; // onnx.TensorProto.DataLocation.EXTERNAL
+const { DataLocation } = onnx.TensorProto;
 
 /** Decodes ONNX bytes; `label` names the source in errors. */
 export function decodeModel(bytes: Uint8Array, label: string): ModelProto {
@@ -64,7 +64,7 @@ export async function readModel(path: string): Promise<LoadedModel> {
   let bytesOnDisk = bytes.length;
   const seen = new Set<string>();
   for (const t of allInitializers(model.graph)) {
-    if (t.dataLocation !== EXTERNAL) continue;
+    if (t.dataLocation !== DataLocation.EXTERNAL) continue;
     const kv = Object.fromEntries(t.externalData.map((e) => [e.key, e.value]));
     const location = kv.location;
     if (!location || isAbsolute(location) || normalize(location).startsWith('..')) {
@@ -94,7 +94,7 @@ export async function readModel(path: string): Promise<LoadedModel> {
       await fh.close();
     }
     t.externalData = [];
-    t.dataLocation = 0;
+    t.dataLocation = DataLocation.DEFAULT;
   }
   return { model, bytesOnDisk };
 }
