@@ -6,7 +6,7 @@ import { parseLoadOptions, USAGE, type LoadOptions } from './options.js';
 import { ms, summaryText, sweepText } from './report.js';
 import type { Recorder } from './recorder.js';
 import { prepare, runOnce, runSweep } from './run.js';
-import { LoadError } from './target.js';
+import { LoadError } from './types.js';
 
 /** The live line: on a terminal it rewrites itself each second; elsewhere it is not printed. */
 function progressLine(rec: Recorder, elapsedMs: number, totalMs: number): void {

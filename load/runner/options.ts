@@ -3,18 +3,7 @@
 import { parseArgs } from 'node:util';
 import { PROTOCOLS, type Protocol } from '../lib/payload.js';
 import { parseDuration, SCENARIOS, type ScenarioName } from '../lib/scenarios.js';
-import { LoadError } from './target.js';
-
-export interface SweepOptions {
-  startRate: number;
-  factor: number;
-  maxRate: number;
-  stepMs: number;
-  /** Bisection steps between the last rate that held and the first that broke. */
-  refine: number;
-  /** Pause between steps so that one step's backlog does not spill into the next. */
-  pauseMs: number;
-}
+import { LoadError, type SweepOptions } from './types.js';
 
 export interface LoadOptions {
   url: string;

@@ -1,19 +1,8 @@
 // The load runner's results: one JSON shape per run (and per sweep), and the k6-like text summary
 // printed at the end, with the same fields. Pure.
-import type { Protocol } from '../lib/payload.js';
 import type { Scenario } from '../lib/scenarios.js';
 import type { LatencySummary, Recorder } from './recorder.js';
-import type { SweepStep } from './sweep.js';
-
-export interface TargetInfo {
-  url: string;
-  model: string;
-  protocol: Protocol;
-  version?: string;
-  variant?: string;
-  /** Rows per request. */
-  batch: number;
-}
+import type { SweepStep, TargetInfo } from './types.js';
 
 export interface Threshold {
   name: string;

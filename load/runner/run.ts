@@ -7,9 +7,10 @@ import { runClosedLoop, runOpenLoop, type RequestSpec } from './engine.js';
 import type { LoadOptions } from './options.js';
 import { RateProfile } from './profile.js';
 import { Recorder } from './recorder.js';
-import { runReport, type RunReport, type SweepReport, type TargetInfo } from './report.js';
-import { judgeStep, knee, nextRate, type SweepStep } from './sweep.js';
-import { buildRequests, fetchMetadata, LoadError, probe, targetOrigin } from './target.js';
+import { runReport, type RunReport, type SweepReport } from './report.js';
+import { judgeStep, knee, nextRate } from './sweep.js';
+import { buildRequests, fetchMetadata, probe, targetOrigin } from './target.js';
+import { LoadError, type SweepStep, type TargetInfo } from './types.js';
 
 export interface Prepared {
   /** Its url is the target's origin, checked. */

@@ -3,24 +3,7 @@
 // dropped, answers keeping up with the offer); after the first step that breaks, a few bisection
 // steps between the last rate that held and the first that broke. The knee is the highest rate
 // that held. Pure: the runner feeds it the steps it ran.
-import type { SweepOptions } from './options.js';
-
-export interface StepOutcome {
-  /** Offered rate, req/s. */
-  rate: number;
-  p99Ms: number;
-  /** (errors + timeouts) / sent. */
-  errorRate: number;
-  dropped: number;
-  /** ok answers per second over the step. */
-  achieved: number;
-}
-
-export interface SweepStep extends StepOutcome {
-  held: boolean;
-  /** Why it broke, when it did. */
-  why?: string;
-}
+import type { StepOutcome, SweepOptions, SweepStep } from './types.js';
 
 /** A step whose answers come back slower than this share of the offered rate has fallen behind. */
 const KEEP_UP = 0.9;

@@ -6,17 +6,7 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import { buildPayload, metadataPath, type ModelMetadata } from '../lib/payload.js';
 import type { RequestSpec } from './engine.js';
-import type { TargetInfo } from './report.js';
-
-export class LoadError extends Error {
-  constructor(
-    message: string,
-    /** 2 for a usage problem (bad flag), 1 for anything else. */
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+import { LoadError, type TargetInfo } from './types.js';
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 

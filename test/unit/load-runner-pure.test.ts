@@ -3,11 +3,11 @@
 import t from 'tap';
 import { scenarioStages } from '../../load/lib/scenarios.js';
 import { RateProfile } from '../../load/runner/profile.js';
-import { judgeStep, knee, nextRate, type SweepStep } from '../../load/runner/sweep.js';
-import { parseLoadOptions, type SweepOptions } from '../../load/runner/options.js';
+import { judgeStep, knee, nextRate } from '../../load/runner/sweep.js';
+import { parseLoadOptions } from '../../load/runner/options.js';
 import { Recorder } from '../../load/runner/recorder.js';
 import { runReport, summaryText, sweepText } from '../../load/runner/report.js';
-import { LoadError } from '../../load/runner/target.js';
+import { LoadError, type SweepOptions, type SweepStep } from '../../load/runner/types.js';
 
 function schedule(p: RateProfile): number[] {
   const out: number[] = [];
