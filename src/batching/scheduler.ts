@@ -31,6 +31,12 @@ export interface SchedulerObserver {
   batchingOff?(reason: string): void;
   /** A request failed when run alone, while its batch-mates (if any) were answered: it gets INPUT_REJECTED. */
   inputRejected?(message: string): void;
+  /** Once per answered request: its whole time in the scheduler, its queue time and its execution's compute time (ms). */
+  answered?(totalMs: number, queueMs: number, computeMs: number): void;
+  /** Once per request that leaves without an answer (rejected, expired, cancelled, failed): its time in the scheduler (ms). */
+  failed?(totalMs: number): void;
+  /** A failed batch was split: this many extra runs to find the request that breaks it. */
+  split?(runs: number): void;
 }
 
 interface QueueItem extends PendingRequest {
@@ -63,23 +69,6 @@ export class Scheduler {
   private inFlight = 0;
   private drainWaiters: (() => void)[] = [];
   private flushing = false;
-  /** Executions by batch size (rows), for stats and tests that assert batching. */
-  readonly batchSizes = new Map<number, number>();
-  executions = 0;
-  inferences = 0;
-  /** Per-request totals for Triton-style statistics (nanoseconds): answered and failed requests, time queued, compute time. */
-  successCount = 0;
-  successNs = 0;
-  failCount = 0;
-  failNs = 0;
-  queueNs = 0;
-  computeNs = 0;
-  /** Compute time (ns) by batch size, beside batchSizes' counts. */
-  readonly batchComputeNs = new Map<number, number>();
-  /** Date.now() of the last execution, 0 before the first. */
-  lastInferenceMs = 0;
-  /** Extra runs spent splitting failed batches to find the request that breaks them. */
-  bisectionRuns = 0;
   /** Rows per execution now: the config's, until a batch shows the model does not batch (then 0). */
   private maxBatchSize: number;
   private nextIsolation = 1;
@@ -103,7 +92,7 @@ export class Scheduler {
     if (opts.signal?.aborted) return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
     if (this.queue.length >= this.cfg.maxQueueSize) {
       this.observer.rejected?.('queue_full');
-      this.failCount++;
+      this.observer.failed?.(0);
       return Promise.reject(
         new ServeError('QUEUE_FULL', `the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, { 'retry-after': '1' }),
       );
@@ -147,8 +136,7 @@ export class Scheduler {
   }
 
   private failed(item: QueueItem): void {
-    this.failCount++;
-    this.failNs += (this.now() - item.startedAt) * 1e6;
+    this.observer.failed?.(this.now() - item.startedAt);
   }
 
   private detach(item: QueueItem): void {
@@ -220,11 +208,6 @@ export class Scheduler {
     this.pool.run(packed).then(
       (result) => {
         this.inFlight--;
-        this.executions++;
-        this.inferences += rows;
-        this.batchSizes.set(rows, (this.batchSizes.get(rows) ?? 0) + 1);
-        this.batchComputeNs.set(rows, (this.batchComputeNs.get(rows) ?? 0) + result.computeMs * 1e6);
-        this.lastInferenceMs = Date.now();
         this.observer.executed?.(rows, batch.length, result.computeMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
@@ -249,10 +232,7 @@ export class Scheduler {
     const answeredAt = this.now();
     batch.forEach((item, i) => {
       this.detach(item);
-      this.successCount++;
-      this.successNs += (answeredAt - item.startedAt) * 1e6;
-      this.queueNs += (dispatchedAt - item.startedAt) * 1e6;
-      this.computeNs += computeMs * 1e6;
+      this.observer.answered?.(answeredAt - item.startedAt, dispatchedAt - item.startedAt, computeMs);
       item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
     });
   }
@@ -298,7 +278,7 @@ export class Scheduler {
         const key = `#isolated${this.nextIsolation++}`;
         for (const item of half) item.key = key;
       }
-      this.bisectionRuns += 2;
+      this.observer.split?.(2);
       this.queue.unshift(...halves.flat());
       this.pump();
       return;

@@ -1,4 +1,4 @@
-// Triton's statistics extension: one model version's counters (from its scheduler) in the
+// Triton's statistics extension: one model version's counters (its VersionStats) in the
 // shape of GET /v2/models/{m}[/versions/{v}]/stats. Durations are whole nanoseconds. A version's
 // variants are nested in its entry (`variants`), so that clients summing entries per model and
 // version count each request once.
@@ -23,7 +23,7 @@ export interface ModelStats {
 
 const d = (count: number, ns: number): StatDuration => ({ count, ns: Math.round(ns) });
 
-/** Statistics of one model version and its variants; zeros for one with no scheduler (not loaded). */
+/** Statistics of one model version and its variants; zeros for one not loaded. */
 export function modelStats(mv: ModelVersion): ModelStats {
   const own = ownStats(mv);
   if (!mv.variants.size) return own;
@@ -31,7 +31,7 @@ export function modelStats(mv: ModelVersion): ModelStats {
 }
 
 function ownStats(mv: ModelVersion): ModelStats {
-  const s = mv.scheduler;
+  const s = mv.stats;
   if (!s) {
     const zero = d(0, 0);
     return {

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { basename } from 'node:path';
 import { WorkerPool, type Signature } from '../pool/pool.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
+import { VersionStats } from '../batching/stats.js';
 import type { ModelConfig } from './model-config.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature, type BatchAxis } from './batch-axis.js';
 import { readWarmupSamples, warmupPlan } from './warmup-samples.js';
@@ -51,6 +52,8 @@ export class ModelVersion {
   reason: string | undefined;
   signature: Signature | undefined;
   scheduler: Scheduler | undefined;
+  /** Its statistics (v2 stats, /v1/models), fed by the scheduler; undefined until loaded. */
+  stats: VersionStats | undefined;
   batching: (SchedulerConfig & { timeoutMs: number }) | undefined;
   loadMs = 0;
   /** The first worker's warm-up; undefined until loaded. */
@@ -111,7 +114,8 @@ export class ModelVersion {
       this.unbatchedReason = axis.unbatchedReason;
       this.signature = sig;
       this.pool = pool;
-      this.scheduler = new Scheduler(this.batching, pool, this.observerWith(opts));
+      this.stats = new VersionStats(this.observerWith(opts));
+      this.scheduler = new Scheduler(this.batching, pool, this.stats);
       pool.on('worker-exit', (info) => opts.onWorkerExit?.(info));
       pool.on('unavailable', () => {
         this.state = 'UNAVAILABLE';

@@ -154,14 +154,14 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-/** A version's (or variant's) scheduler counters; null until it is loaded. */
+/** A version's (or variant's) queue depth and statistics; null until it is loaded. */
 function counters(mv: ModelVersion) {
-  if (!mv.scheduler) return null;
+  if (!mv.scheduler || !mv.stats) return null;
   return {
     queueDepth: mv.scheduler.depth,
-    executions: mv.scheduler.executions,
-    inferences: mv.scheduler.inferences,
-    batchSizes: Object.fromEntries(mv.scheduler.batchSizes),
+    executions: mv.stats.executions,
+    inferences: mv.stats.inferences,
+    batchSizes: Object.fromEntries(mv.stats.batchSizes),
     workerRestarts: mv.workerRestarts,
   };
 }

@@ -59,13 +59,13 @@ t.test('every error code from a real request', async (t) => {
 
   // QUEUE_TIMEOUT: the only worker is busy for 1.5 s; a request that may wait 50 ms expires, uncomputed
   const slowSched = () => served.app.serving.repository.resolve('slow').scheduler!;
-  const before = slowSched().inferences;
+  const before = served.app.serving.repository.resolve('slow').stats!.inferences;
   slowPool().injectFault({ kind: 'delay-next-run', ms: 1500 });
   const occupying = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
   await waitUntil(() => slowPool().busyCount() === 1, 'the slow worker is busy');
   await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(2)] } }, { 'x-request-timeout-ms': '50' }), 'QUEUE_TIMEOUT', 'deadline passed in the queue');
   t.equal((await occupying).status, 200, 'the slowed request itself succeeds');
-  const after = served.app.serving.repository.resolve('slow').scheduler!.inferences;
+  const after = served.app.serving.repository.resolve('slow').stats!.inferences;
   t.equal(after - before, 1, 'the expired request was never computed');
 
   // QUEUE_FULL: worker busy, one request queued (maxQueueSize 1), the next is refused at once

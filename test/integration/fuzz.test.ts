@@ -663,7 +663,7 @@ t.test(`fuzz: ids in and out of a Gather's vocabulary, many at once (seed ${SEED
   await Promise.all(Array.from({ length: 32 }, worker));
   for (const p of problems.slice(0, 10)) t.fail(p);
   t.equal(problems.length, 0, `${requests.length} requests (${requests.filter((q) => q.bad).length} poisoned): every good one answered with its rows, every bad one 422`);
-  const sched = served.app.serving.repository.resolve('vocab').scheduler!;
+  const sched = served.app.serving.repository.resolve('vocab').stats!;
   t.ok(sched.bisectionRuns > 0, `poisoned batches were split (${sched.bisectionRuns} extra runs over ${sched.executions} executions)`);
   t.equal(served.app.serving.repository.resolve('vocab').workerPool!.restarts, 0, 'no worker died');
 });

@@ -158,7 +158,7 @@ t.test('a poisoned batch: the request with an id outside the vocabulary fails al
     t.equal(res.status, 200);
     alone.push(res.body.outputs.embeddings);
   }
-  const sched = () => served.app.serving.repository.resolve('emb').scheduler!;
+  const sched = () => served.app.serving.repository.resolve('emb').stats!;
   const executionsBefore = sched().executions;
   const poisoned = [...rows.slice(0, 3), [1, 100, 2], ...rows.slice(3)];
   const answers = await Promise.all(poisoned.map((r) => postJson(`${served.url}/v1/predict`, { model: 'emb', inputs: { ids: [r] } })));

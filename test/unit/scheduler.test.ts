@@ -3,6 +3,7 @@
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
+import { VersionStats } from '../../src/batching/stats.js';
 import { RunError, WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
 import { ServeError } from '../../src/errors.js';
 import { batchKey, fromNested, toNested, type Tensor } from '../../src/tensors.js';
@@ -64,19 +65,17 @@ function setup(over: Partial<SchedulerConfig> = {}, idle = 1) {
   const unbatched: string[] = [];
   const inputRejected: string[] = [];
   const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 16, ...over };
-  const s = new Scheduler(
-    cfg,
-    pool.asPool(),
-    {
-      rejected: (r) => rejected.push(r),
-      executed: (rows, requests) => executed.push({ rows, requests }),
-      batchingOff: (reason) => unbatched.push(reason),
-      inputRejected: (message) => inputRejected.push(message),
-    },
-    () => clock,
-  );
+  // the statistics aggregator is the scheduler's observer, as in a model version, and passes events on
+  const stats = new VersionStats({
+    rejected: (r) => rejected.push(r),
+    executed: (rows, requests) => executed.push({ rows, requests }),
+    batchingOff: (reason) => unbatched.push(reason),
+    inputRejected: (message) => inputRejected.push(message),
+  });
+  const s = new Scheduler(cfg, pool.asPool(), stats, () => clock);
   return {
     s,
+    stats,
     pool,
     rejected,
     executed,
@@ -140,7 +139,7 @@ t.test('a full batch goes at once, with no timer involved', async (t) => {
 });
 
 t.test('results are sliced back per request, in order, each with its own rows', async (t) => {
-  const { s, pool, executed, advance } = setup({}, 0);
+  const { s, stats, pool, executed, advance } = setup({}, 0);
   const ps = [input(1, 0), input(3, 10), input(2, 100)].map((r) => s.enqueue({ ...r, timeoutMs: 50 }));
   t.equal(s.depth, 3, 'all queued while no worker is idle');
   pool.freeWorker();
@@ -157,9 +156,9 @@ t.test('results are sliced back per request, in order, each with its own rows', 
   t.strictSame(toNested(results[2]!.outputs.y!), [[200, 202], [204, 206]], 'request 3 gets its 2 rows');
   for (const r of results) t.equal(r.batchSize, 6, 'each reports the rows of its execution');
   t.strictSame(executed, [{ rows: 6, requests: 3 }], 'observer sees one execution of 6 rows, 3 requests');
-  t.equal(s.executions, 1);
-  t.equal(s.inferences, 6);
-  t.equal(s.batchSizes.get(6), 1);
+  t.equal(stats.executions, 1);
+  t.equal(stats.inferences, 6);
+  t.equal(stats.batchSizes.get(6), 1);
   t.equal(s.depth, 0);
 });
 
@@ -476,7 +475,7 @@ t.test('a batch whose outputs do not follow its rows is rerun one request at a t
 });
 
 t.test('a batch onnxruntime refuses is split until the request that breaks it fails alone; the rest are answered', async (t) => {
-  const { s, pool, advance, rejected, inputRejected } = setup({}, 1);
+  const { s, stats, pool, advance, rejected, inputRejected } = setup({}, 1);
   const good = [track(s.enqueue({ ...input(1, 0), timeoutMs: 500 })), track(s.enqueue({ ...input(2, 10), timeoutMs: 500 })), track(s.enqueue({ ...input(1, 20), timeoutMs: 500 }))];
   const poison = track(s.enqueue({ ...input(1, 30), timeoutMs: 500 }));
   advance(5);
@@ -502,7 +501,7 @@ t.test('a batch onnxruntime refuses is split until the request that breaks it fa
   t.match((poison.error as Error).message, /indices element out of data bounds/, "onnxruntime's message");
   t.strictSame(rejected, ['input_rejected'], 'counted once as input_rejected');
   t.equal(inputRejected.length, 1, 'reported once');
-  t.equal(s.bisectionRuns, 4, 'four extra runs: two halves, then two quarters');
+  t.equal(stats.bisectionRuns, 4, 'four extra runs: two halves, then two quarters');
   t.equal(s.depth, 0);
 });
 
