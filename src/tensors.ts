@@ -44,9 +44,17 @@ export interface Tensor {
 
 /** Thrown for input a client must fix; the route maps `code` to the error catalogue. */
 export class TensorError extends Error {
-  constructor(readonly code: 'INVALID_INPUT' | 'SHAPE_MISMATCH' | 'DTYPE_MISMATCH', message: string) {
+  /** What is wrong, without the `input "<name>"` that starts the message: for callers that name the input their own way. */
+  readonly detail: string;
+  constructor(readonly code: 'INVALID_INPUT' | 'SHAPE_MISMATCH' | 'DTYPE_MISMATCH', message: string, detail = message) {
     super(message);
+    this.detail = detail;
   }
+}
+
+/** A TensorError whose message is `input "<name>" <detail>`. */
+function inputError(code: TensorError['code'], name: string, detail: string): TensorError {
+  return new TensorError(code, `input "${name}" ${detail}`, detail);
 }
 
 /** prod(dims); 0 when a dim is 0 even if the others overflow (Infinity × 0 would be NaN). May exceed 2^53: callers compare, never allocate, before checking. */
@@ -86,11 +94,11 @@ export function shapeOf(value: unknown, limit = MAX_RANK): number[] {
 }
 
 function tooDeep(name: string): never {
-  throw new TensorError('SHAPE_MISMATCH', `input "${name}" is nested more than ${MAX_RANK} arrays deep; no model input has that many dimensions`);
+  throw inputError('SHAPE_MISMATCH', name, `is nested more than ${MAX_RANK} arrays deep; no model input has that many dimensions`);
 }
 
 function ragged(name: string, dims: readonly number[], depth: number): never {
-  throw new TensorError('SHAPE_MISMATCH', `input "${name}" is ragged: expected ${dims[depth]} elements at depth ${depth}, every row must have the same length and depth`);
+  throw inputError('SHAPE_MISMATCH', name, `is ragged: expected ${dims[depth]} elements at depth ${depth}, every row must have the same length and depth`);
 }
 
 /**
@@ -180,7 +188,7 @@ export function fromJsonValues(flat: readonly unknown[], dtype: DType, name = 'i
   const info = DTYPES[dtype];
   const out = new info.array(flat.length);
   const bad = (i: number, why: string): never => {
-    throw new TensorError('DTYPE_MISMATCH', `input "${name}" element ${i} (${preview(flat[i])}) ${why} for dtype ${dtype}`);
+    throw inputError('DTYPE_MISMATCH', name, `element ${i} (${preview(flat[i])}) ${why} for dtype ${dtype}`);
   };
   switch (info.kind) {
     case 'float': {
@@ -258,7 +266,7 @@ export function fromNested(value: unknown, dtype: DType, name = 'input'): Tensor
 /** Throws unless every dim is a non-negative integer (as JSON sends them: anything may arrive). */
 export function checkDimsList(dims: readonly unknown[], name = 'input'): asserts dims is readonly number[] {
   for (const d of dims) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw new TensorError('INVALID_INPUT', `input "${name}" dims must be non-negative integers, got ${preview(dims)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw inputError('INVALID_INPUT', name, `dims must be non-negative integers, got ${preview(dims)}`);
   }
 }
 
@@ -279,7 +287,7 @@ export function fromDimsData(dims: readonly number[], data: readonly unknown[], 
   }
   const count = nested ? elementCount(nested) : data.length;
   if (count !== expected) {
-    throw new TensorError('SHAPE_MISMATCH', `input "${name}" has ${count} values but dims ${preview(dims)} need ${expected}`);
+    throw inputError('SHAPE_MISMATCH', name, `has ${count} values but dims ${preview(dims)} need ${expected}`);
   }
   if (nested) flat = flattenChecked(data, nested, name);
   return { dtype, dims: [...dims], data: fromJsonValues(flat, dtype, name) };

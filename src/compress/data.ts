@@ -5,9 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { dtypeOf, elemTypeName } from './elem-types.js';
-import { packBatch, type DType, type Tensor } from '../tensors.js';
-import { decodeInput } from '../signature.js';
-import { ServeError } from '../errors.js';
+import { fromDimsData, fromNested, packBatch, TensorError, type DType, type Tensor } from '../tensors.js';
 import { CompressError, type ModelProto, type ValueInfoProto } from './onnx-file.js';
 
 /** A graph input as declared: numbers are fixed dims, strings symbolic ('?' when unnamed). */
@@ -67,13 +65,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** One row, decoded as /v1/predict decodes an input (nested array or {dims, data}), then checked against the row's dims. */
+/** One row as /v1/predict reads an input (nested array, or {dims, data}), by the same tensors.ts decoders. */
+function decodeValue(value: unknown, spec: InputSpec, where: string): Tensor {
+  if (isObject(value) && 'dims' in value && 'data' in value) {
+    if (!Array.isArray(value.dims) || !Array.isArray(value.data)) throw new CompressError(`${where}: "dims" and "data" must both be arrays`);
+    return fromDimsData(value.dims, value.data, spec.dtype, spec.name);
+  }
+  if (Array.isArray(value) || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') return fromNested(value, spec.dtype, spec.name);
+  throw new CompressError(`${where}: must be a nested array or {"dims": [...], "data": [...]}`);
+}
+
+/** One row, decoded (a bad value names the row, not the input), then checked against the row's dims. */
 function decodeRow(value: unknown, spec: InputSpec, where: string): Tensor {
   let t: Tensor;
   try {
-    t = decodeInput(value, spec);
+    t = decodeValue(value, spec, where);
   } catch (err) {
-    if (err instanceof ServeError) throw new CompressError(`${where}: ${err.message.replace(/^input "[^"]*":? /, '')}`);
+    if (err instanceof TensorError) throw new CompressError(`${where}: ${err.detail}`);
     throw err;
   }
   const want = rowDims(spec);
