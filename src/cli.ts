@@ -13,7 +13,8 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--l
                         [--sparsity 0.5] [--structured] [--eval DATA.json] [--report PATH]
                         [--force] [--quiet]
        onnx-serve inspect MODEL.onnx [--json]
-environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT
+environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT,
+             ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 

@@ -1,6 +1,7 @@
 // The command line: a bad option stops the process at once with one line that names it.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/server.js';
 
@@ -35,4 +36,12 @@ t.test('--help prints the usage', async (t) => {
   const r = run(['--help']);
   t.equal(r.status, 0);
   t.match(r.stdout, /usage: onnx-serve serve \[--models DIR\]/);
+});
+
+t.test('the usage names every environment variable the serve options read', async (t) => {
+  const usage = run(['--help']).stdout;
+  const config = readFileSync(join(ROOT, 'src', 'config.ts'), 'utf8');
+  const names = new Set([...config.matchAll(/'((?:ONNX_SERVE|HOST|PORT|LOG_LEVEL)[A-Z_]*)'/g)].map((m) => m[1]!));
+  t.ok(names.size >= 8, `config.ts reads ${[...names].join(', ')}`);
+  for (const n of names) t.match(usage, new RegExp(`\\b${n}\\b`), `--help names ${n}`);
 });
