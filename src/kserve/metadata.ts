@@ -1,7 +1,6 @@
 // KServe v2 metadata: the server's (name, version, extensions) and a model version's
 // (name, versions, platform, inputs and outputs with v2 datatypes and -1 for variable dims,
-// and its compressed variants when it has some); and finding a model's versions without
-// requiring them to be ready.
+// and its compressed variants when it has some).
 import { readFileSync } from 'node:fs';
 import type { ModelRepository } from '../repository/repository.js';
 import type { ModelVersion } from '../repository/model-version.js';
@@ -26,20 +25,6 @@ export interface V2TensorMetadata {
 
 const tensorMetadata = (t: TensorSignature): V2TensorMetadata => ({ name: t.name, datatype: toV2Datatype(t.dtype), shape: v2Shape(t.dims) });
 
-/** The versions of a model (one when `version` is given), ready or not; 404 if unknown, 503 if it could not be scanned. */
-export function findVersions(repository: ModelRepository, name: string, version?: string): ModelVersion[] {
-  const versions = repository.models.get(name);
-  if (!versions) {
-    const broken = repository.broken.find((b) => b.name === name);
-    if (broken) throw new ServeError('MODEL_NOT_READY', `model "${name}" is unavailable: ${broken.reason}`);
-    throw new ServeError('MODEL_NOT_FOUND', `no model "${name}"; available: ${[...repository.models.keys()].join(', ') || 'none'}`);
-  }
-  if (version === undefined) return versions;
-  const mv = versions.find((v) => v.version === version);
-  if (!mv) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version "${version}"; versions: ${versions.map((v) => v.version).join(', ')}`);
-  return [mv];
-}
-
 /** A variant as v2 metadata lists it (snake_case, as the protocol's own fields). */
 export interface V2VariantMetadata {
   name: string;
@@ -63,14 +48,14 @@ export function variantMetadata(mv: ModelVersion): V2VariantMetadata[] {
 
 /** Model metadata for one version (the highest when none is named); 503 while its signature is unknown. */
 export function modelMetadata(repository: ModelRepository, name: string, version?: string) {
-  const found = findVersions(repository, name, version);
+  const found = repository.find(name, version);
   const mv = found[found.length - 1]!;
   if (!mv.signature) {
     throw new ServeError('MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
   }
   return {
     name,
-    versions: repository.models.get(name)!.map((v) => v.version),
+    versions: repository.find(name).map((v) => v.version),
     platform: 'onnxruntime_onnx',
     inputs: mv.signature.inputs.map(tensorMetadata),
     outputs: mv.signature.outputs.map(tensorMetadata),

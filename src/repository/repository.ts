@@ -87,18 +87,30 @@ export class ModelRepository {
   }
 
   /**
-   * The version asked for (or the highest), or its variant when one is named; throws
-   * MODEL_NOT_FOUND (unknown model, version or variant) / MODEL_NOT_READY (that one is not READY).
+   * The versions of a model, ascending (only the one asked for when `version` is given), ready
+   * or not; throws MODEL_NOT_FOUND (unknown model or version) / MODEL_NOT_READY (a model that
+   * could not be scanned).
    */
-  resolve(name: string, version?: string, variant?: string): ModelVersion {
+  find(name: string, version?: string): ModelVersion[] {
     const versions = this.models.get(name);
     if (!versions) {
       const broken = this.broken.find((b) => b.name === name);
       if (broken) throw new ServeError('MODEL_NOT_READY', `model "${name}" is unavailable: ${broken.reason}`);
       throw new ServeError('MODEL_NOT_FOUND', `no model "${name}"; available: ${[...this.models.keys()].join(', ') || 'none'}`);
     }
-    const mv = version === undefined ? versions[versions.length - 1]! : versions.find((v) => v.version === version);
+    if (version === undefined) return versions;
+    const mv = versions.find((v) => v.version === version);
     if (!mv) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version "${version}"; versions: ${versions.map((v) => v.version).join(', ')}`);
+    return [mv];
+  }
+
+  /**
+   * The version asked for (or the highest), or its variant when one is named; throws
+   * MODEL_NOT_FOUND (unknown model, version or variant) / MODEL_NOT_READY (that one is not READY).
+   */
+  resolve(name: string, version?: string, variant?: string): ModelVersion {
+    const found = this.find(name, version);
+    const mv = found[found.length - 1]!;
     const target = variant === undefined ? mv : mv.variants.get(variant);
     if (!target) {
       throw new ServeError('MODEL_NOT_FOUND', `model "${name}" version ${mv.version} has no variant "${variant}"; variants: ${[...mv.variants.keys()].join(', ') || 'none'}`);

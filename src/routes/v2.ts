@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from
 import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
-import { findVersions, modelMetadata, serverMetadata } from '../kserve/metadata.js';
+import { modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
 import { allStatsSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
 
@@ -61,7 +61,7 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
       const { model_name: m, model_version: v } = request.params;
       let versions;
       try {
-        versions = findVersions(app.serving.repository, m, v);
+        versions = app.serving.repository.find(m, v);
       } catch (err) {
         if (err instanceof ServeError && err.code === 'MODEL_NOT_READY') return reply.code(503).send({ name: m, ready: false });
         throw err;
@@ -72,7 +72,7 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     });
 
     app.get<{ Params: ModelParams }>(`${base}/stats`, { schema: modelStatsSchema(withVersion) }, async (request) => {
-      return { model_stats: findVersions(app.serving.repository, request.params.model_name, request.params.model_version).map(modelStats) };
+      return { model_stats: app.serving.repository.find(request.params.model_name, request.params.model_version).map(modelStats) };
     });
 
     // config.inference: counted, timed and logged by the request-metrics hook, as /v1/predict is
