@@ -1,10 +1,33 @@
-// Matches a request's JSON inputs against a model's signature: names, ranks, fixed dims,
-// sizes of at least 1, dims the model names alike agreeing, dtypes, and rows along dimension 0.
-// Pure: returns tensors or throws a ServeError.
-import { checkDimsList, fromDimsData, fromNested, batchKey, shapeOf, TensorError, type Tensor } from './tensors.js';
-import { isNamedDim, type TensorSignature } from './pool/protocol.js';
+// A model's signature (its inputs and outputs as onnxruntime reports them, and which dims are
+// named), and matching a request's JSON inputs against it: names, ranks, fixed dims, sizes of
+// at least 1, dims the model names alike agreeing, dtypes, and rows along dimension 0.
+// Pure: returns tensors or throws a ServeError. No fastify or routes, nor anything that pulls
+// them: the worker's warm-up (src/pool/warmup.ts) imports isNamedDim from here.
+import { checkDimsList, fromDimsData, fromNested, batchKey, shapeOf, TensorError, type DType, type Tensor } from './tensors.js';
 import { ServeError } from './errors.js';
 import { preview } from './preview.js';
+
+/** One input or output as onnxruntime reports it; string dims are symbolic (e.g. "batch"). */
+export interface TensorSignature {
+  name: string;
+  dtype: DType;
+  dims: (number | string)[];
+}
+
+/**
+ * A name that stands for one size wherever the model uses it. onnxruntime reports an unnamed
+ * variable dim as "" (the worker turns a negative one into "-1"); converters write "?" or
+ * "unk__N" for "unknown": none of those says two dims are equal.
+ */
+export function isNamedDim(d: number | string): d is string {
+  return typeof d === 'string' && d !== '' && d !== '?' && !/^-?\d+$/.test(d) && !d.startsWith('unk__');
+}
+
+/** A model's inputs and outputs, as its workers report them once loaded. */
+export interface Signature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
 
 export interface DecodedInputs {
   tensors: Record<string, Tensor>;

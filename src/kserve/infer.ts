@@ -2,9 +2,8 @@
 // checked against the model's signature (the same matchInputs as /v1), the outputs to send
 // and how, and the response body (JSON text, or JSON header + binary bytes).
 import type { Tensor } from '../tensors.js';
-import type { TensorSignature } from '../pool/protocol.js';
 import { ServeError } from '../errors.js';
-import { matchInputs, type DecodedInputs } from '../signature.js';
+import { matchInputs, type DecodedInputs, type TensorSignature } from '../signature.js';
 import { readBinaryTensors, splitBody, binaryBody } from './binary.js';
 import { parseInferRequest, decodeJsonTensor, checkDatatype, flatJsonData, type V2InferRequest } from './json.js';
 import { toV2Datatype } from './datatypes.js';

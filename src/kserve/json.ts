@@ -3,8 +3,7 @@
 // encoding outputs as flat JSON text. Any malformed part is a ServeError (400).
 import { toJsonText, type Tensor } from '../tensors.js';
 import { ServeError } from '../errors.js';
-import { decodeInput } from '../signature.js';
-import type { TensorSignature } from '../pool/protocol.js';
+import { decodeInput, type TensorSignature } from '../signature.js';
 import { binaryDataSize, type BinaryTensorHeader } from './binary.js';
 import { fromV2Datatype, toV2Datatype } from './datatypes.js';
 import { preview } from '../preview.js';

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelRepository } from '../repository/repository.js';
 import type { ModelVersion } from '../repository/model-version.js';
-import type { TensorSignature } from '../pool/protocol.js';
+import type { TensorSignature } from '../signature.js';
 import { ServeError } from '../errors.js';
 import { toV2Datatype, v2Shape } from './datatypes.js';
 

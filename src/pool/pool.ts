@@ -3,7 +3,8 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Fault, FromWorker, TensorSignature, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { Signature } from '../signature.js';
 import { viewOf, type Tensor } from '../tensors.js';
 
 export interface PoolOptions {
@@ -18,11 +19,6 @@ export interface PoolOptions {
    * replacements run the same). Throwing fails the load with that message. None when absent.
    */
   warmup?: (signature: Signature) => WarmupPlan;
-}
-
-export interface Signature {
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
 }
 
 /** What start() learns: the signature, and each first worker's warm-up report. */

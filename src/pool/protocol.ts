@@ -1,5 +1,6 @@
 // Typed messages between the pool (main thread) and its inference workers.
 import type { DType, Tensor } from '../tensors.js';
+import type { TensorSignature } from '../signature.js';
 
 /** A tensor crossing threads: its bytes travel as a transferred ArrayBuffer (no copy). */
 export interface WireTensor {
@@ -8,22 +9,6 @@ export interface WireTensor {
   buffer: ArrayBuffer;
   byteOffset: number;
   length: number;
-}
-
-/** One input or output as onnxruntime reports it; string dims are symbolic (e.g. "batch"). */
-export interface TensorSignature {
-  name: string;
-  dtype: DType;
-  dims: (number | string)[];
-}
-
-/**
- * A name that stands for one size wherever the model uses it. onnxruntime reports an unnamed
- * variable dim as "" (the worker turns a negative one into "-1"); converters write "?" or
- * "unk__N" for "unknown": none of those says two dims are equal.
- */
-export function isNamedDim(d: number | string): d is string {
-  return typeof d === 'string' && d !== '' && d !== '?' && !/^-?\d+$/.test(d) && !d.startsWith('unk__');
 }
 
 export interface WorkerInit {

@@ -2,7 +2,8 @@
 // not), the made-up inputs of a default warm-up, a sample doubled along dimension 0, and the
 // check that every output's dimension 0 follows the rows. The worker runs what these build.
 import { DTYPES, allocate, elementCount, packBatch, type Tensor, type TypedArray } from '../tensors.js';
-import { isNamedDim, type BatchCheck, type TensorSignature } from './protocol.js';
+import type { BatchCheck } from './protocol.js';
+import { isNamedDim, type TensorSignature } from '../signature.js';
 
 export interface SignatureLike {
   inputs: readonly TensorSignature[];

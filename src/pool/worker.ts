@@ -3,7 +3,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { Fault, FromWorker, TensorSignature, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { TensorSignature } from '../signature.js';
 import { sessionOptions } from './session-options.js';
 import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors.js';
 import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf, type RunOutputs } from './warmup.js';

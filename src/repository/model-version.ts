@@ -4,7 +4,8 @@
 // reachable from its base through `variants`: siblings the scheduler can route between.
 import { performance } from 'node:perf_hooks';
 import { basename } from 'node:path';
-import { WorkerPool, type Signature } from '../pool/pool.js';
+import { WorkerPool } from '../pool/pool.js';
+import type { Signature } from '../signature.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
 import { VersionStats } from '../batching/stats.js';
 import type { ModelConfig } from './model-config.js';

@@ -4,8 +4,7 @@
 // its file is missing or does not load, it is UNAVAILABLE with the reason and the base serves on.
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Signature } from '../pool/pool.js';
-import type { TensorSignature } from '../pool/protocol.js';
+import type { Signature, TensorSignature } from '../signature.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
 import { readCompressionReport } from './variant-report.js';
 

@@ -4,10 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelConfigError, parseWarmup, type ModelConfig, type WarmupSample } from './model-config.js';
-import { decodeInput, matchInputs } from '../signature.js';
+import { decodeInput, matchInputs, type TensorSignature } from '../signature.js';
 import { ServeError } from '../errors.js';
 import { elementCount, type Tensor } from '../tensors.js';
-import type { TensorSignature } from '../pool/protocol.js';
 import type { WarmupPlan } from '../pool/protocol.js';
 
 /** Elements a `fill` tensor may have (64 MiB of float32). */

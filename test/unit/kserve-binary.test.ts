@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
 import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
-import type { TensorSignature } from '../../src/pool/protocol.js';
+import type { TensorSignature } from '../../src/signature.js';
 import { splitBody, readBinaryTensors, tensorFromBytes, binaryDataSize } from '../../src/kserve/binary.js';
 import { decodeInferRequest, encodeInferResponse, planOutputs } from '../../src/kserve/infer.js';
 import { parseInferRequest, decodeJsonTensor } from '../../src/kserve/json.js';

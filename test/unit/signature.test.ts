@@ -1,10 +1,8 @@
 // Unit tests for decodeInputs: matching a request's JSON inputs to a model's signature.
 import t, { type Test } from 'tap';
-import { decodeInput, decodeInputs } from '../../src/signature.js';
-import { isNamedDim } from '../../src/pool/protocol.js';
+import { decodeInput, decodeInputs, isNamedDim, type TensorSignature } from '../../src/signature.js';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
 import { toNested } from '../../src/tensors.js';
-import type { TensorSignature } from '../../src/pool/protocol.js';
 import { thrown } from '../helpers/thrown.js';
 
 const SIG: TensorSignature[] = [{ name: 'input', dtype: 'float32', dims: ['batch', 4] }];

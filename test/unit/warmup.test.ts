@@ -3,11 +3,10 @@
 // values, and how config.json's maxBatchSize and the check combine.
 import t from 'tap';
 import { batchAxisProblem, checkBatchAxis, doubled, madeUpFeeds, rowsOf } from '../../src/pool/warmup.js';
-import { isNamedDim } from '../../src/pool/protocol.js';
+import { isNamedDim, type TensorSignature } from '../../src/signature.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature } from '../../src/repository/batch-axis.js';
 import { ModelConfigError } from '../../src/repository/model-config.js';
 import { fromNested } from '../../src/tensors.js';
-import type { TensorSignature } from '../../src/pool/protocol.js';
 import { thrown } from '../helpers/thrown.js';
 
 const sig = (name: string, dims: (number | string)[], dtype: TensorSignature['dtype'] = 'float32'): TensorSignature => ({ name, dtype, dims });
