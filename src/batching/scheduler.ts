@@ -3,7 +3,8 @@
 import { performance } from 'node:perf_hooks';
 import { decide, type BatchingPolicyConfig, type PendingRequest } from './policy.js';
 import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
-import { packBatch, sliceBatch, type Tensor } from '../tensors.js';
+import type { Tensor } from '../tensors/dtypes.js';
+import { packBatch, sliceBatch } from '../tensors/batch.js';
 import { ServeError, scrubPaths } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
@@ -89,7 +90,12 @@ export class Scheduler {
   }
 
   enqueue(opts: EnqueueOptions): Promise<InferenceResult> {
-    if (opts.signal?.aborted) return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+    if (opts.signal?.aborted) {
+      // gone before it was queued: counted like one that leaves the queue
+      this.observer.rejected?.('cancelled');
+      this.observer.failed?.(0);
+      return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+    }
     if (this.queue.length >= this.cfg.maxQueueSize) {
       this.observer.rejected?.('queue_full');
       this.observer.failed?.(0);

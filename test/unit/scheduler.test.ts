@@ -6,7 +6,10 @@ import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfi
 import { VersionStats } from '../../src/batching/stats.js';
 import { RunError, WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
 import { ServeError } from '../../src/errors.js';
-import { batchKey, fromNested, toNested, type Tensor } from '../../src/tensors.js';
+import type { Tensor } from '../../src/tensors/dtypes.js';
+import { fromNested } from '../../src/tensors/decode.js';
+import { toNested } from '../../src/tensors/encode.js';
+import { batchKey } from '../../src/tensors/batch.js';
 
 interface Call {
   inputs: Record<string, Tensor>;
@@ -230,6 +233,7 @@ t.test('an aborted request leaves the queue and is never run', async (t) => {
   t.ok(c.settled() && c.error instanceof ServeError, 'rejected');
   t.equal(s.depth, 0);
   t.equal(pool.calls.length, 1, 'run was not called for it');
+  t.strictSame(rejected, ['cancelled', 'cancelled'], 'and counted as cancelled, like one that left the queue');
 });
 
 t.test('deadline expiry (fake clock): QUEUE_TIMEOUT, never run', async (t) => {
