@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { OptionError } from '../errors.js';
 import { METHODS, type MethodName } from './method.js';
+import { defaultReportPath } from './report.js';
 import type { CalibrationMethod } from './calibrate.js';
 
 export interface CompressOptions {
@@ -34,10 +35,8 @@ export interface InspectOptions {
 const INT8: readonly MethodName[] = ['int8-dynamic', 'int8-static'];
 const CALIBRATIONS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
 
-/** `dir/model.int8.onnx` → `dir/model.int8.report.json` (the serving side looks for this name). */
-export function defaultReportPath(out: string): string {
-  return out.replace(/\.onnx$/, '') + '.report.json';
-}
+/** Where a report goes without --report (defined beside the report, which the serving side reads too). */
+export { defaultReportPath };
 
 type ArgSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 

@@ -4,6 +4,14 @@
 import type { MethodName } from './method.js';
 import type { EvalReport } from './evaluate.js';
 
+/**
+ * `dir/model.int8.onnx` → `dir/model.int8.report.json`: where compress writes a variant's report
+ * by default, and where the serving side (repository/variant-report.ts) looks for it.
+ */
+export function defaultReportPath(onnxPath: string): string {
+  return onnxPath.replace(/\.onnx$/, '') + '.report.json';
+}
+
 export interface CompressionReport {
   method: MethodName;
   options: Record<string, unknown>;

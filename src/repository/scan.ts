@@ -22,7 +22,8 @@ export class ScanError extends Error {}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-async function isFile(p: string): Promise<boolean> {
+/** A regular file (following links) at `p`; false when there is nothing there, or a folder. */
+export async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
   } catch {

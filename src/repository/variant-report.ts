@@ -2,18 +2,14 @@
 // `model.int8.report.json`): which method made it and the accuracy it measured. Optional and
 // advisory: a missing or malformed report gives nulls and never fails the variant's load.
 import { readFile } from 'node:fs/promises';
+import { defaultReportPath } from '../compress/report.js';
 import type { Compression } from './model-version.js';
-
-/** `…/model.int8.onnx` → `…/model.int8.report.json`. */
-export function reportPathFor(onnxPath: string): string {
-  return onnxPath.replace(/\.onnx$/, '') + '.report.json';
-}
 
 /** `{"method": "int8-dynamic", "eval"?: {"accuracy"?: {"delta": -0.003}}}` → method and accuracy delta. */
 export async function readCompressionReport(onnxPath: string): Promise<Compression> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(reportPathFor(onnxPath), 'utf8'));
+    raw = JSON.parse(await readFile(defaultReportPath(onnxPath), 'utf8'));
   } catch {
     return { method: null, accuracyDelta: null };
   }

@@ -2,10 +2,10 @@
 // (own workers, scheduler and state) beside the base, in the base's folder, with the base's
 // batching config. It serves only if its inputs and outputs match the base's; otherwise, or when
 // its file is missing or does not load, it is UNAVAILABLE with the reason and the base serves on.
-import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Signature, TensorSignature } from '../signature.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
+import { isFile } from './scan.js';
 import { readCompressionReport } from './variant-report.js';
 
 /** Creates the (not yet loaded) variants of a base version from its config; files sit beside its model.onnx. */
@@ -63,12 +63,4 @@ function tensorsDifference(kind: string, base: TensorSignature[], variant: Tenso
   const extra = variant.find((v) => !base.some((b) => b.name === v.name));
   if (extra) return `${kind} "${extra.name}" is not one of the base's ${kind}s (${names(base)})`;
   return undefined;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
 }
