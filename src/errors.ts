@@ -39,7 +39,10 @@ export class ServeError extends Error {
 }
 
 /** A bad command-line option or argument: one line naming it, the value and what is allowed; the CLI exits 2 on it. */
-export class OptionError extends Error {}
+export class OptionError extends Error {
+  override name = 'OptionError';
+  readonly code = 'ONNX_SERVE_ERR_OPTION';
+}
 
 export function isErrorCode(s: string): s is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERRORS, s);

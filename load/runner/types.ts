@@ -5,6 +5,8 @@ import type { Protocol } from '../lib/payload.js';
 
 /** Every problem the runner reports: one line that says what to fix. */
 export class LoadError extends Error {
+  override name = 'LoadError';
+  readonly code = 'ONNX_SERVE_ERR_LOAD';
   constructor(
     message: string,
     /** 2 for a usage problem (bad flag), 1 for anything else. */

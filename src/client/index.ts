@@ -13,7 +13,11 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-/** An error answered by the server: `code` is the catalogue code on /v1, "HTTP_<status>" on /v2. */
+/**
+ * An error answered by the server: `code` is the catalogue code on /v1 (QUEUE_FULL…), and
+ * "HTTP_<status>" on /v2 or whenever the body carries no code (not JSON, a proxy's page): always
+ * a string. Network failures are not this class: they reject with undici's errors (their `code`).
+ */
 export class ServeClientError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
@@ -88,9 +92,12 @@ export class Client {
       let code = `HTTP_${res.statusCode}`;
       let message = buf.toString('utf8');
       try {
-        const e = JSON.parse(message) as { error?: string | { code: string; message: string } };
+        const e = JSON.parse(message) as { error?: string | { code?: unknown; message?: unknown } };
         if (typeof e.error === 'string') message = e.error;
-        else if (e.error) ({ code, message } = e.error);
+        else if (e.error) {
+          if (typeof e.error.code === 'string') code = e.error.code;
+          if (typeof e.error.message === 'string') message = e.error.message;
+        }
       } catch {
         /* not JSON: keep the text */
       }

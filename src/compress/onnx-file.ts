@@ -25,6 +25,7 @@ export type ModelProto = Omit<InstanceType<P['ModelProto']>, 'graph'> & { graph:
 /** A user-facing failure of compress/inspect: the CLI prints the message alone and exits non-zero. */
 export class CompressError extends Error {
   override name = 'CompressError';
+  readonly code = 'ONNX_SERVE_ERR_COMPRESS';
 }
 
 export interface LoadedModel {

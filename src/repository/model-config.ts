@@ -53,7 +53,11 @@ export interface ConfigDefaults {
   intraOpThreads: number;
 }
 
-export class ModelConfigError extends Error {}
+/** A bad config.json (or warmup sample): the model is UNAVAILABLE with this message as its reason. */
+export class ModelConfigError extends Error {
+  override name = 'ModelConfigError';
+  readonly code = 'ONNX_SERVE_ERR_MODEL_CONFIG';
+}
 
 const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs'];

@@ -18,7 +18,11 @@ export interface ScannedModel {
   versions: ScannedVersion[];
 }
 
-export class ScanError extends Error {}
+/** An unreadable repository (serve exits 1) or model folder (the model is UNAVAILABLE with this message as its reason). */
+export class ScanError extends Error {
+  override name = 'ScanError';
+  readonly code = 'ONNX_SERVE_ERR_SCAN';
+}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
