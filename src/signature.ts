@@ -3,9 +3,12 @@
 // at least 1, dims the model names alike agreeing, dtypes, and rows along dimension 0.
 // Pure: returns tensors or throws a ServeError. No fastify or routes, nor anything that pulls
 // them: the worker's warm-up (src/pool/warmup.ts) imports isNamedDim from here.
-import { checkDimsList, fromDimsData, fromNested, batchKey, shapeOf, TensorError, type DType, type Tensor } from './tensors.js';
+import type { DType, Tensor } from './tensors/dtypes.js';
+import { checkDimsList, fromDimsData, fromNested, shapeOf, TensorError } from './tensors/decode.js';
+import { batchKey } from './tensors/batch.js';
 import { ServeError } from './errors.js';
 import { preview } from './preview.js';
+import { isObject } from './json-shape.js';
 
 /** One input or output as onnxruntime reports it; string dims are symbolic (e.g. "batch"). */
 export interface TensorSignature {
@@ -38,15 +41,15 @@ export interface DecodedInputs {
 }
 
 function isDimsData(v: unknown): v is { dims: unknown; data: unknown } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dims' in v && 'data' in v;
+  return isObject(v) && 'dims' in v && 'data' in v;
 }
 
 /**
  * Decodes one JSON input (nested array, or {dims, data}) into a tensor of the signature's dtype.
  * With `check`, the shape the input claims (nesting, or dims) is checked against the signature
  * first (checkShape): a deep or bombastic array is refused before anything walks or allocates
- * it. Without, any shape decodes (compress reads single rows with it), still bounded by MAX_RANK
- * and the body.
+ * it. Without, any shape decodes (a model's warm-up samples, whose tensors matchInputs checks
+ * afterwards), still bounded by MAX_RANK and the size of the JSON.
  */
 export function decodeInput(value: unknown, sig: TensorSignature, check?: { batched: boolean }): Tensor {
   try {

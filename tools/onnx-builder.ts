@@ -2,7 +2,7 @@
 // typed tensors, serialized with onnx-proto. No onnxruntime here. Not shipped: src/ never
 // imports tools/ (package.json "files" and the image hold dist/src only).
 import onnxProto from 'onnx-proto';
-import type { DType, TypedArray } from '../src/tensors.js';
+import type { DType, TypedArray } from '../src/tensors/dtypes.js';
 import { makeAttribute } from '../src/compress/graph.js';
 import { ONNX_ELEM_TYPE } from '../src/compress/elem-types.js';
 

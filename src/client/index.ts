@@ -2,7 +2,7 @@
 // (KServe v2, JSON or binary tensors, typed arrays in and out), metadata() and ready().
 // Errors carry the server's code and status.
 import { Pool } from 'undici';
-import { DTYPES, elementCount, type DType, type TypedArray } from '../tensors.js';
+import { DTYPES, elementCount, type DType, type TypedArray } from '../tensors/dtypes.js';
 import { toV2Datatype, fromV2Datatype } from '../kserve/datatypes.js';
 import { f16ToF32, f32ToF16 } from '../float16.js';
 

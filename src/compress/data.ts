@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { dtypeOf, elemTypeName } from './elem-types.js';
-import { fromDimsData, fromNested, packBatch, TensorError, type DType, type Tensor } from '../tensors.js';
+import type { DType, Tensor } from '../tensors/dtypes.js';
+import { fromDimsData, fromNested, TensorError } from '../tensors/decode.js';
+import { packBatch } from '../tensors/batch.js';
 import { CompressError, type ModelProto, type ValueInfoProto } from './onnx-file.js';
 
 /** A graph input as declared: numbers are fixed dims, strings symbolic ('?' when unnamed). */

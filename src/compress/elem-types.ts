@@ -2,7 +2,7 @@
 // its codes both ways, the names inspect prints and the bytes per element. The one table the
 // compress tools, inspect and the test model builder (tools/onnx-builder.ts) share.
 import onnxProto from 'onnx-proto';
-import { DTYPES, type DType } from '../tensors.js';
+import { DTYPES, type DType } from '../tensors/dtypes.js';
 
 /** onnx.TensorProto.DataType (name → code, and code → name). */
 export const ELEM = onnxProto.onnx.TensorProto.DataType;

@@ -3,7 +3,7 @@
 // of the JSON header followed by each output's bytes. No per-element work: at most one memcpy
 // per tensor (for alignment), and one concatenation for a response. Typed arrays use the host's
 // byte order, which is little-endian on every platform onnxruntime-node ships for.
-import { elementCount, viewOf, type DType, type Tensor } from '../tensors.js';
+import { elementCount, viewOf, type DType, type Tensor } from '../tensors/dtypes.js';
 import { ServeError } from '../errors.js';
 import { elementSize, fromV2Datatype } from './datatypes.js';
 import { preview } from '../preview.js';

@@ -1,6 +1,6 @@
 // KServe v2 / Open Inference Protocol datatypes: our dtypes ↔ v2 names (BOOL, UINT8 … FP64),
 // element sizes for the binary tensor extension, and shapes with -1 for variable dims.
-import { DTYPES, type DType } from '../tensors.js';
+import { DTYPES, type DType } from '../tensors/dtypes.js';
 import { ServeError } from '../errors.js';
 import { preview } from '../preview.js';
 

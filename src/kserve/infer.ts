@@ -1,7 +1,7 @@
 // A v2 inference request end to end, without HTTP: body (JSON or JSON + binary) → tensors
 // checked against the model's signature (the same matchInputs as /v1), the outputs to send
 // and how, and the response body (JSON text, or JSON header + binary bytes).
-import type { Tensor } from '../tensors.js';
+import type { Tensor } from '../tensors/dtypes.js';
 import { ServeError } from '../errors.js';
 import { matchInputs, type DecodedInputs, type TensorSignature } from '../signature.js';
 import { readBinaryTensors, splitBody, binaryBody } from './binary.js';

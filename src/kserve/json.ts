@@ -1,12 +1,14 @@
 // The v2 inference request's JSON header, checked for structure (inputs, outputs, id,
 // parameters), and v2 JSON tensors: decoding `data` (flat or nested) against a signature,
 // encoding outputs as flat JSON text. Any malformed part is a ServeError (400).
-import { toJsonText, type Tensor } from '../tensors.js';
+import type { Tensor } from '../tensors/dtypes.js';
+import { toJsonText } from '../tensors/encode.js';
 import { ServeError } from '../errors.js';
 import { decodeInput, type TensorSignature } from '../signature.js';
 import { binaryDataSize, type BinaryTensorHeader } from './binary.js';
 import { fromV2Datatype, toV2Datatype } from './datatypes.js';
 import { preview } from '../preview.js';
+import { isObject } from '../json-shape.js';
 
 export interface V2Input extends BinaryTensorHeader {
   datatype: string;
@@ -34,10 +36,6 @@ export interface V2InferRequest {
 const bad = (message: string): never => {
   throw new ServeError('INVALID_INPUT', message);
 };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function optionalBool(parameters: unknown, key: string, where: string): boolean | undefined {
   if (parameters === undefined) return undefined;

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { Signature } from '../signature.js';
-import { viewOf, type Tensor } from '../tensors.js';
+import { viewOf, type Tensor } from '../tensors/dtypes.js';
 
 export interface PoolOptions {
   modelPath: string;

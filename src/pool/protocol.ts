@@ -1,5 +1,5 @@
 // Typed messages between the pool (main thread) and its inference workers.
-import type { DType, Tensor } from '../tensors.js';
+import type { DType, Tensor } from '../tensors/dtypes.js';
 import type { TensorSignature } from '../signature.js';
 
 /** A tensor crossing threads: its bytes travel as a transferred ArrayBuffer (no copy). */

@@ -1,7 +1,8 @@
 // Warm-up and batch-axis rules, pure: whether a signature can batch along dimension 0 (and why
 // not), the made-up inputs of a default warm-up, a sample doubled along dimension 0, and the
 // check that every output's dimension 0 follows the rows. The worker runs what these build.
-import { DTYPES, allocate, elementCount, packBatch, type Tensor, type TypedArray } from '../tensors.js';
+import { DTYPES, allocate, elementCount, type Tensor, type TypedArray } from '../tensors/dtypes.js';
+import { packBatch } from '../tensors/batch.js';
 import type { BatchCheck } from './protocol.js';
 import { isNamedDim, type TensorSignature } from '../signature.js';
 

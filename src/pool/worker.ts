@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { TensorSignature } from '../signature.js';
 import { sessionOptions } from './session-options.js';
-import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors.js';
+import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors/dtypes.js';
 import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf, type RunOutputs } from './warmup.js';
 
 const port = parentPort!;

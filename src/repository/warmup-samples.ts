@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { ModelConfigError, parseWarmup, type ModelConfig, type WarmupSample } from './model-config.js';
 import { decodeInput, matchInputs, type TensorSignature } from '../signature.js';
 import { ServeError } from '../errors.js';
-import { elementCount, type Tensor } from '../tensors.js';
+import { elementCount, type Tensor } from '../tensors/dtypes.js';
+import { isObject } from '../json-shape.js';
 import type { WarmupPlan } from '../pool/protocol.js';
 
 /** Elements a `fill` tensor may have (64 MiB of float32). */
@@ -29,7 +30,7 @@ export async function readWarmupSamples(warmup: ModelConfig['warmup'], configFil
 }
 
 function isFill(v: unknown): v is { dims: unknown; fill: unknown } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'dims' in v && 'fill' in v && !('data' in v);
+  return isObject(v) && 'dims' in v && 'fill' in v && !('data' in v);
 }
 
 /** `{"dims": [...], "fill": x}` as the `{dims, data}` it stands for, within a size limit. */

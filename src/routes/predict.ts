@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
-import { toJsonText } from '../tensors.js';
+import { toJsonText } from '../tensors/encode.js';
 import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, v1Errors } from '../openapi.js';
 
 interface PredictBody {

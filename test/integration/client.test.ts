@@ -3,7 +3,7 @@ import t from 'tap';
 import type * as ClientModule from '../../src/client/index.js';
 import { makeRepo, startServer, SHIPPED_MODELS } from '../helpers/server.js';
 import { identityModel, seededFloats } from '../../tools/onnx-builder.js';
-import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
+import { DTYPES, type DType, type TypedArray } from '../../src/tensors/dtypes.js';
 
 // through the package's exports map, exactly as an application would import it
 const { Client, ServeClientError } = (await import('onnx-serve/client' as string)) as typeof ClientModule;

@@ -11,7 +11,7 @@ import { mulberry32 } from '../helpers/random.js';
 import { buildModel } from '../../tools/onnx-builder.js';
 import { ERRORS, isErrorCode } from '../../src/errors.js';
 import { f32ToF16 } from '../../src/float16.js';
-import type { DType } from '../../src/tensors.js';
+import type { DType } from '../../src/tensors/dtypes.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed5);
 const CASES = 3000;

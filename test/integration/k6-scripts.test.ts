@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { ROOT, SHIPPED_MODELS, getJson, makeRepo, startServer, type Asserts } from '../helpers/server.js';
 import { PROTOCOLS, buildPayload, type ModelMetadata, type Payload, type Protocol } from '../../load/lib/payload.js';
 import { identityModel } from '../../tools/onnx-builder.js';
-import { DTYPES, type DType } from '../../src/tensors.js';
+import { DTYPES, type DType } from '../../src/tensors/dtypes.js';
 import { f16ToF32, f32ToF16 } from '../../src/float16.js';
 
 const LOAD = join(ROOT, 'load');

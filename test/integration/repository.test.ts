@@ -3,7 +3,7 @@
 import t from 'tap';
 import { makeRepo, startServer, postJson, getJson } from '../helpers/server.js';
 import { identityModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
-import { DTYPES, type DType } from '../../src/tensors.js';
+import { DTYPES, type DType } from '../../src/tensors/dtypes.js';
 
 const row = (n: number, seed: number): number[] => Array.from(seededFloats(n, seed));
 

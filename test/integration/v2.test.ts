@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { SHIPPED_MODELS, ROOT, makeRepo, startServer, postJson, getJson, waitUntil, type Asserts } from '../helpers/server.js';
 import { identityModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
-import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
+import { DTYPES, type DType, type TypedArray } from '../../src/tensors/dtypes.js';
 import { f16ToF32 } from '../../src/float16.js';
 import { toV2Datatype } from '../../src/kserve/datatypes.js';
 

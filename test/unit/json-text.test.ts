@@ -1,6 +1,7 @@
 // toJsonText must produce exactly what JSON.stringify(toNested(t)) produces, only faster.
 import t from 'tap';
-import { toJsonText, toNested, type Tensor, type DType } from '../../src/tensors.js';
+import type { Tensor, DType } from '../../src/tensors/dtypes.js';
+import { toJsonText, toNested } from '../../src/tensors/encode.js';
 import { seededFloats } from '../../tools/onnx-builder.js';
 
 const shapes = [[0], [3], [2, 3], [2, 0], [1, 1], [2, 3, 4], []];

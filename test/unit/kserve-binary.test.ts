@@ -3,7 +3,7 @@
 // of every datatype through binary and JSON.
 import t, { type Test } from 'tap';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
-import { DTYPES, type DType, type TypedArray } from '../../src/tensors.js';
+import { DTYPES, type DType, type TypedArray } from '../../src/tensors/dtypes.js';
 import type { TensorSignature } from '../../src/signature.js';
 import { splitBody, readBinaryTensors, tensorFromBytes, binaryDataSize } from '../../src/kserve/binary.js';
 import { decodeInferRequest, encodeInferResponse, planOutputs } from '../../src/kserve/infer.js';

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import { decodeInput, decodeInputs, isNamedDim, type TensorSignature } from '../../src/signature.js';
 import { ServeError, type ErrorCode } from '../../src/errors.js';
-import { toNested } from '../../src/tensors.js';
+import { toNested } from '../../src/tensors/encode.js';
 import { thrown } from '../helpers/thrown.js';
 
 const SIG: TensorSignature[] = [{ name: 'input', dtype: 'float32', dims: ['batch', 4] }];

@@ -1,23 +1,10 @@
-// Unit tests for tensors.ts (dtypes, JSON decode/encode, pack/slice along dimension 0, batch keys)
+// Unit tests for src/tensors/ (dtypes, JSON decode/encode, pack/slice along dimension 0, batch keys)
 // and float16.ts. Expected values are derived from the dtype ranges and IEEE 754, not from running the code.
 import t, { type Test } from 'tap';
-import {
-  DTYPES,
-  MAX_RANK,
-  TensorError,
-  batchKey,
-  checkRectangular,
-  elementCount,
-  fromDimsData,
-  fromNested,
-  inferShape,
-  shapeOf,
-  packBatch,
-  sliceBatch,
-  toNested,
-  type DType,
-  type Tensor,
-} from '../../src/tensors.js';
+import { DTYPES, elementCount, type DType, type Tensor } from '../../src/tensors/dtypes.js';
+import { MAX_RANK, TensorError, checkRectangular, fromDimsData, fromNested, inferShape, shapeOf } from '../../src/tensors/decode.js';
+import { toNested } from '../../src/tensors/encode.js';
+import { batchKey, packBatch, sliceBatch } from '../../src/tensors/batch.js';
 import { f16ToF32, f32ToF16 } from '../../src/float16.js';
 import { thrown } from '../helpers/thrown.js';
 

@@ -6,7 +6,7 @@ import { batchAxisProblem, checkBatchAxis, doubled, madeUpFeeds, rowsOf } from '
 import { isNamedDim, type TensorSignature } from '../../src/signature.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature } from '../../src/repository/batch-axis.js';
 import { ModelConfigError } from '../../src/repository/model-config.js';
-import { fromNested } from '../../src/tensors.js';
+import { fromNested } from '../../src/tensors/decode.js';
 import { thrown } from '../helpers/thrown.js';
 
 const sig = (name: string, dims: (number | string)[], dtype: TensorSignature['dtype'] = 'float32'): TensorSignature => ({ name, dtype, dims });

@@ -1,46 +1,9 @@
-// Tensors: dtypes, shape inference from JSON, and packing/slicing along dimension 0.
-// Pure functions only: no I/O, no onnxruntime, so every path is testable alone.
-import { f32ToF16, f16ToF32 } from './float16.js';
-import { preview } from './preview.js';
-
-export type DType =
-  | 'float32' | 'float64' | 'float16'
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'bool';
-
-export type TypedArray =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
-
-type ArrayCtor = { new (n: number): TypedArray; new (b: ArrayBufferLike, o: number, n: number): TypedArray; BYTES_PER_ELEMENT: number };
-
-interface DTypeInfo { readonly array: ArrayCtor; readonly kind: 'float' | 'int' | 'bigint' | 'bool' | 'half'; readonly min?: number; readonly max?: number }
-
-/** Every dtype onnxruntime-node can feed and fetch (strings and 4-bit types are not served). */
-export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
-  float32: { array: Float32Array, kind: 'float' },
-  float64: { array: Float64Array, kind: 'float' },
-  float16: { array: Uint16Array, kind: 'half' },
-  int8: { array: Int8Array, kind: 'int', min: -128, max: 127 },
-  uint8: { array: Uint8Array, kind: 'int', min: 0, max: 255 },
-  int16: { array: Int16Array, kind: 'int', min: -32768, max: 32767 },
-  uint16: { array: Uint16Array, kind: 'int', min: 0, max: 65535 },
-  int32: { array: Int32Array, kind: 'int', min: -2147483648, max: 2147483647 },
-  uint32: { array: Uint32Array, kind: 'int', min: 0, max: 4294967295 },
-  int64: { array: BigInt64Array, kind: 'bigint', min: -(2 ** 63), max: 2 ** 63 },
-  uint64: { array: BigUint64Array, kind: 'bigint', min: 0, max: 2 ** 64 },
-  bool: { array: Uint8Array, kind: 'bool' },
-} as const satisfies Record<DType, DTypeInfo>);
-
-export function isDType(s: string): s is DType {
-  return Object.prototype.hasOwnProperty.call(DTYPES, s);
-}
-
-export interface Tensor {
-  readonly dtype: DType;
-  readonly dims: readonly number[];
-  readonly data: TypedArray;
-}
+// JSON to tensors: nested arrays (shape inferred) and {dims, data}, checked to be rectangular,
+// within MAX_RANK and within the dtype's range before anything is allocated from a claimed
+// shape. Pure: throws TensorError, which the caller maps to its own error (signature.ts to a ServeError).
+import { f32ToF16 } from '../float16.js';
+import { preview } from '../preview.js';
+import { DTYPES, allocate, elementCount, type DType, type Tensor, type TypedArray } from './dtypes.js';
 
 /** Thrown for input a client must fix; the route maps `code` to the error catalogue. */
 export class TensorError extends Error {
@@ -55,20 +18,6 @@ export class TensorError extends Error {
 /** A TensorError whose message is `input "<name>" <detail>`. */
 function inputError(code: TensorError['code'], name: string, detail: string): TensorError {
   return new TensorError(code, `input "${name}" ${detail}`, detail);
-}
-
-/** prod(dims); 0 when a dim is 0 even if the others overflow (Infinity × 0 would be NaN). May exceed 2^53: callers compare, never allocate, before checking. */
-export function elementCount(dims: readonly number[]): number {
-  let n = 1;
-  for (const d of dims) {
-    if (d === 0) return 0;
-    n *= d;
-  }
-  return n;
-}
-
-export function allocate(dtype: DType, count: number): TypedArray {
-  return new DTYPES[dtype].array(count);
 }
 
 /**
@@ -291,123 +240,4 @@ export function fromDimsData(dims: readonly number[], data: readonly unknown[], 
   }
   if (nested) flat = flattenChecked(data, nested, name);
   return { dtype, dims: [...dims], data: fromJsonValues(flat, dtype, name) };
-}
-
-/** JSON-friendly element: float16 decoded, bool as boolean, 64-bit integers as numbers when exact, else strings. */
-function jsonElement(dtype: DType, data: TypedArray, i: number): number | boolean | string {
-  const x = data[i]!;
-  if (typeof x === 'bigint') return x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
-  if (dtype === 'bool') return x !== 0;
-  if (dtype === 'float16') return f16ToF32(x);
-  return x;
-}
-
-/** Nested JSON array for a tensor (a scalar for rank 0). */
-export function toNested(t: Tensor): unknown {
-  const { dims, data, dtype } = t;
-  if (dims.length === 0) return jsonElement(dtype, data, 0);
-  let pos = 0;
-  const build = (depth: number): unknown[] => {
-    const n = dims[depth]!;
-    const out = new Array<unknown>(n);
-    if (depth === dims.length - 1) {
-      if (dtype === 'float32' || dtype === 'float64') {
-        for (let i = 0; i < n; i++) out[i] = data[pos++];
-      } else {
-        for (let i = 0; i < n; i++) out[i] = jsonElement(dtype, data, pos++);
-      }
-    } else {
-      for (let i = 0; i < n; i++) out[i] = build(depth + 1);
-    }
-    return out;
-  };
-  return build(0);
-}
-
-/**
- * The JSON text of toNested(t), built directly: JSON.stringify of a nested array of 1000
- * floats costs ~100 µs on the main thread; joining each row of a typed array costs a third.
- */
-export function toJsonText(t: Tensor): string {
-  const { dims, data, dtype } = t;
-  if (dtype !== 'float32' && dtype !== 'float64') return JSON.stringify(toNested(t));
-  if (dims.length === 0) return JSON.stringify(toNested(t));
-  const rowLen = dims[dims.length - 1]!;
-  let finite = true;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i] as number)) {
-      finite = false;
-      break;
-    }
-  }
-  if (!finite) return JSON.stringify(toNested(t)); // NaN/Infinity become null, as JSON.stringify does
-  let pos = 0;
-  const build = (depth: number): string => {
-    if (depth === dims.length - 1) {
-      const row = data.subarray(pos, pos + rowLen) as Float32Array;
-      pos += rowLen;
-      return `[${row.join(',')}]`;
-    }
-    const parts = new Array<string>(dims[depth]!);
-    for (let i = 0; i < parts.length; i++) parts[i] = build(depth + 1);
-    return `[${parts.join(',')}]`;
-  };
-  return build(0);
-}
-
-/**
- * Concatenates tensors along dimension 0 into one freshly allocated array (ordinary
- * ArrayBuffer, ready to transfer: onnxruntime rejects SharedArrayBuffer views).
- */
-export function packBatch(parts: readonly Tensor[]): Tensor {
-  const first = parts[0];
-  if (!first) throw new Error('packBatch needs at least one tensor');
-  if (first.dims.length === 0) {
-    // a 0-d input (a model that does not batch): one request, copied so that its buffer can be transferred
-    if (parts.length !== 1) throw new Error('packBatch: 0-d tensors cannot be stacked');
-    return { dtype: first.dtype, dims: [], data: first.data.slice() as TypedArray };
-  }
-  let rows = 0;
-  let total = 0;
-  for (const p of parts) {
-    if (p.dtype !== first.dtype) throw new Error(`packBatch: dtype ${p.dtype} differs from ${first.dtype}`);
-    if (p.dims.length !== first.dims.length || p.dims.some((d, i) => i > 0 && d !== first.dims[i])) {
-      throw new Error(`packBatch: dims ${JSON.stringify(p.dims)} differ from ${JSON.stringify(first.dims)} beyond dimension 0`);
-    }
-    rows += p.dims[0]!;
-    total += p.data.length;
-  }
-  const data = allocate(first.dtype, total);
-  let offset = 0;
-  for (const p of parts) {
-    (data as Uint8Array).set(p.data as Uint8Array, offset);
-    offset += p.data.length;
-  }
-  return { dtype: first.dtype, dims: [rows, ...first.dims.slice(1)], data };
-}
-
-/** Splits a batch along dimension 0 into views (subarray, no copies), one per row count. */
-export function sliceBatch(batch: Tensor, rowCounts: readonly number[]): Tensor[] {
-  const rows = batch.dims[0] ?? 0;
-  const sum = rowCounts.reduce((a, b) => a + b, 0);
-  if (sum !== rows) throw new Error(`sliceBatch: row counts add up to ${sum}, batch has ${rows}`);
-  const rowSize = rows === 0 ? 0 : batch.data.length / rows;
-  const out: Tensor[] = [];
-  let start = 0;
-  for (const n of rowCounts) {
-    const data = batch.data.subarray(start * rowSize, (start + n) * rowSize) as TypedArray;
-    out.push({ dtype: batch.dtype, dims: [n, ...batch.dims.slice(1)], data });
-    start += n;
-  }
-  return out;
-}
-
-/** Key under which requests may share a batch: dtype and every dimension but the first. */
-export function batchKey(t: Tensor): string {
-  return `${t.dtype}[${t.dims.slice(1).join(',')}]`;
-}
-
-/** A view of a typed array's bytes for a given dtype over a (possibly offset) buffer. */
-export function viewOf(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray {
-  return new DTYPES[dtype].array(buffer, byteOffset, length);
 }
