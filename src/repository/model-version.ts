@@ -1,7 +1,9 @@
 // One loaded model version: its explicit state, its worker pool, its scheduler and the
 // signature onnxruntime reported. LOADING → READY | UNAVAILABLE; READY → UNLOADING → gone.
 // A compressed variant (config.json "variants") is a ModelVersion too, with `variant` set,
-// reachable from its base through `variants`: siblings the scheduler can route between.
+// reachable from its base through `variants` by name: a request that names one (/v1 `variant`,
+// v2 parameters.variant or ?variant=) runs on it, with its own pool and scheduler; nothing routes
+// between variants on its own.
 import { performance } from 'node:perf_hooks';
 import { basename } from 'node:path';
 import { WorkerPool } from '../pool/pool.js';
