@@ -54,7 +54,6 @@ async function scrape(served: Served): Promise<Scrape> {
 }
 
 const row = (seed: number): number[] => Array.from(seededFloats(64, seed));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const until = waitUntil;
 
 const MLP = { model: 'mlp', version: '1' };
@@ -239,11 +238,16 @@ t.test('one structured log line per inference request, with the x-request-id as 
   checkLine(t, byId('trace-413')[0], { model: '', version: '', status: 413, batchSize: 0 }, false);
   checkLine(t, byId('trace-gone')[0], { model: 'tiny', version: '1', status: 499, batchSize: 0 }, false);
   checkLine(t, byId('trace-busy')[0], { model: 'tiny', version: '1', status: 200, batchSize: 1 }, true);
-  await sleep(50);
-  t.equal(inference().length, 5, 'exactly one line per inference request; none for /v1/models or /metrics');
+  // the five are counted just before their lines are written (request-metrics.ts finish), so these
+  // totals are final; scraped before the sentinel below, they do not include it
+  const m = await scrape(served);
+  // a sentinel instead of a wait: sent after /v1/models and both scrapes were answered, so once its
+  // own line is written, a line any of them wrote would be there too
+  await postJson(url, { model: 'tiny', inputs: { input: [[1, 2, 3, 4]] } }, { 'x-request-id': 'trace-sentinel' });
+  await until(() => byId('trace-sentinel').length > 0, 'the sentinel\'s line');
+  t.equal(inference().filter((l) => l.reqId !== 'trace-sentinel').length, 5, 'exactly one line per inference request; none for /v1/models or /metrics');
   t.equal(byId('trace-ok-1').length, 1, 'one line for the request, not two');
 
-  const m = await scrape(served);
   t.equal(m.get('onnx_serve_requests_total', { model: 'tiny', version: '1', code: '200' }), 2);
   t.equal(m.get('onnx_serve_requests_total', { model: 'tiny', version: '1', code: '499' }), 1, 'the client that left: 499');
   t.equal(m.get('onnx_serve_rejected_total', { model: 'tiny', version: '1', reason: 'cancelled' }), 1, 'and rejected_total{cancelled}');
