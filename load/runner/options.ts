@@ -3,15 +3,10 @@
 import { parseArgs } from 'node:util';
 import { PROTOCOLS, type Protocol } from '../lib/payload.js';
 import { parseDuration, SCENARIOS, type ScenarioName } from '../lib/scenarios.js';
-import { LoadError, type SweepOptions } from './types.js';
+import { LoadError, type SweepOptions, type TargetInfo } from './types.js';
 
-export interface LoadOptions {
-  url: string;
-  model: string;
-  protocol: Protocol;
-  version?: string;
-  variant?: string;
-  batch: number;
+/** The target (url, model, protocol, version, variant, rows per request) and how to load it. */
+export interface LoadOptions extends TargetInfo {
   /** Open loop (a rate schedule) or closed loop (C clients). */
   mode: 'open' | 'closed';
   scenario: ScenarioName;

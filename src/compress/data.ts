@@ -9,6 +9,7 @@ import type { DType, Tensor } from '../tensors/dtypes.js';
 import { fromDimsData, fromNested, TensorError } from '../tensors/decode.js';
 import { packBatch } from '../tensors/batch.js';
 import { CompressError, type ModelProto, type ValueInfoProto } from './onnx-file.js';
+import { isObject } from '../json-shape.js';
 
 /** A graph input as declared: numbers are fixed dims, strings symbolic ('?' when unnamed). */
 export interface InputSpec {
@@ -63,11 +64,8 @@ function fmt(dims: readonly (number | string)[]): string {
   return `[${dims.join(', ')}]`;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
-/** One row as /v1/predict reads an input (nested array, or {dims, data}), by the same tensors.ts decoders. */
+/** One row as /v1/predict reads an input (nested array, or {dims, data}), by the same tensor decoders. */
 function decodeValue(value: unknown, spec: InputSpec, where: string): Tensor {
   if (isObject(value) && 'dims' in value && 'data' in value) {
     if (!Array.isArray(value.dims) || !Array.isArray(value.data)) throw new CompressError(`${where}: "dims" and "data" must both be arrays`);

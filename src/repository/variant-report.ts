@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { defaultReportPath } from '../compress/report.js';
 import type { Compression } from './model-version.js';
+import { isObject } from '../json-shape.js';
 
 /** `{"method": "int8-dynamic", "eval"?: {"accuracy"?: {"delta": -0.003}}}` → method and accuracy delta. */
 export async function readCompressionReport(onnxPath: string): Promise<Compression> {
@@ -21,6 +22,3 @@ export async function readCompressionReport(onnxPath: string): Promise<Compressi
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
