@@ -14,7 +14,7 @@ export const ERRORS = Object.freeze({
   DTYPE_MISMATCH: { status: 400, doc: "A value cannot be represented in the input's dtype." },
   BATCH_TOO_LARGE: { status: 400, doc: "A request carries more rows than the model's maxBatchSize." },
   MODEL_NOT_FOUND: { status: 404, doc: 'No model (or version) by that name in the repository.' },
-  ROUTE_NOT_FOUND: { status: 404, doc: 'No route for this method and path (beyond DESIGN.md: the catalogue covers every error the server sends).' },
+  ROUTE_NOT_FOUND: { status: 404, doc: 'No route for this method and path (the catalogue covers every error the server sends, this one too).' },
   FORBIDDEN: { status: 403, doc: 'The path is refused (a static file outside the docs, a dotfile or a malformed path).' },
   PRECONDITION_FAILED: { status: 412, doc: "A conditional request's precondition (If-Match, If-Unmodified-Since) does not hold for a docs file." },
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The body exceeds the body limit (--body-limit).' },
