@@ -69,9 +69,11 @@ export class Scheduler {
   private timerAt = Infinity;
   private inFlight = 0;
   private drainWaiters: (() => void)[] = [];
-  private flushing = false;
-  /** Rows per execution now: the config's, until a batch shows the model does not batch (then 0). */
-  private maxBatchSize: number;
+  /**
+   * What the policy is asked with: the config, until a drain (no delay) or a batch that shows the
+   * model does not batch (maxBatchSize 0) changes it. Set when that happens, not per pump.
+   */
+  private policy: BatchingPolicyConfig;
   private nextIsolation = 1;
 
   constructor(
@@ -81,7 +83,7 @@ export class Scheduler {
     // fractional milliseconds: Date.now's whole milliseconds made a 2 ms delay wait up to 3
     private readonly now: () => number = performance.now.bind(performance),
   ) {
-    this.maxBatchSize = cfg.maxBatchSize;
+    this.policy = cfg;
     pool.on('idle', () => this.pump());
   }
 
@@ -152,8 +154,7 @@ export class Scheduler {
   /** Asks the policy what to do until it says wait; dispatches and expires as told. */
   pump(notBefore = 0): void {
     for (;;) {
-      const cfg = this.flushing || this.maxBatchSize !== this.cfg.maxBatchSize ? { ...this.cfg, maxBatchSize: this.maxBatchSize, ...(this.flushing ? { maxQueueDelayMs: 0 } : {}) } : this.cfg;
-      const d = decide(this.queue, this.pool.idleCount(), Math.max(this.now(), notBefore), cfg);
+      const d = decide(this.queue, this.pool.idleCount(), Math.max(this.now(), notBefore), this.policy);
       if (d.expired.length || d.dispatch.length) {
         const expired = d.expired.map((i) => this.queue[i]!);
         const batch = d.dispatch.map((i) => this.queue[i]!);
@@ -203,7 +204,7 @@ export class Scheduler {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
-    const rows = this.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
+    const rows = this.policy.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
     const dispatchedAt = this.now();
     if (this.observer.queued) {
       // a rerun request (its worker died, its batch was split) was counted at its first dispatch
@@ -248,7 +249,7 @@ export class Scheduler {
    * batching is off from now on, and this batch's requests run again one at a time, first in line.
    */
   private unbatch(batch: QueueItem[], reason: string): void {
-    this.maxBatchSize = 0;
+    this.policy = { ...this.policy, maxBatchSize: 0 };
     this.observer.batchingOff?.(`a batch of ${batch.length} requests showed it: ${reason}`);
     this.queue.unshift(...batch);
     this.pump();
@@ -305,7 +306,7 @@ export class Scheduler {
 
   /** From now on batches go as soon as a worker is free: draining, waiting for more rows helps nobody. */
   flush(): void {
-    this.flushing = true;
+    this.policy = { ...this.policy, maxQueueDelayMs: 0 };
     this.pump();
   }
 
