@@ -1,10 +1,74 @@
-// One measurement against a running server: the closed loop, plus what the server says about
+// One measurement against a running server: the runner's closed loop (load/runner/engine.ts) with
+// a warm-up and a measured window, plus what the server says about
 // itself over the same window — batch sizes it formed (GET /v1/models stats), request duration
 // (GET /metrics, if the server has it) — and CPU time per thread of the server and the client.
 import { request } from 'undici';
-import { runClosedLoop, type LoadResult } from './load.js';
+import { runClosedLoop, type MeasuredWindow } from '../load/runner/engine.js';
+import { Recorder } from '../load/runner/recorder.js';
 import { cpuBetween, sampleCpu, sampleSystemBusy, type CpuSample, type CpuUse } from './procstat.js';
 import type { ChildServer } from './servers.js';
+
+export interface LoadResult {
+  concurrency: number;
+  /** Successful answers completed inside the window. */
+  requests: number;
+  /** Failed requests in the window: error statuses, connection errors, timeouts. */
+  errors: number;
+  /** Up to 5 distinct error messages, from the window or outside it. */
+  errorSamples: string[];
+  /** Answers in the window with MeasureOptions.expectedStatus (not in requests, reqPerS or latency). */
+  expected: number;
+  windowS: number;
+  reqPerS: number;
+  /** Milliseconds, client-observed (send to last byte of the answer); from an HDR histogram (3 significant digits). */
+  latency: { mean: number; p50: number; p90: number; p99: number; max: number };
+  /** Means over the window from the Server-Timing header (NaN when absent). */
+  queueMs: number;
+  computeMs: number;
+  /** Request-weighted mean of x-batch-size (what an average request saw). */
+  batchSeenMean: number;
+  capped: boolean;
+  checkProblem?: string;
+}
+
+const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
+
+/** The closed loop over the measured window, in the shape the report reads. */
+async function closedLoop(origin: string, o: MeasureOptions, window: MeasuredWindow): Promise<LoadResult> {
+  const rec = new Recorder();
+  const path = o.path ?? '/v1/predict';
+  const t = await runClosedLoop(
+    {
+      origin,
+      requests: o.bodies.map((body, i) => ({ path, body, headers: o.headers?.[i] ?? JSON_HEADERS })),
+      concurrency: o.concurrency,
+      durationMs: o.durationMs,
+      timeoutMs: 60_000,
+      maxRequests: o.maxRequests * 4 + o.concurrency, // warm-up included, so the whole run is bounded in count
+      maxInFlight: o.concurrency,
+      failPauseMs: 5,
+      window,
+      ...(o.check ? { check: o.check } : {}),
+      ...(o.expectedStatus ? { expectedStatus: o.expectedStatus } : {}),
+    },
+    rec,
+  );
+  const windowS = Math.max(1e-9, t.windowMs / 1000);
+  const { min: _min, p999: _p999, ...latency } = rec.latency();
+  return {
+    concurrency: o.concurrency,
+    requests: rec.ok,
+    errors: rec.errors + rec.timeouts,
+    errorSamples: [...new Set([...rec.errorMessages.keys(), ...t.otherErrors])].slice(0, 5),
+    expected: rec.expected,
+    windowS,
+    reqPerS: rec.ok / windowS,
+    latency,
+    ...rec.serverSide(),
+    capped: t.capped,
+    ...(t.checkProblem !== undefined ? { checkProblem: t.checkProblem } : {}),
+  };
+}
 
 export interface BatchStats {
   executions: number;
@@ -133,20 +197,7 @@ export async function measure(server: ChildServer, o: MeasureOptions): Promise<M
     views.push(view);
     durations.push(dur);
   };
-  const load = await runClosedLoop({
-    origin: server.url,
-    path: o.path ?? '/v1/predict',
-    bodies: o.bodies,
-    ...(o.headers ? { headers: o.headers } : {}),
-    concurrency: o.concurrency,
-    warmupMs: o.warmupMs,
-    durationMs: o.durationMs,
-    maxRequests: o.maxRequests,
-    onMeasureStart: snapshot,
-    onMeasureEnd: snapshot,
-    ...(o.check ? { check: o.check } : {}),
-    ...(o.expectedStatus ? { expectedStatus: o.expectedStatus } : {}),
-  });
+  const load = await closedLoop(server.url, o, { warmupMs: o.warmupMs, maxRecorded: o.maxRequests, onOpen: snapshot, onClose: snapshot });
   const m: Measurement = { model: o.model, mode: o.mode, load };
   const serverCpu = cpuBetween(cpu.server[0], cpu.server[1]);
   const clientCpu = cpuBetween(cpu.client[0], cpu.client[1]);

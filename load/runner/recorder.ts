@@ -1,7 +1,7 @@
-// What a load run saw, request by request: every sent request ends as exactly one of ok, error or
-// timeout (so sent = ok + errors + timeouts), latencies of ok answers go into an HDR histogram
+// What a load run saw, request by request: every sent request ends as exactly one of ok, error,
+// timeout or expected (so sent = ok + errors + timeouts + expected), latencies of ok answers go into an HDR histogram
 // (microsecond resolution, 3 significant digits, up to an hour), plus status codes, error
-// messages, and a second histogram reset at each progress tick for the live line.
+// messages, what the server said about ok answers (Server-Timing, x-batch-size), and a second histogram reset at each progress tick for the live line.
 import * as hdr from 'hdr-histogram-js';
 
 const HIGHEST_US = 3_600_000_000;
@@ -21,11 +21,20 @@ export interface LatencySummary {
   max: number;
 }
 
+/** What the server said about one answer: Server-Timing queue;dur and compute;dur, and x-batch-size. */
+export interface ServerSide {
+  queueMs?: number;
+  computeMs?: number;
+  batchSize: number;
+}
+
 export class Recorder {
   sent = 0;
   ok = 0;
   errors = 0;
   timeouts = 0;
+  /** Answers with a status some bodies were meant to get (EngineOptions' expectedStatus): neither ok nor errors. */
+  expected = 0;
   /** Due but not sent: the in-flight limit was reached (k6's dropped_iterations). */
   dropped = 0;
   readonly statuses = new Map<number, number>();
@@ -33,11 +42,21 @@ export class Recorder {
   private readonly all = histogram();
   private readonly recent = histogram();
   private recentDone = 0;
+  private queueSum = 0;
+  private computeSum = 0;
+  private timed = 0;
+  private batchSum = 0;
 
   /** An answer with a 2xx status, `ms` after the request was due (open loop) or sent (closed loop). */
-  recordOk(status: number, ms: number): void {
+  recordOk(status: number, ms: number, server?: ServerSide): void {
     this.ok++;
     this.count(status);
+    if (server?.queueMs !== undefined && server.computeMs !== undefined) {
+      this.queueSum += server.queueMs;
+      this.computeSum += server.computeMs;
+      this.timed++;
+    }
+    this.batchSum += server?.batchSize ?? 1;
     const us = Math.min(HIGHEST_US, Math.max(1, Math.round(ms * 1000)));
     this.all.recordValue(us);
     this.recent.recordValue(us);
@@ -59,6 +78,12 @@ export class Recorder {
     this.recentDone++;
   }
 
+  recordExpected(status: number): void {
+    this.expected++;
+    this.count(status);
+    this.recentDone++;
+  }
+
   recordTimeout(): void {
     this.timeouts++;
     this.recentDone++;
@@ -66,6 +91,15 @@ export class Recorder {
 
   latency(): LatencySummary {
     return summarize(this.all);
+  }
+
+  /** Means over the ok answers: Server-Timing queue and compute (NaN when absent) and x-batch-size (request-weighted). */
+  serverSide(): { queueMs: number; computeMs: number; batchSeenMean: number } {
+    return {
+      queueMs: this.timed ? this.queueSum / this.timed : NaN,
+      computeMs: this.timed ? this.computeSum / this.timed : NaN,
+      batchSeenMean: this.ok ? this.batchSum / this.ok : NaN,
+    };
   }
 
   /** Completions and latencies since the last call (for the progress line). */

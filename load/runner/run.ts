@@ -52,7 +52,7 @@ export async function runOnce(o: LoadOptions, p: Prepared, progress?: Progress, 
   const limits = { p99Ms: o.p99Ms, maxErrorRate: o.maxErrorRate };
   if (o.mode === 'closed') {
     const onTick = progress ? (ms: number) => progress(rec, ms, o.durationMs) : undefined;
-    const timing = await runClosedLoop(o.concurrency, o.durationMs, { ...engine, ...(onTick ? { onTick } : {}) }, rec);
+    const timing = await runClosedLoop({ ...engine, concurrency: o.concurrency, durationMs: o.durationMs, ...(onTick ? { onTick } : {}) }, rec);
     return runReport({ startedAt, target: p.target, mode: 'closed', concurrency: o.concurrency }, rec, timing, limits);
   }
   const scn = scenario ?? scenarioOf(o);

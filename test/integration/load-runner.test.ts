@@ -97,6 +97,17 @@ t.test('errors and timeouts are counted once each, by status and by message', as
   t.ok(r.elapsedS < 2 + 0.3 + 1, `the run ended one timeout after the schedule (${r.elapsedS.toFixed(2)} s)`);
 });
 
+t.test('the closed loop times out a hung request through the pool and counts it once', async (t) => {
+  const stub = await startStub({ hangEvery: 10 });
+  t.teardown(stub.close);
+  const r = await run(stub.url, 'stub', ['--concurrency', '2', '--duration', '1s', '--timeout', '300ms']);
+  checkReport(t, r);
+  t.ok(r.requests.timeouts >= 2, `${r.requests.timeouts} timeouts: every 10th request hangs`);
+  t.equal(r.requests.errors, 0, 'a timeout is not also an error');
+  t.equal(r.requests.ok, r.requests.sent - r.requests.timeouts);
+  t.ok(r.elapsedS < 1 + 0.3 + 1, `the run ended about one timeout after its duration (${r.elapsedS.toFixed(2)} s)`);
+});
+
 t.test('--sweep finds the knee of a server with a known capacity', async (t) => {
   const stub = await startStub({ capacityPerS: 150 });
   t.teardown(stub.close);
