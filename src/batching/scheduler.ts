@@ -96,7 +96,7 @@ export class Scheduler {
       // gone before it was queued: counted like one that leaves the queue
       this.observer.rejected?.('cancelled');
       this.observer.failed?.(0);
-      return Promise.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+      return Promise.reject(new ServeError('REQUEST_CANCELLED', 'request cancelled by the client'));
     }
     if (this.queue.length >= this.cfg.maxQueueSize) {
       this.observer.rejected?.('queue_full');
@@ -139,7 +139,7 @@ export class Scheduler {
     this.queue.splice(i, 1);
     this.observer.rejected?.('cancelled');
     this.failed(item);
-    item.reject(new ServeError('INVALID_INPUT', 'request cancelled by the client'));
+    item.reject(new ServeError('REQUEST_CANCELLED', 'request cancelled by the client'));
     this.checkDrained();
   }
 

@@ -21,6 +21,7 @@ const CATALOGUE: Record<string, number> = {
   RANGE_NOT_SATISFIABLE: 416,
   INPUT_REJECTED: 422, // a request that onnxruntime refuses when it runs alone
   QUEUE_FULL: 429,
+  REQUEST_CANCELLED: 499, // the client left before its request ran (nginx's "client closed request")
   MODEL_NOT_READY: 503,
   SHUTTING_DOWN: 503,
   QUEUE_TIMEOUT: 504,

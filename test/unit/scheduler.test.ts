@@ -217,6 +217,7 @@ t.test('an aborted request leaves the queue and is never run', async (t) => {
   ac.abort();
   await tick();
   t.ok(a.settled() && a.error instanceof ServeError, 'the aborted request is rejected');
+  t.equal((a.error as ServeError).code, 'REQUEST_CANCELLED', 'as cancelled (499), not as bad input');
   t.equal(s.depth, 1, 'removed from the queue');
   t.strictSame(rejected, ['cancelled']);
   pool.freeWorker();
@@ -231,6 +232,7 @@ t.test('an aborted request leaves the queue and is never run', async (t) => {
   const c = track(s.enqueue({ ...input(1, 20), timeoutMs: 50, signal: AbortSignal.abort() }));
   await tick();
   t.ok(c.settled() && c.error instanceof ServeError, 'rejected');
+  t.equal((c.error as ServeError).code, 'REQUEST_CANCELLED');
   t.equal(s.depth, 0);
   t.equal(pool.calls.length, 1, 'run was not called for it');
   t.strictSame(rejected, ['cancelled', 'cancelled'], 'and counted as cancelled, like one that left the queue');
