@@ -69,15 +69,6 @@ export function checkRectangular(value: unknown, dims: readonly number[], name =
   walk(value, 0);
 }
 
-/** Shape of a nested JSON array, checked to be rectangular (ragged arrays are rejected). */
-export function inferShape(value: unknown, name = 'input'): number[] {
-  const dims = shapeOf(value);
-  if (dims.length > MAX_RANK) tooDeep(name);
-  checkRectangular(value, dims, name);
-  flattenChecked(value, dims, name);
-  return dims;
-}
-
 /**
  * Flattens a nested array in one pass, checking it is rectangular with the given dims; call
  * checkRectangular first (the flat array is allocated from dims).
