@@ -25,6 +25,16 @@ export const TAGS = [
   { name: 'operations', description: 'Prometheus metrics.' },
 ];
 
+/** An answer's object schema: its documented properties, and any others let through (answers may grow fields). */
+export function openObject(properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'object', additionalProperties: true, ...extra, properties };
+}
+
+/** An array of openObject items. */
+export function listOf(properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'array', ...extra, items: openObject(properties) };
+}
+
 /** Registers @fastify/swagger, Swagger UI at /docs and GET /openapi.json. Call before any route. */
 export async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(fastifySwagger, {

@@ -1,7 +1,7 @@
 // The OpenAPI schemas of the KServe v2 routes (src/routes/v2.ts): they document the routes
 // (GET /openapi.json) and validate params and headers. Data only: no routes, no handlers.
 import { V2_DATATYPES } from './datatypes.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, v2Error } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, listOf, openObject, v2Error } from '../openapi.js';
 
 const TAGS = ['kserve-v2'];
 
@@ -26,53 +26,29 @@ const errors = {
   504: v2Error('The request waited in the queue past its deadline (`x-request-timeout-ms` or the model\'s `timeoutMs`) and was not computed.'),
 };
 
-const tensorMetadata = {
-  type: 'object',
-  additionalProperties: true,
-  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' }, description: '-1 is a variable dimension.' } },
-};
+const tensorMetadata = openObject({ name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' }, description: '-1 is a variable dimension.' } });
 
-const variantMetadata = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    name: { type: 'string' },
-    file: { type: 'string', description: 'The ONNX file, in the version folder.' },
-    state: { type: 'string', description: '`LOADING`, `READY`, `UNLOADING` or `UNAVAILABLE` (see `reason`).' },
-    reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base.' },
-    method: { type: 'string', nullable: true, description: "The compression method, from the variant's report file (null without one)." },
-    accuracy_delta: { type: 'number', nullable: true, description: 'Accuracy of the variant minus the base, as measured by the compress command (null when not measured).' },
-  },
-};
+const variantMetadata = openObject({
+  name: { type: 'string' },
+  file: { type: 'string', description: 'The ONNX file, in the version folder.' },
+  state: { type: 'string', description: '`LOADING`, `READY`, `UNLOADING` or `UNAVAILABLE` (see `reason`).' },
+  reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base.' },
+  method: { type: 'string', nullable: true, description: "The compression method, from the variant's report file (null without one)." },
+  accuracy_delta: { type: 'number', nullable: true, description: 'Accuracy of the variant minus the base, as measured by the compress command (null when not measured).' },
+});
 
 const duration = { type: 'object', additionalProperties: true, properties: { count: { type: 'number' }, ns: { type: 'number' } } };
-const modelStatsItem = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    name: { type: 'string' },
-    version: { type: 'string' },
-    last_inference: { type: 'number', description: 'Milliseconds since the epoch of the last inference (0: none).' },
-    inference_count: { type: 'number' },
-    execution_count: { type: 'number' },
-    inference_stats: { type: 'object', additionalProperties: true, properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
-    batch_stats: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: true, properties: { batch_size: { type: 'number' }, compute_infer: duration } },
-    },
-    variants: {
-      type: 'array',
-      description: 'Only for a version with compressed variants: the same statistics for each, with its name in `variant`.',
-      items: { type: 'object', additionalProperties: true, properties: { variant: { type: 'string' } } },
-    },
-  },
-};
-const statsResponse = (description: string) => ({
-  description,
-  type: 'object',
-  additionalProperties: true,
-  properties: { model_stats: { type: 'array', items: modelStatsItem } },
+const modelStatsItem = openObject({
+  name: { type: 'string' },
+  version: { type: 'string' },
+  last_inference: { type: 'number', description: 'Milliseconds since the epoch of the last inference (0: none).' },
+  inference_count: { type: 'number' },
+  execution_count: { type: 'number' },
+  inference_stats: { type: 'object', additionalProperties: true, properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
+  batch_stats: listOf({ batch_size: { type: 'number' }, compute_infer: duration }),
+  variants: listOf({ variant: { type: 'string' } }, { description: 'Only for a version with compressed variants: the same statistics for each, with its name in `variant`.' }),
 });
+const statsResponse = (description: string) => openObject({ model_stats: { type: 'array', items: modelStatsItem } }, { description });
 
 export const serverMetadataSchema = {
   summary: 'Server metadata',

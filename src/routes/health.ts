@@ -1,38 +1,29 @@
 // Liveness and readiness (KServe v2 paths): ready means not draining and every model READY.
 // Compressed variants are listed with their state but never make the server unready.
 import type { FastifyInstance } from 'fastify';
-import { noInputClientError } from '../openapi.js';
+import { listOf, noInputClientError, openObject } from '../openapi.js';
 import type { ModelVersion } from '../repository/model-version.js';
 
 const stateOf = (mv: ModelVersion) => ({ state: mv.state, ...(mv.reason ? { reason: mv.reason } : {}) });
 
-const readyBody = (description: string) => ({
-  description,
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    ready: { type: 'boolean' },
-    draining: { type: 'boolean', description: 'Present (true) once SIGTERM started the drain.' },
-    models: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: {
-          name: { type: 'string' },
-          version: { type: 'string' },
-          state: { type: 'string' },
-          reason: { type: 'string' },
-          variants: {
-            type: 'array',
-            description: "Only for a version with compressed variants: each one's state (a variant that is not READY does not make the server unready).",
-            items: { type: 'object', additionalProperties: true, properties: { name: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } } },
-          },
-        },
-      },
+const readyBody = (description: string) =>
+  openObject(
+    {
+      ready: { type: 'boolean' },
+      draining: { type: 'boolean', description: 'Present (true) once SIGTERM started the drain.' },
+      models: listOf({
+        name: { type: 'string' },
+        version: { type: 'string' },
+        state: { type: 'string' },
+        reason: { type: 'string' },
+        variants: listOf(
+          { name: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } },
+          { description: "Only for a version with compressed variants: each one's state (a variant that is not READY does not make the server unready)." },
+        ),
+      }),
     },
-  },
-});
+    { description },
+  );
 
 const liveSchema = {
   summary: 'Liveness',

@@ -2,17 +2,14 @@
 // and each version's compressed variants (file, state, compression method, accuracy delta, counters).
 import type { FastifyInstance } from 'fastify';
 import type { ModelVersion } from '../repository/model-version.js';
-import { noInputClientError } from '../openapi.js';
+import { listOf, noInputClientError, openObject } from '../openapi.js';
 
-const tensorSignature = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    name: { type: 'string' },
-    dtype: { type: 'string', description: 'float32, int64, uint8, …' },
-    dims: { type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, description: 'A string or -1 is a variable dimension.' },
-  },
-};
+const tensorSignature = openObject({
+  name: { type: 'string' },
+  dtype: { type: 'string', description: 'float32, int64, uint8, …' },
+  dims: { type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, description: 'A string or -1 is a variable dimension.' },
+});
+
 const obj = (description: string, nullable = false) => ({ type: 'object', additionalProperties: true, description, ...(nullable ? { nullable: true } : {}) });
 
 const modelsSchema = {
@@ -24,63 +21,41 @@ const modelsSchema = {
   tags: ['v1'],
   response: {
     200: {
-      description: 'The models.',
-      type: 'object',
-      additionalProperties: true,
-      properties: {
-        models: {
-          type: 'array',
-          items: {
-            type: 'object',
-            additionalProperties: true,
-            properties: {
-              name: { type: 'string' },
-              state: { type: 'string', description: 'Only for a model that failed to load: `UNAVAILABLE`.' },
-              reason: { type: 'string' },
-              versions: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  additionalProperties: true,
-                  properties: {
-                    version: { type: 'string' },
-                    state: { type: 'string' },
-                    reason: { type: 'string' },
-                    inputs: { type: 'array', items: tensorSignature },
-                    outputs: { type: 'array', items: tensorSignature },
-                    batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
-                    unbatched: { type: 'string', description: 'Why the model does not batch (maxBatchSize 0): a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, or config.json.' },
-                    warmup: {
-                      ...obj('The load-time warm-up: `kind` (`made-up`, `samples` from config.json, `none`), `ok`, `reason` when it failed, `ms`. A failed made-up warm-up is only a warning. Null until loaded.', true),
-                      properties: { kind: { type: 'string' }, ok: { type: 'boolean' }, reason: { type: 'string' }, ms: { type: 'number' } },
-                    },
-                    instances: { type: 'integer' },
-                    intraOpThreads: { type: 'integer' },
-                    variants: {
-                      type: 'array',
-                      description: "Compressed variants (config.json `variants`), each served by its own workers and queue when a request names it.",
-                      items: {
-                        type: 'object',
-                        additionalProperties: true,
-                        properties: {
-                          name: { type: 'string' },
-                          file: { type: 'string', description: 'The ONNX file, in the version folder.' },
-                          state: { type: 'string' },
-                          reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base (which one).' },
-                          method: { type: 'string', nullable: true, description: "Compression method from the variant's report (`model.int8.report.json` beside `model.int8.onnx`); null without one." },
-                          accuracyDelta: { type: 'number', nullable: true, description: "The report's measured accuracy change (compressed − original); null when not measured." },
-                          stats: obj('The same counters as the base, for this variant; null until loaded.', true),
-                        },
-                      },
-                    },
-                    stats: obj('queueDepth, executions, inferences, batchSizes (rows → executions), workerRestarts; null until loaded.', true),
-                  },
-                },
-              },
+      ...openObject({
+        models: listOf({
+          name: { type: 'string' },
+          state: { type: 'string', description: 'Only for a model that failed to load: `UNAVAILABLE`.' },
+          reason: { type: 'string' },
+          versions: listOf({
+            version: { type: 'string' },
+            state: { type: 'string' },
+            reason: { type: 'string' },
+            inputs: { type: 'array', items: tensorSignature },
+            outputs: { type: 'array', items: tensorSignature },
+            batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
+            unbatched: { type: 'string', description: 'Why the model does not batch (maxBatchSize 0): a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, or config.json.' },
+            warmup: {
+              ...obj('The load-time warm-up: `kind` (`made-up`, `samples` from config.json, `none`), `ok`, `reason` when it failed, `ms`. A failed made-up warm-up is only a warning. Null until loaded.', true),
+              properties: { kind: { type: 'string' }, ok: { type: 'boolean' }, reason: { type: 'string' }, ms: { type: 'number' } },
             },
-          },
-        },
-      },
+            instances: { type: 'integer' },
+            intraOpThreads: { type: 'integer' },
+            variants: listOf(
+              {
+                name: { type: 'string' },
+                file: { type: 'string', description: 'The ONNX file, in the version folder.' },
+                state: { type: 'string' },
+                reason: { type: 'string', description: 'Why it is not ready: file missing, failed to load, or a signature that differs from the base (which one).' },
+                method: { type: 'string', nullable: true, description: "Compression method from the variant's report (`model.int8.report.json` beside `model.int8.onnx`); null without one." },
+                accuracyDelta: { type: 'number', nullable: true, description: "The report's measured accuracy change (compressed − original); null when not measured." },
+                stats: obj('The same counters as the base, for this variant; null until loaded.', true),
+              },
+              { description: 'Compressed variants (config.json `variants`), each served by its own workers and queue when a request names it.' },
+            ),
+            stats: obj('queueDepth, executions, inferences, batchSizes (rows → executions), workerRestarts; null until loaded.', true),
+          }),
+        }),
+      }, { description: 'The models.' }),
       examples: [
         {
           models: [

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors/encode.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, v1Errors } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, openObject, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
@@ -50,22 +50,19 @@ const predictSchema = {
     },
   },
   response: {
-    200: {
-      description: 'The outputs, one nested array per model output.',
-      headers: {
-        ...TIMING_HEADERS_DOC,
-        ...VARIANT_HEADER_DOC,
-      },
-      type: 'object',
-      additionalProperties: true,
-      properties: {
+    200: openObject(
+      {
         model: { type: 'string' },
         version: { type: 'string' },
         variant: { type: 'string', description: 'The variant that answered; present only when the request named one.' },
         outputs: { type: 'object', additionalProperties: { type: 'array', items: {} } },
       },
-      examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
-    },
+      {
+        description: 'The outputs, one nested array per model output.',
+        headers: { ...TIMING_HEADERS_DOC, ...VARIANT_HEADER_DOC },
+        examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
+      },
+    ),
     ...v1Errors([400, 404, 413, 422, 429, 500, 503, 504]),
   },
 };
