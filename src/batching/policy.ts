@@ -1,68 +1,147 @@
-// The batching decision, as a pure function of the queue, the idle workers and the time:
-// "dispatch these requests now", "wait this long", or nothing to do. No timers, no I/O.
+// The batching decision, as a pure function of the queue, the idle workers, the time and two
+// estimates (the cost model's run time for a batch, the rate rows arrive at): "expire the
+// requests whose deadline passed", "dispatch this key's batch now", "wait this long", or nothing.
+// No timers, no I/O. Static mode is the fixed rule (the oldest waits up to maxQueueDelayMs for
+// company); adaptive mode waits only while the rows a wait is expected to bring make the worker's
+// time (the wait included) yield more rows per millisecond than dispatching now.
 
 export interface BatchingPolicyConfig {
   /** Rows per execution; 0 means the model does not batch: one request per execution. */
   maxBatchSize: number;
+  /** Static: the oldest waits up to maxQueueDelayMs. Adaptive: it waits only when waiting pays. */
+  policy: 'adaptive' | 'static';
+  /** Static mode's delay (adaptive mode bounds its waits by the cost model instead). */
   maxQueueDelayMs: number;
-  /** Ascending; a batch that reaches one of these sizes goes at once. */
+  /** Ascending; once the queued rows reach one of these sizes, the largest reached goes at once. */
   preferredBatchSizes: readonly number[];
 }
 
 /** What the policy needs to know of a queued request. */
 export interface PendingRequest {
   rows: number;
-  /** Requests share a batch only when their keys (dtypes and non-batch dims) are equal. */
   key: string;
+  /** Priority level, 0 the most urgent. */
+  level: number;
   enqueuedAt: number;
+  /** The time by which it must leave the queue. */
   deadline: number;
 }
 
-export interface Decision {
-  /** Queue indices whose deadline has passed: answer 504, never compute. */
-  expired: number[];
-  /** Queue indices to run together now, oldest first (empty when nothing goes now). */
-  dispatch: number[];
-  /** When nothing is dispatched: how long until the policy should be asked again (Infinity: on the next event). */
-  waitMs: number;
+/** The queue as the policy reads it (src/batching/queue.ts keeps these current). */
+export interface QueueView {
+  readonly length: number;
+  earliestDeadline(): number;
+  /** The request with the earliest deadline. */
+  earliest(): PendingRequest | undefined;
+  /** The request to serve next by priority, then arrival. */
+  head(): PendingRequest | undefined;
+  keyRows(key: string): number;
+  oldestOf(key: string): number;
 }
 
-export function decide(queue: readonly PendingRequest[], idleWorkers: number, now: number, cfg: BatchingPolicyConfig): Decision {
-  const expired: number[] = [];
-  const live: number[] = [];
-  let nextDeadline = Infinity;
-  for (let i = 0; i < queue.length; i++) {
-    const r = queue[i]!;
-    if (r.deadline <= now) expired.push(i);
-    else {
-      live.push(i);
-      if (r.deadline < nextDeadline) nextDeadline = r.deadline;
+export interface Estimates {
+  /** Predicted milliseconds a worker takes for a batch of `rows` rows; NaN while nothing was measured. */
+  cost(rows: number): number;
+  /** Rows expected per millisecond from now on. */
+  rowsPerMs: number;
+}
+
+export interface Dispatch {
+  key: string;
+  /** Rows the batch may hold (the first request always goes, even beyond it). */
+  maxRows: number;
+  /** A request that must be in this batch (its deadline is close), taken before the rest. */
+  first?: PendingRequest;
+}
+
+export interface Decision {
+  /** The earliest deadline has passed: take those requests out (504, never computed), then ask again. */
+  expire: boolean;
+  dispatch?: Dispatch;
+  /** When nothing is dispatched: how long until the policy should be asked again (Infinity: on the next event). */
+  waitMs: number;
+  /** An adaptive wait: the rows it expects to bring (0 for any other decision). */
+  expectRows: number;
+}
+
+/** How much more rows per worker-millisecond a wait must promise before the policy takes it. */
+const WAIT_GAIN = 1.05;
+
+export function decide(q: QueueView, idleWorkers: number, now: number, cfg: BatchingPolicyConfig, est: Estimates): Decision {
+  const nextDeadline = q.earliestDeadline();
+  if (nextDeadline <= now) return { expire: true, waitMs: 0, expectRows: 0 };
+  if (q.length === 0 || idleWorkers <= 0) return wait(nextDeadline - now);
+
+  let head = q.head()!;
+  let first: PendingRequest | undefined;
+  const urgent = q.earliest()!;
+  // a request of a lower level goes ahead of the levels above once waiting longer would make it
+  // miss its deadline: priorities order the queue, they never starve a level past its deadline
+  if (urgent !== head && urgent.deadline - now <= urgencyMs(cfg, est)) {
+    head = urgent;
+    first = urgent;
+  }
+  const key = head.key;
+  const go = (maxRows: number): Decision => ({ expire: false, dispatch: first ? { key, maxRows, first } : { key, maxRows }, waitMs: 0, expectRows: 0 });
+  if (cfg.maxBatchSize <= 0) return go(0);
+
+  const max = cfg.maxBatchSize;
+  const rows = q.keyRows(key);
+  if (rows >= max) return go(max);
+  // Triton's rule: the largest preferred size the queued rows reach is cut and sent at once
+  const preferred = largestPreferred(cfg.preferredBatchSizes, rows, max);
+  if (preferred > 0) return go(preferred);
+  if (first) return go(max);
+
+  const waited = now - q.oldestOf(key);
+  if (cfg.policy === 'static') {
+    if (waited >= cfg.maxQueueDelayMs) return go(max);
+    return wait(Math.min(cfg.maxQueueDelayMs - waited, nextDeadline - now));
+  }
+  const bet = adaptiveWait(rows, max, waited, nextDeadline - now, cfg, est);
+  return bet ? { expire: false, waitMs: bet.waitMs, expectRows: bet.rows } : go(max);
+}
+
+function wait(ms: number): Decision {
+  return { expire: false, waitMs: ms, expectRows: 0 };
+}
+
+function largestPreferred(sizes: readonly number[], rows: number, max: number): number {
+  let best = 0;
+  for (const p of sizes) if (p <= rows && p <= max && p > best) best = p;
+  return best;
+}
+
+/** How close to its deadline a request jumps the levels above it: two full runs' time, at least 1 ms. */
+function urgencyMs(cfg: BatchingPolicyConfig, est: Estimates): number {
+  const full = est.cost(Math.max(1, cfg.maxBatchSize));
+  return Number.isFinite(full) ? Math.max(1, 2 * full) : 1;
+}
+
+/**
+ * The wait that most raises rows per worker-millisecond, counting the wait as the worker's time:
+ * (rows + k) / (w + cost(rows + k)) with w = k / rate, against rows / cost(rows) now. Bounded by
+ * the predicted time of a full batch (a longer wait cannot pay) less what the oldest has waited,
+ * and by the earliest deadline (the run must still end before it). Undefined: dispatch now.
+ */
+function adaptiveWait(rows: number, max: number, waited: number, untilDeadline: number, cfg: BatchingPolicyConfig, est: Estimates): { waitMs: number; rows: number } | undefined {
+  const rate = est.rowsPerMs;
+  const costNow = est.cost(rows);
+  if (!(rate > 0) || !(costNow > 0)) return undefined;
+  const cap = est.cost(max) - waited;
+  let bestGain = (rows / costNow) * WAIT_GAIN;
+  let best: { waitMs: number; rows: number } | undefined;
+  // k more rows: 1, 2, 4, … and the rows that fill the batch
+  for (let k = 1; k <= max - rows; k = k === max - rows ? Infinity : Math.min(2 * k, max - rows)) {
+    const w = k / rate;
+    if (w > cap) break;
+    const runMs = est.cost(rows + k);
+    if (w + runMs > untilDeadline) break;
+    const gain = (rows + k) / (w + runMs);
+    if (gain > bestGain) {
+      bestGain = gain;
+      best = { waitMs: w, rows: k };
     }
   }
-  const untilDeadline = nextDeadline - now;
-  if (live.length === 0 || idleWorkers <= 0) return { expired, dispatch: [], waitMs: untilDeadline };
-
-  const oldest = queue[live[0]!]!;
-  if (cfg.maxBatchSize <= 0) return { expired, dispatch: [live[0]!], waitMs: 0 };
-
-  // Greedy prefix of compatible requests, in arrival order, while the rows fit.
-  const batch: number[] = [];
-  let rows = 0;
-  let blocked = false; // a compatible request is waiting that does not fit: the batch cannot grow
-  for (const i of live) {
-    const r = queue[i]!;
-    if (r.key !== oldest.key) continue;
-    // (the oldest always goes, even oversize: the route rejects those, and a stuck head would block the queue)
-    if (batch.length > 0 && rows + r.rows > cfg.maxBatchSize) {
-      blocked = true;
-      break;
-    }
-    batch.push(i);
-    rows += r.rows;
-  }
-  // Full, or unable to grow, or at a preferred size with nothing more to add: go now.
-  if (rows >= cfg.maxBatchSize || blocked || cfg.preferredBatchSizes.includes(rows)) return { expired, dispatch: batch, waitMs: 0 };
-  const waited = now - oldest.enqueuedAt;
-  if (waited >= cfg.maxQueueDelayMs) return { expired, dispatch: batch, waitMs: 0 };
-  return { expired, dispatch: [], waitMs: Math.min(cfg.maxQueueDelayMs - waited, untilDeadline) };
+  return best;
 }

@@ -1,7 +1,12 @@
 // Scheduler for one model version: the thin shell around the batching policy. It owns the
-// queue, the one timer, packing a batch, handing it to the pool and answering each request.
+// queue, the one timer, admission, packing a batch, handing it to the pool, timing each run for
+// the cost model and answering each request.
 import { performance } from 'node:perf_hooks';
-import { decide, type BatchingPolicyConfig, type PendingRequest } from './policy.js';
+import { decide, type BatchingPolicyConfig, type Decision, type Estimates } from './policy.js';
+import { RequestQueue, type Queued } from './queue.js';
+import { Arrivals } from './arrivals.js';
+import { admit, predictedDrainMs, type Backlog } from './admission.js';
+import { CostModel } from './cost-model.js';
 import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
 import type { Tensor } from '../tensors/dtypes.js';
 import { packBatch, sliceBatch } from '../tensors/batch.js';
@@ -9,6 +14,8 @@ import { ServeError, scrubPaths } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
   maxQueueSize: number;
+  /** Priority levels (level 0 here is the protocol's priority 1, the most urgent); 1 when omitted. */
+  priorityLevels?: number;
 }
 
 export interface InferenceResult {
@@ -38,9 +45,11 @@ export interface SchedulerObserver {
   failed?(totalMs: number): void;
   /** A failed batch was split: this many extra runs to find the request that breaks it. */
   split?(runs: number): void;
+  /** Once per execution once the cost model could predict it: predicted and measured run time (ms). */
+  costed?(rows: number, predictedMs: number, measuredMs: number): void;
 }
 
-interface QueueItem extends PendingRequest {
+interface QueueItem extends Queued {
   inputs: Record<string, Tensor>;
   resolve: (r: InferenceResult) => void;
   reject: (e: Error) => void;
@@ -56,25 +65,35 @@ export interface EnqueueOptions {
   inputs: Record<string, Tensor>;
   rows: number;
   key: string;
-  /** Milliseconds the request may wait in the queue. */
+  /** Milliseconds the request may wait in the queue: refused at once (429) when it is predicted to wait longer. */
   timeoutMs: number;
+  /** Priority level, 0 the most urgent (default 0). */
+  level?: number;
   signal?: AbortSignal;
   /** Cheaper than an AbortSignal on the hot path: receives the function that drops this request. */
   onCancel?: (cancel: () => void) => void;
 }
 
 export class Scheduler {
-  private queue: QueueItem[] = [];
+  private readonly queue: RequestQueue<QueueItem>;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private inFlight = 0;
+  /** Predicted end of each running batch (scheduler clock), for the admission's backlog. */
+  private readonly running = new Set<{ endsAt: number }>();
   private drainWaiters: (() => void)[] = [];
   /**
    * What the policy is asked with: the config, until a drain (no delay) or a batch that shows the
    * model does not batch (maxBatchSize 0) changes it. Set when that happens, not per pump.
    */
-  private policy: BatchingPolicyConfig;
+  private rules: BatchingPolicyConfig;
   private nextIsolation = 1;
+  /** Run time against rows, seeded at load and kept current by every run. */
+  readonly cost = new CostModel();
+  readonly arrivals = new Arrivals();
+  private readonly estimates: Estimates;
+  private readonly backlog: Backlog = { rowsAhead: 0, rowsQueued: 0, runningMs: 0, workers: 1 };
+  private readonly costOf = (rows: number): number => this.cost.predict(rows);
 
   constructor(
     private readonly cfg: SchedulerConfig,
@@ -83,12 +102,24 @@ export class Scheduler {
     // fractional milliseconds: Date.now's whole milliseconds made a 2 ms delay wait up to 3
     private readonly now: () => number = performance.now.bind(performance),
   ) {
-    this.policy = cfg;
+    this.rules = cfg;
+    this.queue = new RequestQueue<QueueItem>(Math.max(1, cfg.priorityLevels ?? 1));
+    this.estimates = { cost: this.costOf, rowsPerMs: 0 };
     pool.on('idle', () => this.pump());
   }
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  /** Priority levels requests may name (level 0 the most urgent). */
+  get levels(): number {
+    return this.queue.levels;
+  }
+
+  /** Milliseconds until the queue and the running batches would be done (NaN before the cost model has a measurement). */
+  predictedDrainMs(): number {
+    return predictedDrainMs(this.fillBacklog(this.levels - 1), this.rules.maxBatchSize, this.costOf);
   }
 
   enqueue(opts: EnqueueOptions): Promise<InferenceResult> {
@@ -98,20 +129,28 @@ export class Scheduler {
       this.observer.failed?.(0);
       return Promise.reject(new ServeError('REQUEST_CANCELLED', 'request cancelled by the client'));
     }
+    const level = Math.min(this.levels - 1, Math.max(0, opts.level ?? 0));
     if (this.queue.length >= this.cfg.maxQueueSize) {
-      this.observer.rejected?.('queue_full');
-      this.observer.failed?.(0);
-      return Promise.reject(
-        new ServeError('QUEUE_FULL', `the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, { 'retry-after': '1' }),
+      return this.refuse(`the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, this.retryAfterS());
+    }
+    const now = this.now();
+    // the queue is bounded by predicted wait too: a request that cannot be answered in time is refused now, not expired later
+    const verdict = admit(this.fillBacklog(level), opts.rows, opts.timeoutMs, this.rules.maxBatchSize, this.costOf);
+    if (!verdict.admit) {
+      return this.refuse(
+        `the queue ahead is predicted to take ${Math.round(verdict.predictedMs)} ms, more than this request's ${opts.timeoutMs} ms; retry after ${verdict.retryAfterS} s or with a longer x-request-timeout-ms`,
+        verdict.retryAfterS,
       );
     }
     return new Promise<InferenceResult>((resolve, reject) => {
-      const now = this.now();
       const item: QueueItem = {
         rows: opts.rows,
         key: opts.key,
+        level,
         enqueuedAt: now,
         deadline: now + opts.timeoutMs,
+        heapAt: -1,
+        ticket: 0,
         inputs: opts.inputs,
         resolve,
         reject,
@@ -126,6 +165,7 @@ export class Scheduler {
       }
       opts.onCancel?.(() => this.cancel(item));
       this.queue.push(item);
+      this.arrivals.arrive(now, opts.rows);
       // every worker busy: the policy would only say "wait for the earliest deadline", so skip
       // asking it for each arrival under load (the queue is scanned once a worker frees up)
       if (this.pool.idleCount() === 0) this.arm(item.deadline - now);
@@ -133,10 +173,33 @@ export class Scheduler {
     });
   }
 
+  private refuse(message: string, retryAfterS: number): Promise<never> {
+    this.observer.rejected?.('queue_full');
+    this.observer.failed?.(0);
+    return Promise.reject(new ServeError('QUEUE_FULL', message, { 'retry-after': String(retryAfterS) }));
+  }
+
+  /** Whole seconds until the queue is predicted to have drained, at least 1 (1 before any measurement). */
+  private retryAfterS(): number {
+    const ms = this.predictedDrainMs();
+    return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 1000)) : 1;
+  }
+
+  /** The work ahead of a request of `level`, in the one Backlog object (no allocation per request). */
+  private fillBacklog(level: number): Backlog {
+    const b = this.backlog;
+    const now = this.now();
+    let runningMs = 0;
+    for (const r of this.running) runningMs += Math.max(0, r.endsAt - now);
+    b.runningMs = runningMs;
+    b.rowsAhead = this.queue.rowsAtOrAbove(level);
+    b.rowsQueued = this.queue.rows;
+    b.workers = Math.max(1, this.pool.liveCount());
+    return b;
+  }
+
   private cancel(item: QueueItem): void {
-    const i = this.queue.indexOf(item);
-    if (i < 0) return; // already dispatched: the run finishes and its answer goes nowhere
-    this.queue.splice(i, 1);
+    if (!this.queue.remove(item)) return; // already dispatched: the run finishes and its answer goes nowhere
     this.observer.rejected?.('cancelled');
     this.failed(item);
     item.reject(new ServeError('REQUEST_CANCELLED', 'request cancelled by the client'));
@@ -154,25 +217,33 @@ export class Scheduler {
   /** Asks the policy what to do until it says wait; dispatches and expires as told. */
   pump(notBefore = 0): void {
     for (;;) {
-      const d = decide(this.queue, this.pool.idleCount(), Math.max(this.now(), notBefore), this.policy);
-      if (d.expired.length || d.dispatch.length) {
-        const expired = d.expired.map((i) => this.queue[i]!);
-        const batch = d.dispatch.map((i) => this.queue[i]!);
-        const taken = new Set([...expired, ...batch]);
-        this.queue = this.queue.filter((q) => !taken.has(q));
-        for (const item of expired) {
-          this.detach(item);
-          this.observer.rejected?.('timeout');
-          this.failed(item);
-          item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${Math.round(this.now() - item.enqueuedAt)} ms in the queue, past its deadline; it was not computed`));
-        }
-        if (batch.length) this.dispatch(batch);
-        if (!batch.length) this.checkDrained();
+      const now = Math.max(this.now(), notBefore);
+      this.estimates.rowsPerMs = this.arrivals.rowsPerMs(now);
+      const d: Decision = decide(this.queue, this.pool.idleCount(), now, this.rules, this.estimates);
+      if (d.expire) {
+        this.expire(now);
         continue;
       }
+      if (d.dispatch) {
+        const { key, maxRows, first } = d.dispatch;
+        if (this.arrivals.waiting) this.arrivals.waitEnded(now, this.queue.keyRows(key));
+        this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined));
+        continue;
+      }
+      if (d.expectRows > 0) this.arrivals.waitBegan(this.queue.keyRows(this.queue.head()!.key), d.expectRows);
       this.arm(d.waitMs);
       return;
     }
+  }
+
+  private expire(now: number): void {
+    for (let item = this.queue.popExpired(now); item; item = this.queue.popExpired(now)) {
+      this.detach(item);
+      this.observer.rejected?.('timeout');
+      this.failed(item);
+      item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${Math.round(this.now() - item.enqueuedAt)} ms in the queue, past its deadline; it was not computed`));
+    }
+    this.checkDrained();
   }
 
   private arm(waitMs: number): void {
@@ -204,7 +275,9 @@ export class Scheduler {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
-    const rows = this.policy.maxBatchSize > 0 ? batch.reduce((n, b) => n + b.rows, 0) : 1;
+    let rows = 0;
+    for (const b of batch) rows += b.rows;
+    if (this.rules.maxBatchSize <= 0) rows = 1;
     const dispatchedAt = this.now();
     if (this.observer.queued) {
       // a rerun request (its worker died, its batch was split) was counted at its first dispatch
@@ -212,9 +285,17 @@ export class Scheduler {
     }
     for (const item of batch) item.queueReported = true;
     this.inFlight++;
+    const predictedMs = this.cost.predict(rows);
+    const run = { endsAt: dispatchedAt + (Number.isFinite(predictedMs) ? predictedMs : 0) };
+    this.running.add(run);
     this.pool.run(packed).then(
       (result) => {
         this.inFlight--;
+        this.running.delete(run);
+        // the worker's occupancy as the scheduler sees it (message passing included), not session.run alone
+        const measuredMs = this.now() - dispatchedAt;
+        if (Number.isFinite(predictedMs)) this.observer.costed?.(rows, predictedMs, measuredMs);
+        this.cost.observe(rows, measuredMs);
         this.observer.executed?.(rows, batch.length, result.computeMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
@@ -223,6 +304,7 @@ export class Scheduler {
       },
       (err: Error) => {
         this.inFlight--;
+        this.running.delete(run);
         this.fail(batch, err);
         this.checkDrained();
       },
@@ -244,15 +326,20 @@ export class Scheduler {
     });
   }
 
+  /** Puts requests back at the head of their lanes, first in line again (reruns). */
+  private requeue(items: QueueItem[]): void {
+    for (let i = items.length - 1; i >= 0; i--) this.queue.unshift(items[i]!);
+    this.pump();
+  }
+
   /**
    * The outputs of a batch did not follow its rows (a symbolic dimension 0 that is not the batch):
    * batching is off from now on, and this batch's requests run again one at a time, first in line.
    */
   private unbatch(batch: QueueItem[], reason: string): void {
-    this.policy = { ...this.policy, maxBatchSize: 0 };
+    this.rules = { ...this.rules, maxBatchSize: 0 };
     this.observer.batchingOff?.(`a batch of ${batch.length} requests showed it: ${reason}`);
-    this.queue.unshift(...batch);
-    this.pump();
+    this.requeue(batch);
   }
 
   /**
@@ -271,8 +358,7 @@ export class Scheduler {
         }
         item.retried = true;
       }
-      this.queue.unshift(...retry);
-      this.pump();
+      this.requeue(retry);
       return;
     }
     // only onnxruntime's refusals are the requests' doing; a test fault or a pool error is not
@@ -286,8 +372,7 @@ export class Scheduler {
         for (const item of half) item.key = key;
       }
       this.observer.split?.(2);
-      this.queue.unshift(...halves.flat());
-      this.pump();
+      this.requeue(halves.flat());
       return;
     }
     const message = scrubPaths(err.message);
@@ -306,15 +391,13 @@ export class Scheduler {
 
   /** From now on batches go as soon as a worker is free: draining, waiting for more rows helps nobody. */
   flush(): void {
-    this.policy = { ...this.policy, maxQueueDelayMs: 0 };
+    this.rules = { ...this.rules, policy: 'static', maxQueueDelayMs: 0 };
     this.pump();
   }
 
   /** Fails everything still queued (the model is going away). */
   rejectAll(error: () => Error): void {
-    const items = this.queue;
-    this.queue = [];
-    for (const item of items) {
+    for (const item of this.queue.drain()) {
       this.detach(item);
       this.failed(item);
       item.reject(error());

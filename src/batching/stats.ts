@@ -67,4 +67,8 @@ export class VersionStats implements Required<SchedulerObserver> {
   inputRejected(message: string): void {
     this.next.inputRejected?.(message);
   }
+
+  costed(rows: number, predictedMs: number, measuredMs: number): void {
+    this.next.costed?.(rows, predictedMs, measuredMs);
+  }
 }

@@ -2,11 +2,22 @@
 // the file, the key, the bad value and what is allowed. Pure: takes parsed JSON, returns a frozen config.
 
 export interface DynamicBatchingConfig {
+  /**
+   * adaptive (the default): a batch waits for more rows only when the cost model says the wait
+   * pays. static: the oldest request waits up to maxQueueDelayMs, chosen by giving that key.
+   */
+  policy: 'adaptive' | 'static';
+  /** The static policy's delay; 0 under the adaptive policy. */
   maxQueueDelayMs: number;
   preferredBatchSizes: number[];
   maxQueueSize: number;
   /** Default per-request queue deadline; a request may override it with x-request-timeout-ms. */
   timeoutMs: number;
+  /** A latency target: the deadline of requests that give none, refused at once (429) when they cannot meet it. */
+  latencyTargetMs: number | undefined;
+  /** Priority levels a request may ask for (1 the most urgent), and the level of one that asks for none. */
+  priorityLevels: number;
+  defaultPriorityLevel: number;
 }
 
 export interface ModelConfig {
@@ -39,10 +50,14 @@ export interface WarmupSample {
 export const MAX_WARMUP_SAMPLES = 64;
 
 export const DEFAULT_BATCHING: Readonly<DynamicBatchingConfig> = Object.freeze({
-  maxQueueDelayMs: 2,
+  policy: 'adaptive',
+  maxQueueDelayMs: 0,
   preferredBatchSizes: [],
   maxQueueSize: 1024,
   timeoutMs: 10_000,
+  latencyTargetMs: undefined,
+  priorityLevels: 3,
+  defaultPriorityLevel: 2,
 });
 
 /** Default maxBatchSize for a model whose first dimension is variable everywhere. */
@@ -60,7 +75,7 @@ export class ModelConfigError extends Error {
 }
 
 const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup'];
-const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs'];
+const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
   const fail = (key: string, value: unknown, allowed: string): never => {
@@ -95,13 +110,19 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     const over = preferred.find((p) => p > Math.max(maxBatchSize, 1));
     if (over !== undefined) fail('dynamicBatching.preferredBatchSizes', preferredRaw, `sizes no larger than maxBatchSize (${maxBatchSize})`);
   }
+  const priorityLevels = int('dynamicBatching.priorityLevels', b.priorityLevels, 1, 16, DEFAULT_BATCHING.priorityLevels);
   const config: ModelConfig = {
     maxBatchSize,
     dynamicBatching: {
+      // an explicit delay is a choice of the static rule; without one the adaptive policy decides
+      policy: b.maxQueueDelayMs === undefined ? 'adaptive' : 'static',
       maxQueueDelayMs: num('dynamicBatching.maxQueueDelayMs', b.maxQueueDelayMs, 0, 60_000, DEFAULT_BATCHING.maxQueueDelayMs),
       preferredBatchSizes: [...new Set(preferred)].sort((x, y) => x - y),
       maxQueueSize: int('dynamicBatching.maxQueueSize', b.maxQueueSize, 1, 1_000_000, DEFAULT_BATCHING.maxQueueSize),
       timeoutMs: int('dynamicBatching.timeoutMs', b.timeoutMs, 1, 3_600_000, DEFAULT_BATCHING.timeoutMs),
+      latencyTargetMs: b.latencyTargetMs === undefined ? undefined : int('dynamicBatching.latencyTargetMs', b.latencyTargetMs, 1, 3_600_000, 1),
+      priorityLevels,
+      defaultPriorityLevel: int('dynamicBatching.defaultPriorityLevel', b.defaultPriorityLevel, 1, priorityLevels, Math.min(priorityLevels, DEFAULT_BATCHING.defaultPriorityLevel)),
     },
     instances: int('instances', top.instances, 1, 64, defaults.instances),
     intraOpThreads: int('intraOpThreads', top.intraOpThreads, 1, 256, defaults.intraOpThreads),

@@ -10,12 +10,13 @@ import { WorkerPool } from '../pool/pool.js';
 import type { Signature } from '../signature.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
 import { VersionStats } from '../batching/stats.js';
-import type { ModelConfig } from './model-config.js';
+import type { DynamicBatchingConfig, ModelConfig } from './model-config.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature, type BatchAxis } from './batch-axis.js';
 import { readWarmupSamples, warmupPlan } from './warmup-samples.js';
 import { batchAxisProblem } from '../pool/warmup.js';
 import type { WarmupReport } from '../pool/protocol.js';
 import { ServeError } from '../errors.js';
+import { probeCost } from './cost-probe.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -57,7 +58,7 @@ export class ModelVersion {
   scheduler: Scheduler | undefined;
   /** Its statistics (v2 stats, /v1/models), fed by the scheduler; undefined until loaded. */
   stats: VersionStats | undefined;
-  batching: (SchedulerConfig & { timeoutMs: number }) | undefined;
+  batching: (DynamicBatchingConfig & { maxBatchSize: number }) | undefined;
   loadMs = 0;
   /** The first worker's warm-up; undefined until loaded. */
   warmup: WarmupStatus | undefined;
@@ -119,6 +120,7 @@ export class ModelVersion {
       this.pool = pool;
       this.stats = new VersionStats(this.observerWith(opts));
       this.scheduler = new Scheduler(this.batching, pool, this.stats);
+      if (report.ok) this.scheduler.cost.seed(await probeCost(pool, sig.inputs, axis.maxBatchSize));
       pool.on('worker-exit', (info) => opts.onWorkerExit?.(info));
       pool.on('unavailable', () => {
         this.state = 'UNAVAILABLE';
@@ -143,6 +145,7 @@ export class ModelVersion {
       rejected: (reason) => metrics?.rejected?.(reason),
       queued: (ms) => metrics?.queued?.(ms),
       executed: (rows, requests, computeMs) => metrics?.executed?.(rows, requests, computeMs),
+      costed: (rows, predictedMs, measuredMs) => metrics?.costed?.(rows, predictedMs, measuredMs),
       batchingOff: (reason) => {
         this.batching = Object.freeze({ ...this.batching!, maxBatchSize: 0 });
         this.unbatchedReason = reason;

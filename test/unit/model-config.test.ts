@@ -12,7 +12,16 @@ t.test('defaults when there is no config.json', async (t) => {
   const c = parseModelConfig(undefined, FILE, DEFAULTS);
   t.strictSame(c, {
     maxBatchSize: undefined,
-    dynamicBatching: { maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10_000 },
+    dynamicBatching: {
+      policy: 'adaptive',
+      maxQueueDelayMs: 0,
+      preferredBatchSizes: [],
+      maxQueueSize: 1024,
+      timeoutMs: 10_000,
+      latencyTargetMs: undefined,
+      priorityLevels: 3,
+      defaultPriorityLevel: 2,
+    },
     instances: 2,
     intraOpThreads: 3,
     variants: {},
@@ -32,6 +41,11 @@ t.test('valid values are kept', async (t) => {
   );
   t.equal(c.maxBatchSize, 16);
   t.equal(c.dynamicBatching.maxQueueDelayMs, 0.5, 'the delay may be fractional');
+  t.equal(c.dynamicBatching.policy, 'static', 'a delay given is a choice of the static policy');
+  t.equal(parseModelConfig({ dynamicBatching: { maxQueueDelayMs: 0 } }, FILE, DEFAULTS).dynamicBatching.policy, 'static', 'even 0 (never wait, Triton\'s default)');
+  const targeted = parseModelConfig({ dynamicBatching: { latencyTargetMs: 100, priorityLevels: 5, defaultPriorityLevel: 4 } }, FILE, DEFAULTS).dynamicBatching;
+  t.strictSame([targeted.policy, targeted.latencyTargetMs, targeted.priorityLevels, targeted.defaultPriorityLevel], ['adaptive', 100, 5, 4]);
+  t.equal(parseModelConfig({ dynamicBatching: { priorityLevels: 1 } }, FILE, DEFAULTS).dynamicBatching.defaultPriorityLevel, 1, 'the default level fits the levels');
   t.strictSame(c.dynamicBatching.preferredBatchSizes, [4, 8, 16], 'preferred sizes ascending (the policy relies on it), duplicates dropped');
   t.equal(c.dynamicBatching.maxQueueSize, 10);
   t.equal(c.dynamicBatching.timeoutMs, 250);
@@ -53,6 +67,11 @@ const BAD: [unknown, string, unknown][] = [
   [{ dynamicBatching: { maxQueueSize: 2.5 } }, 'dynamicBatching.maxQueueSize', 2.5],
   [{ dynamicBatching: { timeoutMs: 0 } }, 'dynamicBatching.timeoutMs', 0],
   [{ dynamicBatching: { timeoutMs: true } }, 'dynamicBatching.timeoutMs', true],
+  [{ dynamicBatching: { latencyTargetMs: 0 } }, 'dynamicBatching.latencyTargetMs', 0],
+  [{ dynamicBatching: { latencyTargetMs: 2.5 } }, 'dynamicBatching.latencyTargetMs', 2.5],
+  [{ dynamicBatching: { priorityLevels: 0 } }, 'dynamicBatching.priorityLevels', 0],
+  [{ dynamicBatching: { priorityLevels: 17 } }, 'dynamicBatching.priorityLevels', 17],
+  [{ dynamicBatching: { priorityLevels: 2, defaultPriorityLevel: 3 } }, 'dynamicBatching.defaultPriorityLevel', 3],
   [{ dynamicBatching: { preferredBatchSizes: 8 } }, 'dynamicBatching.preferredBatchSizes', 8],
   [{ dynamicBatching: { preferredBatchSizes: [4, 0] } }, 'dynamicBatching.preferredBatchSizes[1]', 0],
   [{ dynamicBatching: { preferredBatchSizes: ['4'] } }, 'dynamicBatching.preferredBatchSizes[0]', '4'],

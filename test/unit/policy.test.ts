@@ -1,257 +1,263 @@
-// Unit tests for the pure batching policy: decide(queue, idleWorkers, now, cfg) with a fake clock.
-// Expectations come from the batching rules in the README ("How it works") and the Decision contract in policy.ts.
+// Unit tests for the pure batching policy: decide(queue, idleWorkers, now, cfg, estimates) on a
+// fake clock (plain numbers), over the real queue data structure. Static rules first (the fixed
+// delay, Triton's preferred sizes, deadlines, keys, priorities), then the adaptive bet.
 import t from 'tap';
 import { mulberry32 } from '../helpers/random.js';
-import { decide, type BatchingPolicyConfig, type PendingRequest } from '../../src/batching/policy.js';
+import { decide, type BatchingPolicyConfig, type Decision, type Estimates } from '../../src/batching/policy.js';
+import { RequestQueue, type Queued } from '../../src/batching/queue.js';
 
 const cfg = (over: Partial<BatchingPolicyConfig> = {}): BatchingPolicyConfig => ({
   maxBatchSize: 8,
+  policy: 'static',
   maxQueueDelayMs: 5,
   preferredBatchSizes: [],
   ...over,
 });
 
-const req = (rows: number, over: Partial<PendingRequest> = {}): PendingRequest => ({
-  rows,
-  key: 'float32[4]',
-  enqueuedAt: 0,
-  deadline: 1000,
-  ...over,
-});
+/** No measurement yet: the adaptive policy cannot bet, admission admits. */
+const UNKNOWN: Estimates = { cost: () => NaN, rowsPerMs: 0 };
+/** A model whose run costs fixed + perRow·rows ms, with rows arriving at `rate` per ms. */
+const line = (fixed: number, perRow: number, rate: number): Estimates => ({ cost: (rows) => fixed + perRow * rows, rowsPerMs: rate });
 
-/** n one-row requests, all compatible, enqueued at `at`. */
-const ones = (n: number, at = 0): PendingRequest[] => Array.from({ length: n }, () => req(1, { enqueuedAt: at }));
+interface Req extends Queued {
+  id: number;
+}
+let nextId = 0;
+const req = (rows: number, over: Partial<Req> = {}): Req => ({ id: nextId++, rows, key: 'float32[4]', level: 0, enqueuedAt: 0, deadline: 1000, heapAt: -1, ticket: 0, ...over });
+const ones = (n: number, at = 0): Req[] => Array.from({ length: n }, () => req(1, { enqueuedAt: at }));
+
+function queueOf(items: Req[], levels = 3): RequestQueue<Req> {
+  const q = new RequestQueue<Req>(levels);
+  for (const r of items) q.push(r);
+  return q;
+}
+
+/** What a decision takes out of the queue (ids, in batch order), as the scheduler would. */
+function taken(q: RequestQueue<Req>, d: Decision): number[] {
+  if (!d.dispatch) return [];
+  return q.take(d.dispatch.key, d.dispatch.maxRows, d.dispatch.first as Req | undefined).map((r) => r.id);
+}
+
+const ids = (rs: Req[]): number[] => rs.map((r) => r.id);
 
 t.test('empty queue: nothing to do, ask again on the next event', async (t) => {
-  t.strictSame(decide([], 1, 0, cfg()), { expired: [], dispatch: [], waitMs: Infinity });
-  t.strictSame(decide([], 0, 123, cfg()), { expired: [], dispatch: [], waitMs: Infinity });
-  t.strictSame(decide([], 3, 5, cfg({ maxBatchSize: 0 })), { expired: [], dispatch: [], waitMs: Infinity });
+  t.strictSame(decide(queueOf([]), 1, 0, cfg(), UNKNOWN), { expire: false, waitMs: Infinity, expectRows: 0 });
+  t.strictSame(decide(queueOf([]), 0, 5, cfg({ policy: 'adaptive' }), UNKNOWN), { expire: false, waitMs: Infinity, expectRows: 0 });
 });
 
-t.test('a full batch dispatches at once, before the delay has passed', async (t) => {
-  const d = decide(ones(8), 1, 0, cfg());
-  t.strictSame(d.dispatch, [0, 1, 2, 3, 4, 5, 6, 7]);
-  t.strictSame(d.expired, []);
+t.test('a full batch dispatches at once; more than full takes the first maxBatchSize rows', async (t) => {
+  const rs = ones(11);
+  const q = queueOf(rs);
+  const d = decide(q, 1, 0, cfg(), UNKNOWN);
   t.equal(d.waitMs, 0);
+  t.strictSame(taken(q, d), ids(rs.slice(0, 8)));
+  t.equal(q.length, 3, 'the rest stay queued');
 
-  // full by rows with fewer requests
-  const d2 = decide([req(4), req(2), req(2)], 1, 0, cfg());
-  t.strictSame(d2.dispatch, [0, 1, 2]);
-
-  // more than full: the first maxBatchSize rows go now, the rest stay queued
-  const d3 = decide(ones(11), 1, 1, cfg());
-  t.strictSame(d3.dispatch, [0, 1, 2, 3, 4, 5, 6, 7]);
+  const multi = [req(4), req(2), req(2)];
+  const q2 = queueOf(multi);
+  t.strictSame(taken(q2, decide(q2, 1, 0, cfg(), UNKNOWN)), ids(multi), 'full by rows with fewer requests');
 });
 
-t.test('a preferred batch size dispatches at once; a non-preferred partial batch waits', async (t) => {
+t.test("preferred sizes follow Triton's rule: the largest reached is cut and sent at once", async (t) => {
   const c = cfg({ preferredBatchSizes: [4, 6] });
-  t.strictSame(decide(ones(4), 1, 0, c).dispatch, [0, 1, 2, 3], 'at preferred size 4');
-  t.strictSame(decide(ones(6), 1, 0, c).dispatch, [0, 1, 2, 3, 4, 5], 'at preferred size 6');
+  const five = ones(5);
+  const q5 = queueOf(five);
+  const d5 = decide(q5, 1, 0, c, UNKNOWN);
+  t.equal(d5.dispatch?.maxRows, 4, '5 rows reach 4: cut at 4');
+  t.strictSame(taken(q5, d5), ids(five.slice(0, 4)));
+  t.equal(q5.length, 1);
 
-  const three = decide(ones(3), 1, 0, c);
-  t.strictSame(three.dispatch, [], '3 rows is not preferred: wait');
-  t.equal(three.waitMs, 5, 'waits the whole delay');
+  const seven = ones(7);
+  const q7 = queueOf(seven);
+  t.strictSame(taken(q7, decide(q7, 1, 0, c, UNKNOWN)), ids(seven.slice(0, 6)), '7 rows reach 6: cut at 6');
 
-  const five = decide(ones(5), 1, 2, c);
-  t.strictSame(five.dispatch, [], '5 rows is not preferred: wait');
-  t.equal(five.waitMs, 3, 'waits the rest of the delay');
-
-  // preferred sizes count rows: 2 requests making 6 rows
-  t.strictSame(decide([req(2), req(4)], 1, 0, c).dispatch, [0, 1]);
+  const three = decide(queueOf(ones(3)), 1, 0, c, UNKNOWN);
+  t.notOk(three.dispatch, '3 rows reach no preferred size: the static delay applies');
+  t.equal(three.waitMs, 5);
 });
 
-t.test('delay expiry: wait the remaining delay, then dispatch at/after expiry', async (t) => {
-  const q = [req(1, { enqueuedAt: 100 }), req(2, { enqueuedAt: 101 })];
+t.test('static delay: wait the rest of the oldest request\'s delay, then go', async (t) => {
+  const a = req(1, { enqueuedAt: 100 });
+  const b = req(2, { enqueuedAt: 101 });
   const c = cfg({ maxQueueDelayMs: 5 });
-  const at100 = decide(q, 1, 100, c);
-  t.strictSame(at100, { expired: [], dispatch: [], waitMs: 5 });
-  const at103 = decide(q, 1, 103, c);
-  t.strictSame(at103, { expired: [], dispatch: [], waitMs: 2 }, 'the delay is counted from the oldest request');
-  t.strictSame(decide(q, 1, 105, c), { expired: [], dispatch: [0, 1], waitMs: 0 }, 'exactly at expiry');
-  t.strictSame(decide(q, 1, 250, c).dispatch, [0, 1], 'long after expiry');
-
-  // a zero delay dispatches whatever is there
-  t.strictSame(decide(q, 1, 100, cfg({ maxQueueDelayMs: 0 })).dispatch, [0, 1]);
-
+  t.equal(decide(queueOf([a, b]), 1, 100, c, UNKNOWN).waitMs, 5);
+  t.equal(decide(queueOf([a, b]), 1, 103, c, UNKNOWN).waitMs, 2, 'counted from the oldest');
+  const q = queueOf([a, b]);
+  t.strictSame(taken(q, decide(q, 1, 105, c, UNKNOWN)), [a.id, b.id], 'exactly at expiry of the delay');
+  const q0 = queueOf([a, b]);
+  t.strictSame(taken(q0, decide(q0, 1, 100, cfg({ maxQueueDelayMs: 0 }), UNKNOWN)), [a.id, b.id], 'a zero delay sends what is there');
   // the wait never overshoots the earliest deadline: the policy must be asked again to answer 504 in time
-  const tight = [req(1, { enqueuedAt: 100, deadline: 102 })];
-  t.equal(decide(tight, 1, 100, c).waitMs, 2);
+  t.equal(decide(queueOf([req(1, { enqueuedAt: 100, deadline: 102 })]), 1, 100, c, UNKNOWN).waitMs, 2);
 });
 
-t.test('busy workers let the batch grow; once a worker is idle the larger batch goes', async (t) => {
-  const c = cfg({ maxQueueDelayMs: 5 });
-  const q = [req(1, { enqueuedAt: 0, deadline: 1000 }), req(1, { enqueuedAt: 1, deadline: 600 })];
-  const busy = decide(q, 0, 10, c);
-  t.strictSame(busy.dispatch, [], 'no idle worker: nothing goes even past the delay');
-  t.strictSame(busy.expired, []);
-  t.equal(busy.waitMs, 590, 'wait until the earliest deadline (600 - 10)');
-
-  // even a full batch waits for a worker
-  t.strictSame(decide(ones(8), 0, 50, c).dispatch, []);
-
-  // more requests arrive while busy
-  q.push(req(3, { enqueuedAt: 4, deadline: 900 }), req(2, { enqueuedAt: 7, deadline: 400 }));
-  const stillBusy = decide(q, 0, 20, c);
-  t.strictSame(stillBusy.dispatch, []);
-  t.equal(stillBusy.waitMs, 380, 'earliest deadline is now 400');
-
-  const idle = decide(q, 1, 20, c);
-  t.strictSame(idle.dispatch, [0, 1, 2, 3], 'the grown batch (7 rows) goes as one');
-  t.equal(idle.waitMs, 0);
+t.test('no idle worker: nothing goes, even full; wait until the earliest deadline', async (t) => {
+  const q = queueOf([req(1, { deadline: 1000 }), req(1, { deadline: 600 }), ...ones(8)]);
+  const d = decide(q, 0, 10, cfg(), UNKNOWN);
+  t.notOk(d.dispatch);
+  t.equal(d.waitMs, 590);
 });
 
-t.test('incompatible shapes are never mixed: the oldest key wins, the others stay', async (t) => {
-  const a = 'float32[4]';
-  const b = 'float32[8]';
-  const q = [req(1, { key: a }), req(1, { key: b }), req(2, { key: a }), req(1, { key: b })];
-  const d = decide(q, 1, 10, cfg());
-  t.strictSame(d.dispatch, [0, 2], 'only requests with the oldest key');
-  t.strictSame(d.expired, [], 'the others are neither dispatched nor expired');
-
-  const q2 = [req(1, { key: b, enqueuedAt: 0 }), req(1, { key: a, enqueuedAt: 1 }), req(1, { key: b, enqueuedAt: 2 })];
-  t.strictSame(decide(q2, 1, 10, cfg()).dispatch, [0, 2], 'oldest is b here');
-
-  // an incompatible request does not end the batch, and does not count towards its rows
-  const q3 = [req(3, { key: a }), req(8, { key: b }), req(4, { key: a })];
-  const early = decide(q3, 1, 0, cfg());
-  t.strictSame(early.dispatch, [], '7 compatible rows, not full, delay not over: wait');
-  t.equal(early.waitMs, 5);
-  t.strictSame(decide(q3, 1, 5, cfg()).dispatch, [0, 2]);
-
-  // "the oldest" means the oldest live request: an expired one does not choose the key
-  const q4 = [req(1, { key: b, deadline: 3 }), req(1, { key: a }), req(1, { key: b })];
-  const d4 = decide(q4, 1, 10, cfg());
-  t.strictSame(d4.expired, [0]);
-  t.strictSame(d4.dispatch, [1]);
+t.test('deadlines: an expired request is taken out first, never dispatched', async (t) => {
+  const late = req(1, { deadline: 50 });
+  const q = queueOf([late, req(1, { deadline: 200 })]);
+  t.strictSame(decide(q, 1, 100, cfg(), UNKNOWN), { expire: true, waitMs: 0, expectRows: 0 });
+  t.equal(q.popExpired(100)?.id, late.id);
+  t.equal(q.popExpired(100), undefined, 'only those at or past their deadline');
+  t.equal(decide(q, 0, 100, cfg(), UNKNOWN).expire, false);
+  t.equal(decide(q, 0, 200, cfg(), UNKNOWN).expire, true, 'deadline <= now expires, with no idle worker too');
 });
 
-t.test('a request that does not fit ends the batch (dispatch now) and is never split', async (t) => {
-  const q = [req(3), req(4), req(2), req(1)];
-  const d = decide(q, 1, 0, cfg());
-  t.strictSame(d.dispatch, [0, 1], '3 + 4 rows; the 2-row request does not fit and is not split');
-  t.equal(d.waitMs, 0, 'blocked: goes now even though the delay has not passed');
-  t.notOk(d.dispatch.includes(3), 'a later request is not taken past the one that does not fit');
-
-  t.strictSame(decide([req(5), req(4)], 1, 0, cfg()).dispatch, [0]);
-  t.strictSame(decide([req(8), req(1)], 1, 0, cfg()).dispatch, [0]);
+t.test('keys are never mixed: the head\'s key goes, the others stay', async (t) => {
+  const a1 = req(1, { key: 'a', enqueuedAt: 0 });
+  const b1 = req(1, { key: 'b', enqueuedAt: 1 });
+  const a2 = req(2, { key: 'a', enqueuedAt: 2 });
+  const q = queueOf([a1, b1, a2]);
+  t.strictSame(taken(q, decide(q, 1, 10, cfg(), UNKNOWN)), [a1.id, a2.id]);
+  t.equal(q.length, 1);
+  const q2 = queueOf([req(1, { key: 'b', enqueuedAt: 0 }), req(1, { key: 'a', enqueuedAt: 1 })]);
+  t.equal(decide(q2, 1, 10, cfg(), UNKNOWN).dispatch?.key, 'b', 'the oldest is b here');
 });
 
-t.test('deadline expiry: expired indices are reported and never dispatched', async (t) => {
-  const q = [req(1, { deadline: 50 }), req(1, { deadline: 100 }), req(1, { deadline: 200 }), req(1, { deadline: 101 })];
-  const d = decide(q, 1, 100, cfg());
-  t.strictSame(d.expired, [0, 1], 'deadline <= now is expired (100 <= 100)');
-  t.strictSame(d.dispatch, [2, 3], 'the live ones, past their delay, go');
-
-  const busy = decide(q, 0, 100, cfg());
-  t.strictSame(busy.expired, [0, 1], 'expiry is reported with no idle worker too');
-  t.strictSame(busy.dispatch, []);
-  t.equal(busy.waitMs, 1, 'until the next deadline (101)');
-
-  const all = decide(q, 1, 500, cfg());
-  t.strictSame(all, { expired: [0, 1, 2, 3], dispatch: [], waitMs: Infinity });
+t.test('a request that does not fit ends the batch and is never split', async (t) => {
+  const rs = [req(3), req(4), req(2), req(1)];
+  const q = queueOf(rs);
+  const d = decide(q, 1, 0, cfg(), UNKNOWN);
+  t.equal(d.waitMs, 0, '10 rows queued for 8: goes now');
+  t.strictSame(taken(q, d), [rs[0]!.id, rs[1]!.id], '3 + 4; the 2-row one does not fit, and nothing is taken past it');
+  const big = [req(8), req(1)];
+  const q2 = queueOf(big);
+  t.strictSame(taken(q2, decide(q2, 1, 0, cfg(), UNKNOWN)), [big[0]!.id]);
 });
 
-t.test('maxBatchSize 0: exactly one request at a time, immediately', async (t) => {
-  const c = cfg({ maxBatchSize: 0, maxQueueDelayMs: 50 });
-  const q = [req(1, { enqueuedAt: 10 }), req(1, { enqueuedAt: 10 }), req(1, { enqueuedAt: 10 })];
-  t.strictSame(decide(q, 1, 10, c), { expired: [], dispatch: [0], waitMs: 0 }, 'no delay, one request');
-  t.strictSame(decide(q, 3, 10, c).dispatch, [0], 'one per decision even with several idle workers');
-  t.strictSame(decide(q, 0, 10, c).dispatch, [], 'no idle worker: nothing');
-  const d = decide([req(1, { deadline: 5 }), ...q], 1, 10, c);
-  t.strictSame(d.expired, [0]);
-  t.strictSame(d.dispatch, [1]);
+t.test('maxBatchSize 0: one request at a time, at once', async (t) => {
+  const rs = ones(3, 10);
+  const q = queueOf(rs);
+  const d = decide(q, 3, 10, cfg({ maxBatchSize: 0, maxQueueDelayMs: 50 }), UNKNOWN);
+  t.equal(d.waitMs, 0);
+  t.strictSame(taken(q, d), [rs[0]!.id], 'one per decision even with several idle workers');
 });
 
-t.test('multi-row requests count rows, not requests', async (t) => {
-  t.strictSame(decide([req(4), req(4)], 1, 0, cfg()).dispatch, [0, 1], '2 requests, 8 rows: full');
-  const two = decide([req(2), req(2)], 1, 0, cfg({ preferredBatchSizes: [2] }));
-  t.strictSame(two.dispatch, [], '2 requests make 4 rows, not the preferred 2');
-  t.strictSame(decide([req(2)], 1, 0, cfg({ preferredBatchSizes: [2] })).dispatch, [0], 'one request of 2 rows is preferred');
-  t.strictSame(decide([req(6), req(3)], 1, 0, cfg()).dispatch, [0], '6 + 3 > 8');
+t.test('priorities: the most urgent level goes first and fills the batch first', async (t) => {
+  const low1 = req(1, { level: 2, enqueuedAt: 0 });
+  const low2 = req(1, { level: 2, enqueuedAt: 1 });
+  const high = req(1, { level: 0, enqueuedAt: 5 });
+  const q = queueOf([low1, low2, high]);
+  t.equal(q.head()?.id, high.id, 'a later high request is the head');
+  t.strictSame(taken(q, decide(q, 1, 100, cfg({ maxBatchSize: 2 }), UNKNOWN)), [high.id, low1.id], 'high first, then the oldest low');
+  t.equal(q.head()?.id, low2.id);
+});
+
+t.test('priorities never starve a lower level past its deadline: close to it, it jumps ahead', async (t) => {
+  const low = req(1, { level: 2, enqueuedAt: 0, deadline: 20 });
+  const highs = Array.from({ length: 8 }, (_, i) => req(1, { level: 0, enqueuedAt: 1 + i, deadline: 1000 }));
+  const est = line(1, 0.5, 0); // a full batch of 4 runs 3 ms: urgency window 6 ms
+  const c = cfg({ maxBatchSize: 4, maxQueueDelayMs: 0 });
+  const far = queueOf([low, ...highs]);
+  t.strictSame(taken(far, decide(far, 1, 10, c, est)), ids(highs.slice(0, 4)), '10 ms before its deadline: the high level goes');
+  const near = queueOf([req(1, { ...low, id: low.id, heapAt: -1 }), ...highs.map((h) => ({ ...h, heapAt: -1 }))]);
+  const d = decide(near, 1, 15, c, est);
+  t.equal(d.dispatch?.first && (d.dispatch.first as Req).id, low.id, '5 ms before: the low one must be in this batch');
+  const batch = taken(near, d);
+  t.equal(batch[0], low.id);
+  t.equal(batch.length, 4, 'and the batch is filled from the high level');
+});
+
+t.test('adaptive: dispatch at once when no rows are expected, or nothing is measured', async (t) => {
+  const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0 });
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, UNKNOWN).dispatch, 'no cost model yet: go');
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, line(4, 0.3, 0)).dispatch, 'no arrivals: go');
+  // heavy-MLP-like: 4.3 ms + 0.33 ms/row; 0.2 rows/ms (10 % of its capacity) cannot pay a wait
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, line(4.3, 0.33, 0.2)).dispatch, 'low load: go');
+  // seed-MLP-like: 0.1 ms per run whatever the rows, one row per 0.4 ms: waiting doubles the latency for nothing
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, line(0.1, 0.002, 2.5)).dispatch, 'a cheap model at a client\'s pace: go');
+});
+
+t.test('adaptive: waits when the rows it expects raise rows per worker-ms, and only that long', async (t) => {
+  const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
+  const est = line(4.3, 0.33, 4); // 4 rows per ms: far beyond one-at-a-time capacity
+  const d = decide(queueOf(ones(2)), 1, 0, c, est);
+  t.notOk(d.dispatch, 'waits');
+  t.ok(d.expectRows >= 1, `bets on ${d.expectRows} rows`);
+  t.ok(Math.abs(d.waitMs - d.expectRows / 4) < 1e-9, `for as long as they take to arrive (${d.waitMs} ms)`);
+  const gainNow = 2 / est.cost(2);
+  const gainWait = (2 + d.expectRows) / (d.waitMs + est.cost(2 + d.expectRows));
+  t.ok(gainWait > gainNow * 1.05, `the bet pays: ${gainWait.toFixed(3)} vs ${gainNow.toFixed(3)} rows/ms`);
+  t.ok(d.waitMs <= est.cost(32), 'never longer than a full batch runs');
+});
+
+t.test('adaptive: never waits past what the earliest deadline allows, nor past a full batch\'s time', async (t) => {
+  const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
+  const est = line(4.3, 0.33, 4);
+  const loose = decide(queueOf([req(1, { deadline: 6 }), req(1, { deadline: 1000 })]), 1, 0, c, est);
+  t.notOk(loose.dispatch, 'a wait of one row (0.25 ms) plus the run (5.29 ms) ends before 6 ms: it waits');
+  t.ok(loose.waitMs + est.cost(2 + loose.expectRows) <= 6, 'and the run still ends before the deadline');
+  const tight = decide(queueOf([req(1, { deadline: 5.3 }), req(1, { deadline: 1000 })]), 1, 0, c, est);
+  t.ok(tight.dispatch, 'a wait plus the run would end past the deadline (5.3 ms): go now');
+  const waitedLong = decide(queueOf([req(1, { enqueuedAt: 0 }), req(1, { enqueuedAt: 0 })]), 1, est.cost(32), c, est);
+  t.ok(waitedLong.dispatch, 'the oldest has waited a full batch\'s run: go');
 });
 
 // --- randomized invariants -------------------------------------------------------------
 
-const prng = mulberry32;
-
 t.test('randomized invariants (seeded)', async (t) => {
-  const rnd = prng(0xc0ffee);
+  const rnd = mulberry32(0xc0ffee);
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const keys = ['a', 'b', 'c'];
   const failures: string[] = [];
-  let dispatchedSome = 0;
-  let expiredSome = 0;
-  let waited = 0;
-  const ITER = 500;
+  const seen = { dispatched: 0, expired: 0, waited: 0, adaptiveWaits: 0 };
+  const ITER = 800;
   for (let it = 0; it < ITER; it++) {
     const maxBatchSize = int(0, 3) === 0 ? 0 : int(1, 16);
-    const maxQueueDelayMs = int(0, 10);
-    const preferredBatchSizes = maxBatchSize > 0 ? [...new Set(Array.from({ length: int(0, 3) }, () => int(1, maxBatchSize)))].sort((x, y) => x - y) : [];
-    const c: BatchingPolicyConfig = { maxBatchSize, maxQueueDelayMs, preferredBatchSizes };
-    const n = int(0, 10);
-    const smallRows = rnd() < 0.5; // mostly small requests, so batches also wait and grow
-    const queue: PendingRequest[] = [];
-    let at = int(0, 10);
-    for (let i = 0; i < n; i++) {
-      at += int(0, 5);
-      queue.push({ rows: maxBatchSize > 0 ? int(1, smallRows ? Math.min(2, maxBatchSize) : maxBatchSize) : 1, key: keys[int(0, keys.length - 1)]!, enqueuedAt: at, deadline: at + int(1, 60) });
-    }
-    // now lands near the queue's arrival times, so waiting, dispatching and expiring all occur
-    const now = (queue[0]?.enqueuedAt ?? 0) + int(0, 15);
-    const idle = int(0, 2);
-    const d = decide(queue, idle, now, c);
-    const ctx = `iteration ${it}: ${JSON.stringify({ c, queue, now, idle, d })}`;
-    const fail = (why: string): void => {
-      failures.push(`${why} — ${ctx}`);
+    const adaptive = rnd() < 0.5;
+    const c: BatchingPolicyConfig = {
+      maxBatchSize,
+      policy: adaptive ? 'adaptive' : 'static',
+      maxQueueDelayMs: adaptive ? 0 : int(0, 10),
+      preferredBatchSizes: maxBatchSize > 0 ? [...new Set(Array.from({ length: int(0, 3) }, () => int(1, maxBatchSize)))].sort((x, y) => x - y) : [],
     };
-
-    const wantExpired = queue.flatMap((r, i) => (r.deadline <= now ? [i] : []));
-    if (JSON.stringify(d.expired) !== JSON.stringify(wantExpired)) fail('expired must be exactly those with deadline <= now, ascending');
-    const live = queue.flatMap((r, i) => (r.deadline > now ? [i] : []));
-
-    for (let k = 1; k < d.dispatch.length; k++) if (d.dispatch[k]! <= d.dispatch[k - 1]!) fail('dispatch must be strictly ascending');
-    if (d.dispatch.some((i) => d.expired.includes(i))) fail('dispatch and expired must be disjoint');
-    if (d.dispatch.some((i) => !Number.isInteger(i) || i < 0 || i >= queue.length)) fail('dispatch indices must be queue indices');
-
-    const rows = d.dispatch.reduce((s, i) => s + queue[i]!.rows, 0);
-    if (maxBatchSize > 0 && rows > maxBatchSize) fail('dispatched rows exceed maxBatchSize');
-    if (maxBatchSize === 0 && d.dispatch.length > 1) fail('maxBatchSize 0 dispatches at most one request');
-    if (idle === 0 && d.dispatch.length) fail('nothing may be dispatched without an idle worker');
-
-    if (d.dispatch.length) {
-      dispatchedSome++;
-      const oldest = queue[live[0]!]!;
-      if (d.dispatch[0] !== live[0]) fail('a batch starts with the oldest live request');
-      if (d.dispatch.some((i) => queue[i]!.key !== oldest.key)) fail('all dispatched requests share the oldest live key');
-      if (maxBatchSize > 0) {
-        // greedy prefix of the compatible live requests while the rows fit; never split, never skip
-        const compatible = live.filter((i) => queue[i]!.key === oldest.key);
-        const want: number[] = [];
-        let sum = 0;
-        for (const i of compatible) {
-          if (sum + queue[i]!.rows > maxBatchSize) break;
-          want.push(i);
-          sum += queue[i]!.rows;
-        }
-        if (JSON.stringify(d.dispatch) !== JSON.stringify(want)) fail(`dispatch should be the fitting prefix ${JSON.stringify(want)}`);
-      }
-    } else if (live.length && idle > 0) {
-      waited++;
-      // nothing went although a worker is idle: the policy must wait a positive time, no longer
-      // than the rest of the oldest's delay and no later than the earliest deadline
-      const oldest = queue[live[0]!]!;
-      const minDeadline = Math.min(...live.map((i) => queue[i]!.deadline));
-      if (!(d.waitMs > 0)) fail('waiting with an idle worker needs a positive waitMs');
-      if (d.waitMs > oldest.enqueuedAt + maxQueueDelayMs - now) fail('waitMs beyond the oldest request\'s delay');
-      if (now + d.waitMs > minDeadline) fail('waitMs beyond the earliest deadline');
-      if (now - oldest.enqueuedAt >= maxQueueDelayMs) fail('the oldest has waited its delay: it must go');
+    const est = rnd() < 0.2 ? UNKNOWN : line(rnd() * 5, rnd(), rnd() * 8);
+    const items: Req[] = [];
+    let at = int(0, 10);
+    for (let i = 0, n = int(0, 10); i < n; i++) {
+      at += int(0, 5);
+      items.push(req(maxBatchSize > 0 ? int(1, Math.min(2, maxBatchSize)) : 1, { key: keys[int(0, 2)]!, level: int(0, 2), enqueuedAt: at, deadline: at + int(1, 60) }));
     }
-    if (!live.length && (d.dispatch.length || d.waitMs !== Infinity)) fail('no live request: no dispatch, waitMs Infinity');
-    if (d.expired.length) expiredSome++;
+    const q = queueOf(items);
+    const now = (items[0]?.enqueuedAt ?? 0) + int(0, 15);
+    const idle = int(0, 2);
+    const d = decide(q, idle, now, c, est);
+    const fail = (why: string): void => void failures.push(`${why} — iteration ${it}: ${JSON.stringify({ c, items, now, idle, d })}`);
+    const live = items.filter((r) => r.deadline > now);
+    if (d.expire !== live.length < items.length) fail('expire exactly when some deadline has passed');
+    if (d.expire) {
+      seen.expired++;
+      continue;
+    }
+    if (d.dispatch) {
+      seen.dispatched++;
+      if (idle === 0) fail('nothing may be dispatched without an idle worker');
+      const batch = q.take(d.dispatch.key, d.dispatch.maxRows, d.dispatch.first as Req | undefined);
+      const rows = batch.reduce((s, r) => s + r.rows, 0);
+      if (batch.some((r) => r.key !== d.dispatch!.key)) fail('one key per batch');
+      if (maxBatchSize > 0 && batch.length > 1 && rows > maxBatchSize) fail('rows exceed maxBatchSize');
+      if (maxBatchSize === 0 && batch.length !== 1) fail('maxBatchSize 0 dispatches exactly one request');
+      if (q.length !== items.length - batch.length) fail('take removes exactly the batch');
+    } else if (live.length && idle > 0) {
+      seen.waited++;
+      if (d.expectRows > 0) seen.adaptiveWaits++;
+      const minDeadline = Math.min(...live.map((r) => r.deadline));
+      if (!(d.waitMs > 0)) fail('waiting with an idle worker needs a positive waitMs');
+      if (now + d.waitMs > minDeadline) fail('waitMs beyond the earliest deadline');
+      if (!adaptive) {
+        const head = q.head()!;
+        const oldest = q.oldestOf(head.key);
+        if (d.waitMs > oldest + c.maxQueueDelayMs - now + 1e-9) fail("waitMs beyond the oldest request's delay");
+      } else if (!(d.expectRows > 0)) fail('an adaptive wait is a bet on rows');
+    } else if (!live.length && d.waitMs !== Infinity) fail('no live request: waitMs Infinity');
   }
   t.strictSame(failures.slice(0, 5), [], `invariants hold over ${ITER} random queues`);
-  // the generator exercises every branch (guards against a vacuous property test)
-  t.ok(dispatchedSome > 50, `dispatched in ${dispatchedSome} cases`);
-  t.ok(expiredSome > 50, `expired in ${expiredSome} cases`);
-  t.ok(waited > 10, `waited in ${waited} cases`);
+  t.ok(seen.dispatched > 50, `dispatched in ${seen.dispatched} cases`);
+  t.ok(seen.expired > 50, `expired in ${seen.expired} cases`);
+  t.ok(seen.waited > 10, `waited in ${seen.waited} cases`);
+  t.ok(seen.adaptiveWaits > 5, `adaptive waits in ${seen.adaptiveWaits} cases`);
 });

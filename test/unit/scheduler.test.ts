@@ -21,12 +21,18 @@ interface Call {
 class FakePool extends EventEmitter {
   idle: number;
   readonly calls: Call[] = [];
+  private readonly workers: number;
   constructor(idle: number) {
     super();
     this.idle = idle;
+    this.workers = Math.max(1, idle);
   }
   idleCount(): number {
     return this.idle;
+  }
+  /** Workers alive: as many as it started with (the fake never loses one). */
+  liveCount(): number {
+    return this.workers;
   }
   run(inputs: Record<string, Tensor>): Promise<RunResult> {
     if (this.idle <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
@@ -67,7 +73,7 @@ function setup(over: Partial<SchedulerConfig> = {}, idle = 1) {
   const executed: { rows: number; requests: number }[] = [];
   const unbatched: string[] = [];
   const inputRejected: string[] = [];
-  const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 16, ...over };
+  const cfg: SchedulerConfig = { maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 16, ...over };
   // the statistics aggregator is the scheduler's observer, as in a model version, and passes events on
   const stats = new VersionStats({
     rejected: (r) => rejected.push(r),
@@ -261,7 +267,7 @@ t.test('deadline expiry (fake clock): QUEUE_TIMEOUT, never run', async (t) => {
 
 t.test('deadline expiry (real clock): the scheduler\'s own timer answers 504', async (t) => {
   const pool = new FakePool(0);
-  const s = new Scheduler({ maxBatchSize: 8, maxQueueDelayMs: 1, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
+  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 1, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
   const started = Date.now();
   const err = await s.enqueue({ ...input(1, 0), timeoutMs: 10 }).then(
     () => undefined,
@@ -274,7 +280,7 @@ t.test('deadline expiry (real clock): the scheduler\'s own timer answers 504', a
 
 t.test('the delay (real clock): a partial batch goes once maxQueueDelayMs has passed', async (t) => {
   const pool = new FakePool(1);
-  const s = new Scheduler({ maxBatchSize: 8, maxQueueDelayMs: 3, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
+  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 3, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
   const p = s.enqueue({ ...input(2, 0), timeoutMs: 1000 });
   t.equal(pool.calls.length, 0, 'not at once');
   await new Promise((r) => setTimeout(r, 25));
@@ -347,7 +353,7 @@ t.test('a dead worker: the batch is retried once, then MODEL_NOT_READY', async (
 t.test('observer.queued: each request once, at its first dispatch (a retry is not heard again)', async (t) => {
   const pool = new FakePool(0);
   const queued: number[] = [];
-  const cfg: SchedulerConfig = { maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [], maxQueueSize: 16 };
+  const cfg: SchedulerConfig = { maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 0, preferredBatchSizes: [], maxQueueSize: 16 };
   const s = new Scheduler(cfg, pool.asPool(), { queued: (ms) => queued.push(ms) });
   const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 1000 }));
   const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 1000 }));

@@ -1,0 +1,46 @@
+// Admission, pure: how long a new request would wait before its batch starts, from the cost
+// model and the work ahead of it (the remaining predicted time of the running batches and the
+// rows queued at its level or above, spread over the workers as full batches), and so whether it
+// can finish by its deadline; and the Retry-After of a refusal, from the predicted drain time.
+
+export interface Backlog {
+  /** Rows queued that a request of this level waits behind (its own level and more urgent ones). */
+  rowsAhead: number;
+  /** Rows queued, every level: what a later request would find. */
+  rowsQueued: number;
+  /** Predicted milliseconds the running batches still take, summed. */
+  runningMs: number;
+  workers: number;
+}
+
+/** Predicted milliseconds per row in full batches (per request for a model that does not batch). */
+function perRowMs(cost: (rows: number) => number, maxBatchSize: number): number {
+  const b = Math.max(1, maxBatchSize);
+  return cost(b) / b;
+}
+
+/** Milliseconds until a worker would start the batch holding a request that arrives now. */
+export function predictedWaitMs(b: Backlog, maxBatchSize: number, cost: (rows: number) => number): number {
+  return (b.runningMs + b.rowsAhead * perRowMs(cost, maxBatchSize)) / Math.max(1, b.workers);
+}
+
+/** Milliseconds until the queue and the running batches would be done. */
+export function predictedDrainMs(b: Backlog, maxBatchSize: number, cost: (rows: number) => number): number {
+  return (b.runningMs + b.rowsQueued * perRowMs(cost, maxBatchSize)) / Math.max(1, b.workers);
+}
+
+export type Admission = { admit: true } | { admit: false; predictedMs: number; retryAfterS: number };
+
+/**
+ * A request of `rows` rows with `budgetMs` until its deadline is admitted when its predicted wait
+ * plus its own batch's run fits in the budget. An unmeasured cost model admits everything (the
+ * count limit still holds). Retry-After is the predicted drain time, whole seconds, at least 1.
+ */
+export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: number, cost: (rows: number) => number): Admission {
+  const runMs = cost(maxBatchSize > 0 ? Math.min(maxBatchSize, Math.max(rows, b.rowsAhead + rows)) : rows);
+  const waitMs = predictedWaitMs(b, maxBatchSize, cost);
+  const predictedMs = waitMs + runMs;
+  if (!Number.isFinite(predictedMs) || predictedMs <= budgetMs) return { admit: true };
+  const drainS = predictedDrainMs(b, maxBatchSize, cost) / 1000;
+  return { admit: false, predictedMs, retryAfterS: Math.max(1, Math.ceil(drainS)) };
+}
