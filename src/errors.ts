@@ -20,7 +20,7 @@ export const ERRORS = Object.freeze({
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The body exceeds the body limit (--body-limit).' },
   RANGE_NOT_SATISFIABLE: { status: 416, doc: 'The Range header asks for bytes outside a docs file.' },
   INPUT_REJECTED: { status: 422, doc: "onnxruntime refuses this request's values when it runs alone (e.g. a token id outside the vocabulary) while the model answers others; the message is onnxruntime's." },
-  QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests; retry after Retry-After seconds." },
+  QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests, or more predicted work than this request's deadline leaves room for; retry after Retry-After seconds." },
   // 499 is nginx's "client closed request": nobody reads the answer, but logs and metrics do
   REQUEST_CANCELLED: { status: 499, doc: 'The client closed the connection before the request was computed; it left the queue and was not run.' },
   MODEL_NOT_READY: { status: 503, doc: 'The model is loading, unloading or failed to load; or its workers all died.' },

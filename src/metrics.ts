@@ -8,6 +8,8 @@ import type { LoadOptions, ModelVersion } from './repository/model-version.js';
 export const PREFIX = 'onnx_serve_';
 /** Seconds: from half a millisecond (a small model's run) to 10 s (a long queue deadline). */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Relative error of a predicted run time: 5 % to 4×. */
+export const COST_ERROR_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4];
 /** Rows per execution. */
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 /**
@@ -40,6 +42,9 @@ class Families {
     readonly executions: Counter<MV>,
     readonly rejected: Counter<MV | 'reason'>,
     readonly workerRestarts: Counter<MV>,
+    readonly costPredicted: Counter<MV>,
+    readonly costMeasured: Counter<MV>,
+    readonly costError: Histogram<MV>,
   ) {}
 }
 
@@ -54,6 +59,9 @@ export class VersionMetrics implements SchedulerObserver {
   private readonly executions: Counter.Internal;
   private readonly rejects: Record<RejectReason, Counter.Internal>;
   private readonly restarts: Counter.Internal;
+  private readonly costPredicted: Counter.Internal;
+  private readonly costMeasured: Counter.Internal;
+  private readonly costError: Histogram.Internal<MV>;
   private zeroed = false;
 
   constructor(
@@ -70,6 +78,9 @@ export class VersionMetrics implements SchedulerObserver {
     this.inferences = f.inferences.labels(...mv);
     this.executions = f.executions.labels(...mv);
     this.restarts = f.workerRestarts.labels(...mv);
+    this.costPredicted = f.costPredicted.labels(...mv);
+    this.costMeasured = f.costMeasured.labels(...mv);
+    this.costError = f.costError.labels(...mv);
     this.rejects = { queue_full: f.rejected.labels(...mv, 'queue_full'), timeout: f.rejected.labels(...mv, 'timeout'), cancelled: f.rejected.labels(...mv, 'cancelled'), input_rejected: f.rejected.labels(...mv, 'input_rejected') };
   }
 
@@ -78,8 +89,8 @@ export class VersionMetrics implements SchedulerObserver {
     if (this.zeroed) return; // histogram.zero() would wipe what a reloaded version already recorded
     this.zeroed = true;
     const labels = { model: this.model, version: this.version, variant: this.variant };
-    for (const h of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize]) h.zero(labels);
-    for (const c of [this.inferences, this.executions, this.restarts]) c.inc(0);
+    for (const h of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize, this.f.costError]) h.zero(labels);
+    for (const c of [this.inferences, this.executions, this.restarts, this.costPredicted, this.costMeasured]) c.inc(0);
     for (const r of REASONS) this.rejects[r].inc(0);
   }
 
@@ -109,6 +120,12 @@ export class VersionMetrics implements SchedulerObserver {
     this.computeDuration.observe(computeMs / 1000);
   }
 
+  costed(_rows: number, predictedMs: number, measuredMs: number): void {
+    this.costPredicted.inc(predictedMs / 1000);
+    this.costMeasured.inc(measuredMs / 1000);
+    this.costError.observe(Math.abs(predictedMs - measuredMs) / Math.max(measuredMs, 0.001));
+  }
+
   /** The pool's 'worker-exit': a loaded worker died and a replacement is being spawned. */
   readonly workerExited = (info: { code: number; replaced: boolean }): void => {
     if (info.replaced) this.restarts.inc();
@@ -135,6 +152,9 @@ export class Metrics {
       counter('executions_total', 'Batches run (session.run calls)', MV_LABELS),
       counter('rejected_total', 'Requests that left without an answer: queue_full, timeout (queue deadline), cancelled (client went away), input_rejected (onnxruntime refused the request run alone)', [...MV_LABELS, 'reason']),
       counter('worker_restarts_total', 'Worker threads that died and were replaced', MV_LABELS),
+      counter('cost_predicted_seconds_total', "Per execution: the cost model's predicted run time (dispatch to result), summed", MV_LABELS),
+      counter('cost_measured_seconds_total', 'Per execution that had a prediction: the measured run time (dispatch to result), summed', MV_LABELS),
+      new Histogram({ name: `${PREFIX}cost_error_ratio`, help: "Per execution: the cost model's error, |predicted - measured| / measured", labelNames: MV_LABELS, buckets: COST_ERROR_BUCKETS, registers }),
     );
     new Gauge({
       name: `${PREFIX}queue_depth`,
@@ -144,6 +164,19 @@ export class Metrics {
       collect() {
         this.reset();
         for (const mv of versions()) if (mv.scheduler) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.scheduler.depth);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}predicted_drain_seconds`,
+      help: 'Seconds the cost model predicts the queue and the running batches take (sampled at scrape time; absent before a measurement)',
+      labelNames: MV_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const mv of versions()) {
+          const ms = mv.scheduler?.predictedDrainMs();
+          if (ms !== undefined && Number.isFinite(ms)) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(ms / 1000);
+        }
       },
     });
     new Gauge({

@@ -117,7 +117,15 @@ export const noInputClientError = () =>
 /** Request header every inference route takes (documented once for /v1 and /v2). */
 export const TIMEOUT_HEADER_DOC = {
   type: 'string',
-  description: "Queue deadline in milliseconds (1 to 3600000); the model's `timeoutMs` when absent. Past it: 504, never computed.",
+  description:
+    "The request's deadline in milliseconds (1 to 3600000); the model's `latencyTargetMs`, else its `timeoutMs`, when absent. " +
+    'Refused at once (429, with Retry-After) when the queue ahead is predicted not to let it finish in time; still queued at it: 504, never computed.',
+} as const;
+
+export const PRIORITY_DOC = {
+  type: 'integer',
+  minimum: 0,
+  description: "Priority level: 1 is the most urgent, up to the model's `priorityLevels` (3 by default); 0 or absent is the model's `defaultPriorityLevel` (2). A more urgent level is dispatched first; every level's deadlines still hold.",
 } as const;
 
 /** Response headers every inference route sets (src/routes/inference.ts). */

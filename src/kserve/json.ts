@@ -31,6 +31,10 @@ export interface V2InferRequest {
   binaryOutput: boolean;
   /** parameters.variant: a compressed variant of the model to run instead of the base. */
   variant?: string;
+  /** parameters.priority: 1 is the most urgent level, 0 the model's default. */
+  priority?: number;
+  /** parameters.timeout: the request's deadline, in microseconds (Triton's unit). */
+  timeoutUs?: number;
 }
 
 const bad = (message: string): never => {
@@ -50,6 +54,17 @@ function optionalName(parameters: unknown, key: string, where: string): string |
   const v = parameters[key];
   if (v !== undefined && (typeof v !== 'string' || v === '')) bad(`${where}: parameters.${key} must be a non-empty string`);
   return v as string | undefined;
+}
+
+/** Largest parameters.timeout: one hour, in microseconds. */
+const MAX_TIMEOUT_US = 3_600_000_000;
+
+function optionalInteger(parameters: unknown, key: string, min: number, max: number, unit: string): number | undefined {
+  if (!isObject(parameters)) return undefined;
+  const v = parameters[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`the request: parameters.${key} is ${JSON.stringify(v)}; use an integer from ${min} to ${max}${unit}`);
+  return v as number;
 }
 
 function parseInput(v: unknown, i: number): V2Input {
@@ -83,6 +98,11 @@ export function parseInferRequest(v: unknown): V2InferRequest {
   if (id !== undefined) req.id = id as string;
   const variant = optionalName(parameters, 'variant', 'the request');
   if (variant !== undefined) req.variant = variant;
+  // the model's own limit on levels is checked once the model is known
+  const priority = optionalInteger(parameters, 'priority', 0, 1_000_000, '');
+  if (priority !== undefined) req.priority = priority;
+  const timeoutUs = optionalInteger(parameters, 'timeout', 1, MAX_TIMEOUT_US, ' (microseconds)');
+  if (timeoutUs !== undefined) req.timeoutUs = timeoutUs;
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) return bad('outputs must be an array of {name, parameters?}');
     const seen = new Set<string>();

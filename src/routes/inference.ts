@@ -13,15 +13,39 @@ export const VARIANT_HEADER = 'x-model-variant';
 
 const MAX_TIMEOUT_MS = 3_600_000;
 
-/** x-request-timeout-ms: a positive integer of milliseconds, else the model's default. */
-export function requestTimeoutMs(header: string | string[] | undefined, dflt: number): number {
-  if (header === undefined) return dflt;
+/** x-request-timeout-ms: a positive integer of milliseconds, or undefined when the header is absent. */
+export function requestTimeoutMs(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
   const v = Array.isArray(header) ? header[0]! : header;
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > MAX_TIMEOUT_MS) {
     throw new ServeError('INVALID_INPUT', `header x-request-timeout-ms is "${v}"; use an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
   }
   return n;
+}
+
+/** What a request asks of the scheduler beyond its tensors (v2 parameters, /v1 body fields). */
+export interface RequestAsks {
+  /** 1 is the most urgent level; 0 or absent: the model's default level. */
+  priority?: number;
+  /** Its own deadline, ms (v2 parameters.timeout is in microseconds: the caller converts). */
+  timeoutMs?: number;
+}
+
+/** The deadline a request gets: its own (header first), else the model's latency target, else its queue timeout. */
+export function deadlineMs(request: FastifyRequest, mv: ModelVersion, asks: RequestAsks): number {
+  const b = mv.batching!;
+  return requestTimeoutMs(request.headers['x-request-timeout-ms']) ?? asks.timeoutMs ?? b.latencyTargetMs ?? b.timeoutMs;
+}
+
+/** A priority as a scheduler level (0 the most urgent); a value outside the model's levels is a 400. */
+export function priorityLevel(priority: number | undefined, mv: ModelVersion): number {
+  const b = mv.batching!;
+  if (priority === undefined || priority === 0) return b.defaultPriorityLevel - 1;
+  if (!Number.isInteger(priority) || priority < 0 || priority > b.priorityLevels) {
+    throw new ServeError('INVALID_INPUT', `priority is ${JSON.stringify(priority)}; use an integer from 1 (most urgent) to ${b.priorityLevels}, or 0 for the default (${b.defaultPriorityLevel})`);
+  }
+  return priority - 1;
 }
 
 /**
@@ -43,14 +67,16 @@ export function resolveForRequest(app: FastifyInstance, request: FastifyRequest,
 }
 
 /** Queues decoded inputs for a batch and sets Server-Timing and x-batch-size on the reply. */
-export async function runInference(request: FastifyRequest, reply: FastifyReply, mv: ModelVersion, decoded: DecodedInputs): Promise<InferenceResult> {
-  const timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms'], mv.batching!.timeoutMs);
+export async function runInference(request: FastifyRequest, reply: FastifyReply, mv: ModelVersion, decoded: DecodedInputs, asks: RequestAsks = {}): Promise<InferenceResult> {
+  const timeoutMs = deadlineMs(request, mv, asks);
+  const level = priorityLevel(asks.priority, mv);
   const record = request.inference!;
   const result = await mv.scheduler!.enqueue({
     inputs: decoded.tensors,
     rows: decoded.rows,
     key: decoded.key,
     timeoutMs,
+    level,
     // a client that goes away while queued is dropped from the queue: the inference hook's
     // 'close' listener (src/request-metrics.ts) calls this
     onCancel: (cancel) => (record.cancel = cancel),

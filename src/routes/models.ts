@@ -32,7 +32,11 @@ const modelsSchema = {
             reason: { type: 'string' },
             inputs: { type: 'array', items: tensorSignature },
             outputs: { type: 'array', items: tensorSignature },
-            batching: obj('maxBatchSize and the dynamic batching settings; null until the model is loaded.', true),
+            batching: obj('maxBatchSize and the dynamic batching settings (`policy` adaptive or static, `latencyTargetMs`, `priorityLevels`…); null until the model is loaded.', true),
+            costModel: obj(
+              "The cost model: predicted run time (dispatch to result) against rows, as a fitted line (`linear`: fixedMs + perRowMs·rows) and a table by batch-size bucket, each predictor's mean relative error, and the one in use. Seeded at load, updated by every run; null until loaded.",
+              true,
+            ),
             unbatched: { type: 'string', description: 'Why the model does not batch (maxBatchSize 0): a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, or config.json.' },
             warmup: {
               ...obj('The load-time warm-up: `kind` (`made-up`, `samples` from config.json, `none`), `ok`, `reason` when it failed, `ms`. A failed made-up warm-up is only a warning. Null until loaded.', true),
@@ -70,8 +74,19 @@ const modelsSchema = {
                     { name: 'logits', dtype: 'float32', dims: ['batch', 10] },
                     { name: 'probabilities', dtype: 'float32', dims: ['batch', 10] },
                   ],
-                  batching: { maxBatchSize: 32, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10000 },
+                  batching: { maxBatchSize: 32, policy: 'adaptive', maxQueueDelayMs: 0, preferredBatchSizes: [], maxQueueSize: 1024, timeoutMs: 10000, priorityLevels: 3, defaultPriorityLevel: 2 },
                   warmup: { kind: 'made-up', ok: true, ms: 1.2 },
+                  costModel: {
+                    using: 'linear',
+                    linear: { fixedMs: 0.081, perRowMs: 0.0021 },
+                    table: [
+                      { upTo: 1, rows: 1, ms: 0.083, runs: 41 },
+                      { upTo: 4, rows: 3.2, ms: 0.088, runs: 12 },
+                    ],
+                    error: { linear: 0.12, table: 0.14 },
+                    runs: 53,
+                    seeded: 6,
+                  },
                   instances: 1,
                   intraOpThreads: 1,
                   variants: [
@@ -110,6 +125,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         batching: mv.batching ?? null,
         ...(mv.unbatchedReason ? { unbatched: mv.unbatchedReason } : {}),
         warmup: mv.warmup ?? null,
+        costModel: mv.scheduler?.cost.view() ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
         variants: [...mv.variants.values()].map((v) => ({

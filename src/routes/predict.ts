@@ -5,12 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors/encode.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, openObject, v1Errors } from '../openapi.js';
+import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, PRIORITY_DOC, openObject, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
   version?: string;
   variant?: string;
+  priority?: number;
   inputs: Record<string, unknown>;
 }
 
@@ -22,6 +23,7 @@ const bodySchema = {
     model: { type: 'string', minLength: 1, description: 'The model name (a folder of the model repository).' },
     version: { type: 'string', pattern: '^[1-9][0-9]*$', description: 'A version number; the highest version when omitted.' },
     variant: VARIANT_DOC,
+    priority: PRIORITY_DOC,
     // tensors are checked against the model's signature, not walked element by element by the schema
     inputs: {
       type: 'object',
@@ -69,10 +71,10 @@ const predictSchema = {
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true } }, async (request, reply) => {
-    const { model, version, variant, inputs } = request.body;
+    const { model, version, variant, priority, inputs } = request.body;
     const mv = resolveForRequest(app, request, model, version, variant);
     const decoded = decodeInputs(inputs, mv.signature!.inputs, mv.batching!.maxBatchSize);
-    const result = await runInference(request, reply, mv, decoded);
+    const result = await runInference(request, reply, mv, decoded, priority === undefined ? {} : { priority });
 
     // the body is assembled as text: tensors are encoded row by row, not walked by JSON.stringify
     let outputs = '';

@@ -94,7 +94,10 @@ async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: Mod
   if (variant !== undefined) mv = resolveForRequest(app, request, name, mv.version, variant);
   const { request: req, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
   const plan = planOutputs(req, mv.signature!.outputs);
-  const result = await runInference(request, reply, mv, inputs);
+  const result = await runInference(request, reply, mv, inputs, {
+    ...(req.priority !== undefined ? { priority: req.priority } : {}),
+    ...(req.timeoutUs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(req.timeoutUs / 1000)) } : {}),
+  });
 
   const res = encodeInferResponse(mv, req.id, plan, result.outputs);
   if (res.headerLength === undefined) {

@@ -79,6 +79,24 @@ t.test('every error code from a real request', async (t) => {
   t.match(full.headers['retry-after'], /^\d+$/, 'QUEUE_FULL carries Retry-After');
   t.same([(await running).status, (await queued).status], [200, 200], 'the running and the queued request both succeed');
 
+  // REQUEST_CANCELLED: a client that leaves while its request is queued; nobody reads that answer,
+  // so what shows it is the server's count of 499 answers and of cancelled rejections
+  const cancelledBefore = slowSched().depth;
+  slowPool().injectFault({ kind: 'delay-next-run', ms: 1000 });
+  const busy = postJson(url, { model: 'slow', inputs: { input: [row(1)] } });
+  await waitUntil(() => slowPool().busyCount() === 1, 'the slow worker is busy');
+  const leaving = new AbortController();
+  const gone = request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'slow', inputs: { input: [row(5)] } }), signal: leaving.signal }).catch(() => 'aborted');
+  await waitUntil(() => slowSched().depth === cancelledBefore + 1, 'the leaving request is queued');
+  leaving.abort();
+  t.equal(await gone, 'aborted', 'the client went away');
+  await waitUntil(() => slowSched().depth === cancelledBefore, 'it left the queue');
+  const metrics = await (await request(`${served.url}/metrics`)).body.text();
+  t.match(metrics, /onnx_serve_requests_total\{model="slow",version="1",variant="",code="499"\} 1/, 'answered 499, REQUEST_CANCELLED\'s status');
+  t.match(metrics, /onnx_serve_rejected_total\{model="slow",version="1",variant="",reason="cancelled"\} 1/, 'counted as cancelled');
+  t.equal((await busy).status, 200, 'the running request is answered');
+  seen.add('REQUEST_CANCELLED');
+
   // INFERENCE_FAILED: a run that fails fails only its own batch
   slowPool().injectFault({ kind: 'fail-next-run' });
   await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(1)] } }), 'INFERENCE_FAILED', 'onnxruntime run failed');

@@ -233,7 +233,7 @@ function gen(rng: () => number) {
       return { kind: 'v1 shared dim mismatch', method: 'POST', path: '/v1/predict', headers: json, body: JSON.stringify({ model: 'seq_pair', inputs }) };
     }
     if (r < 0.3) {
-      const kind = pick(['random body', 'random top-level', 'text', 'truncated', 'duplicate keys', 'wrong content type', 'unknown model', 'bad version', 'extra property']);
+      const kind = pick(['random body', 'random top-level', 'text', 'truncated', 'duplicate keys', 'wrong content type', 'unknown model', 'bad version', 'extra property', 'priority']);
       const v = valid();
       const good = JSON.stringify({ model: v.model, inputs: Object.fromEntries(MODELS[v.model]!.inputs.map((s) => [s.name, nest(v.values[s.name]!, v.dims[s.name]!)])) });
       let body: string | Buffer = good;
@@ -245,6 +245,7 @@ function gen(rng: () => number) {
       else if (kind === 'duplicate keys') body = good.replace('"inputs":{', `"inputs":{"${MODELS[v.model]!.inputs[0]!.name}":[[1]],`);
       else if (kind === 'wrong content type') headers = { 'content-type': pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/octet-stream', '*/*', 'application/json; charset=utf-8; x=y']) };
       else if (kind === 'unknown model') body = good.replace(`"${v.model}"`, JSON.stringify(pick(['nope', '', '..', '%2e%2e', 'seq_pair ', str(8)])));
+      else if (kind === 'priority') body = good.replace('"inputs"', `"priority":${JSON.stringify(pick([-1, 1.5, '1', 4, 99, 2 ** 53, null, true, [1], 1, 3, 0]))},"inputs"`);
       else if (kind === 'bad version') body = good.replace('"inputs"', `"version":${JSON.stringify(pick(['0', '01', 'abc', '99', '1.0', '-1', 1, null]))},"inputs"`);
       else body = good.replace('"inputs"', `"${pick(['variant', 'extra', '__proto__', 'constructor'])}":${serialize(randomJson())},"inputs"`);
       return { kind: `v1 ${kind}`, method: 'POST', path: '/v1/predict', headers, body };
@@ -308,7 +309,16 @@ function gen(rng: () => number) {
     }
     if (mutate && chance(0.1)) {
       label += ' + parameters';
-      header.parameters = pick([{ binary_data_output: 'yes' }, 'x', { variant: '' }, { variant: 'nope' }, { binary_data_output: true }]);
+      header.parameters = pick([
+        { binary_data_output: 'yes' },
+        'x',
+        { variant: '' },
+        { variant: 'nope' },
+        { binary_data_output: true },
+        { priority: pick([-1, 1.5, 'high', 4, 1e9, 2 ** 53, null, 1, 3]) },
+        // only generous valid deadlines: a 1 ms one could expire (504) under the fuzz's own load
+        { timeout: pick([0, -5, 1.5, '100', 2 ** 60, null, {}, 60_000_000]) },
+      ]);
     }
     return { header, chunks, label };
   }

@@ -301,6 +301,13 @@ t.test('v2 status mapping: 503 queue full (Retry-After), 504 queue timeout, 503 
   const infer = (seed: number, headers: Record<string, string> = {}) => post(`${v2}/models/slow/infer`, body(seed), { 'content-type': 'application/json', ...headers });
 
   const sched = served.app.serving.repository.resolve('slow').scheduler!;
+  // the expiry first: once the cost model has seen a 1.5 s run, admission refuses a 50 ms request at once
+  pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
+  const occupying = infer(4);
+  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
+  await expectV2Error(t, infer(5, { 'x-request-timeout-ms': '50' }), 504, 'queue timeout');
+  t.equal((await occupying).status, 200);
+
   pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
   const running = infer(1);
   await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
@@ -310,12 +317,6 @@ t.test('v2 status mapping: 503 queue full (Retry-After), 504 queue timeout, 503 
   await expectV2Error(t, full, 503, 'queue full');
   t.match(full.headers['retry-after'], /^\d+$/, 'queue full keeps Retry-After');
   t.same([(await running).status, (await queued).status], [200, 200]);
-
-  pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
-  const occupying = infer(4);
-  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
-  await expectV2Error(t, infer(5, { 'x-request-timeout-ms': '50' }), 504, 'queue timeout');
-  t.equal((await occupying).status, 200);
   await expectV2Error(t, infer(6, { 'x-request-timeout-ms': 'soon' }), 400, 'bad timeout header');
 
   const stats = (await getJson(`${v2}/models/slow/stats`)).body.model_stats[0];
