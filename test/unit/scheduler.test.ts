@@ -1,6 +1,8 @@
 // Unit tests for the scheduler shell (queue limit, cancellation, deadlines, slicing results back,
-// failures and retries, drained()) with a fake worker pool and, mostly, an injected clock.
+// failures and retries, drained()) with a fake worker pool, an injected clock and, where the
+// scheduler's own timer must fire, @sinonjs/fake-timers: no test sleeps.
 import t from 'tap';
+import FakeTimers from '@sinonjs/fake-timers';
 import { EventEmitter } from 'node:events';
 import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
 import { VersionStats } from '../../src/batching/stats.js';
@@ -265,26 +267,36 @@ t.test('deadline expiry (fake clock): QUEUE_TIMEOUT, never run', async (t) => {
   t.ok(b.value, 'the live request is answered');
 });
 
-t.test('deadline expiry (real clock): the scheduler\'s own timer answers 504', async (t) => {
+/** Fake timers (setTimeout and the clock the scheduler reads), so that its own timer is tested without sleeping. */
+function fakeTimers(t: { teardown: (f: () => void) => void }) {
+  const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'], now: 1000 });
+  t.teardown(() => clock.uninstall());
+  return clock;
+}
+
+t.test("deadline expiry (fake timers): the scheduler's own timer answers 504, not before", async (t) => {
+  const clock = fakeTimers(t);
   const pool = new FakePool(0);
-  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 1, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
-  const started = Date.now();
-  const err = await s.enqueue({ ...input(1, 0), timeoutMs: 10 }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  t.ok(isServeError(err, 'QUEUE_TIMEOUT', 504), 'QUEUE_TIMEOUT');
-  t.ok(Date.now() - started >= 9, 'not before the deadline');
+  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 1, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool(), {}, () => clock.now);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 10 }));
+  await clock.tickAsync(9);
+  t.notOk(a.settled(), 'still queued 1 ms before its deadline');
+  await clock.tickAsync(1);
+  await tick();
+  t.ok(isServeError(a.error, 'QUEUE_TIMEOUT', 504), 'QUEUE_TIMEOUT at the deadline, with no event but the timer');
   t.equal(pool.calls.length, 0, 'never run');
 });
 
-t.test('the delay (real clock): a partial batch goes once maxQueueDelayMs has passed', async (t) => {
+t.test('the delay (fake timers): a partial batch goes once maxQueueDelayMs has passed, by the timer', async (t) => {
+  const clock = fakeTimers(t);
   const pool = new FakePool(1);
-  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 3, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool());
+  const s = new Scheduler({ maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 3, preferredBatchSizes: [], maxQueueSize: 4 }, pool.asPool(), {}, () => clock.now);
   const p = s.enqueue({ ...input(2, 0), timeoutMs: 1000 });
   t.equal(pool.calls.length, 0, 'not at once');
-  await new Promise((r) => setTimeout(r, 25));
-  t.equal(pool.calls.length, 1, 'dispatched by the timer');
+  await clock.tickAsync(2);
+  t.equal(pool.calls.length, 0, 'not before the delay');
+  await clock.tickAsync(1);
+  t.equal(pool.calls.length, 1, 'dispatched by the timer at 3 ms');
   pool.succeed(0);
   t.strictSame(toNested((await p).outputs.y!), [[0, 2], [4, 6]]);
 });
@@ -354,15 +366,15 @@ t.test('observer.queued: each request once, at its first dispatch (a retry is no
   const pool = new FakePool(0);
   const queued: number[] = [];
   const cfg: SchedulerConfig = { maxBatchSize: 8, policy: 'static', maxQueueDelayMs: 0, preferredBatchSizes: [], maxQueueSize: 16 };
-  const s = new Scheduler(cfg, pool.asPool(), { queued: (ms) => queued.push(ms) });
+  const clock = fakeTimers(t);
+  const s = new Scheduler(cfg, pool.asPool(), { queued: (ms) => queued.push(ms) }, () => clock.now);
   const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 1000 }));
   const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 1000 }));
-  await new Promise((r) => setTimeout(r, 5));
+  await clock.tickAsync(5);
   t.equal(queued.length, 0, 'nothing heard while queued');
   pool.freeWorker();
   t.equal(pool.calls.length, 1, 'one batch of both');
-  t.equal(queued.length, 2, 'one queue time per request');
-  t.ok(queued.every((ms) => ms >= 4), `queue times (ms, real clock) cover the wait: ${queued.map((ms) => ms.toFixed(1)).join(', ')}`);
+  t.strictSame(queued, [5, 5], 'one queue time per request: the 5 ms they waited');
   pool.failRun(0, new WorkerDiedError('died'), true);
   await tick();
   pool.freeWorker();
