@@ -19,7 +19,13 @@ export interface ClientOptions {
  * a string. Network failures are not this class: they reject with undici's errors (their `code`).
  */
 export class ServeClientError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds the server asked to wait before retrying (a refused request's Retry-After), when it said. */
+    readonly retryAfterS?: number,
+  ) {
     super(message);
     this.name = 'ServeClientError';
   }
@@ -35,8 +41,10 @@ export interface PredictOptions {
   version?: string;
   /** A compressed variant of the model (config.json "variants") instead of the base. */
   variant?: string;
-  /** Sent as x-request-timeout-ms: how long the request may wait in the queue. */
+  /** Sent as x-request-timeout-ms: the request's deadline; refused at once (429) when the queue ahead would make it miss it. */
   timeoutMs?: number;
+  /** 1 is the most urgent level; 0 or absent: the model's default. */
+  priority?: number;
 }
 
 export interface PredictResult {
@@ -57,6 +65,10 @@ export interface InferOptions {
   binary?: boolean;
   /** Only these outputs (default: all). */
   outputs?: string[];
+  /** Sent as parameters.timeout (in microseconds, as Triton takes it). */
+  timeoutMs?: number;
+  /** Sent as parameters.priority: 1 is the most urgent level, 0 the model's default. */
+  priority?: number;
 }
 
 export interface InferResult {
@@ -101,7 +113,8 @@ export class Client {
       } catch {
         /* not JSON: keep the text */
       }
-      throw new ServeClientError(res.statusCode, code, message);
+      const retryAfter = Number(res.headers['retry-after']);
+      throw new ServeClientError(res.statusCode, code, message, Number.isFinite(retryAfter) && res.headers['retry-after'] !== undefined ? retryAfter : undefined);
     }
     return { status: res.statusCode, headers: res.headers, body: buf };
   }
@@ -112,7 +125,13 @@ export class Client {
     for (const [name, v] of Object.entries(inputs)) wire[name] = isClientTensor(v) ? { dims: v.dims, data: jsonData(v) } : v;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.timeoutMs !== undefined) headers['x-request-timeout-ms'] = String(opts.timeoutMs);
-    const body = { model, ...(opts.version ? { version: opts.version } : {}), ...(opts.variant !== undefined ? { variant: opts.variant } : {}), inputs: wire };
+    const body = {
+      model,
+      ...(opts.version ? { version: opts.version } : {}),
+      ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+      ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+      inputs: wire,
+    };
     const res = await this.call('POST', '/v1/predict', JSON.stringify(body), headers);
     const answer = JSON.parse(res.body.toString('utf8')) as Omit<PredictResult, 'batchSize'>;
     return { ...answer, batchSize: Number(res.headers['x-batch-size'] ?? 0) };
@@ -132,9 +151,7 @@ export class Client {
         return { ...base, parameters: { binary_data_size: t.data.byteLength } };
       }),
       ...(opts.outputs ? { outputs: opts.outputs.map((name) => ({ name, parameters: { binary_data: binary } })) } : {}),
-      ...(binary || opts.variant !== undefined
-        ? { parameters: { ...(binary ? { binary_data_output: true } : {}), ...(opts.variant !== undefined ? { variant: opts.variant } : {}) } }
-        : {}),
+      ...requestParameters(binary, opts),
     };
     const json = Buffer.from(JSON.stringify(header));
     const headers: Record<string, string> = binary
@@ -211,4 +228,14 @@ function typedFromJson(dtype: DType, data: unknown[], count: number): TypedArray
       dtype === 'int64' || dtype === 'uint64' ? BigInt(x as string | number) : dtype === 'float16' ? f32ToF16(x as number) : typeof x === 'boolean' ? Number(x) : x;
   }
   return out;
+}
+
+/** The v2 request's parameters: binary outputs, variant, priority and timeout (µs), only those asked for. */
+function requestParameters(binary: boolean, opts: InferOptions): { parameters?: Record<string, unknown> } {
+  const p: Record<string, unknown> = {};
+  if (binary) p.binary_data_output = true;
+  if (opts.variant !== undefined) p.variant = opts.variant;
+  if (opts.priority !== undefined) p.priority = opts.priority;
+  if (opts.timeoutMs !== undefined) p.timeout = Math.round(opts.timeoutMs * 1000);
+  return Object.keys(p).length ? { parameters: p } : {};
 }

@@ -6,6 +6,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
+import { Client, ServeClientError } from '../../src/client/index.js';
 
 const mlp = mlpModel([8, 16, 2], 3);
 const row = (seed: number): number[] => Array.from(seededFloats(8, seed));
@@ -94,6 +95,13 @@ t.test('admission: a request that the work ahead would make miss its deadline is
   t.match(refused.headers['retry-after'], /^[1-9]\d*$/, 'Retry-After in whole seconds');
   t.match(refused.headers['server-timing'], /^total;dur=\d+\.\d{3}$/, 'the refusal says what it cost the server');
   t.equal(mv.scheduler!.depth, 0, 'it never entered the queue');
+
+  const client = new Client(served.url);
+  t.teardown(() => client.close());
+  const viaClient = await client.predict('slow', { input: [row(6)] }).catch((e: unknown) => e);
+  t.type(viaClient, ServeClientError, 'the typed client sees the refusal');
+  t.match(viaClient, { status: 429, code: 'QUEUE_FULL' });
+  t.ok(((viaClient as ServeClientError).retryAfterS ?? 0) >= 1, 'with the Retry-After to wait');
 
   const v2 = await postJson(`${served.url}/v2/models/slow/infer`, { inputs: [{ name: 'input', shape: [1, 8], datatype: 'FP32', data: row(4) }] });
   t.equal(v2.status, 503, "on /v2 a refusal is 503 (Triton's UNAVAILABLE), with Retry-After");

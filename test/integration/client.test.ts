@@ -44,6 +44,16 @@ t.test('client against the shipped models', async (t) => {
   const badShape = await client.infer('seed-mlp', { input: { dtype: 'float32', dims: [1, 3], data: new Float32Array(3) } }).catch((e: unknown) => e);
   t.type(badShape, ServeClientError);
   t.equal((badShape as ClientModule.ServeClientError).status, 400, 'v2 errors carry their status');
+
+  // priority and deadline travel as /v1's body field and header, and as v2's parameters (timeout in µs)
+  t.ok((await client.predict('seed-mlp', { input }, { priority: 1, timeoutMs: 5000 })).batchSize >= 2, 'predict with priority and deadline');
+  t.same((await client.infer('seed-mlp', { input }, { priority: 3, timeoutMs: 5000 })).outputs.output!.dims, [2, 1], 'infer with priority and deadline');
+  for (const call of [() => client.predict('seed-mlp', { input }, { priority: 9 }), () => client.infer('seed-mlp', { input }, { priority: 9 }), () => client.infer('seed-mlp', { input }, { timeoutMs: 0 })]) {
+    const bad = await call().catch((e: unknown) => e);
+    t.type(bad, ServeClientError);
+    t.equal((bad as ClientModule.ServeClientError).status, 400, (bad as Error).message);
+    t.equal((bad as ClientModule.ServeClientError).retryAfterS, undefined, 'no Retry-After on a 400');
+  }
 });
 
 t.test('client: every dtype round-trips as binary and as JSON', async (t) => {
