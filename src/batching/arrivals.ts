@@ -2,8 +2,10 @@
 // adaptive policy's two bets. Pure: the scheduler passes its clock's time in.
 //
 // The rate is a decayed count (rows × e^(−age/τ) summed, over τ), which needs no window of
-// timestamps. Arrivals that come only after answers (one client sending in turn) make the rate
-// look high while a wait brings nothing; so each wait's outcome is scored against its expectation,
+// timestamps, and says nothing until τ has passed since the first arrival (one arrival is no
+// rate). Arrivals that come only after answers (one client sending in turn) make the rate look
+// high while a wait brings nothing; so each wait is scored by the rows it brought against the
+// rows the rate promised for as long as it lasted (a wait the policy ends early is not a miss),
 // and the rate the policy sees is scaled by that score, which drifts back towards 1 over time so
 // that a changed load is tried again.
 
@@ -13,23 +15,31 @@ const SCORE_ALPHA = 0.2;
 /** How fast a low score recovers towards 1 without waits (ms for half the distance). */
 const RECOVERY_HALF_LIFE_MS = 1000;
 
+/** A wait's outcome is scored only once it lasted long enough to expect this many rows. */
+const MIN_EXPECTED_ROWS = 0.5;
+
 export class Arrivals {
   private mass = 0;
   private massAt = 0;
+  private firstAt = NaN;
   private payoff = 1;
   private payoffAt = 0;
   private waitFromRows = -1;
-  private waitExpected = 0;
+  private waitAt = 0;
+  private waitRate = 0;
 
   /** Rows that joined the queue at `now`. */
   arrive(now: number, rows: number): void {
-    this.mass = this.massAt === 0 ? rows : this.mass * Math.exp(-(now - this.massAt) / TAU_MS) + rows;
+    if (Number.isNaN(this.firstAt)) {
+      this.firstAt = now;
+      this.mass = rows;
+    } else this.mass = this.mass * Math.exp(-(now - this.massAt) / TAU_MS) + rows;
     this.massAt = now;
   }
 
-  /** Arrival rate, rows per ms, as measured. */
+  /** Arrival rate, rows per ms, as measured; 0 until τ has passed since the first arrival. */
   measuredRowsPerMs(now: number): number {
-    if (this.massAt === 0) return 0;
+    if (!(now - this.firstAt >= TAU_MS)) return 0;
     return (this.mass * Math.exp(-(now - this.massAt) / TAU_MS)) / TAU_MS;
   }
 
@@ -44,20 +54,23 @@ export class Arrivals {
     return 1 - (1 - this.payoff) * Math.pow(0.5, age / RECOVERY_HALF_LIFE_MS);
   }
 
-  /** The policy chose to wait with `rows` queued, expecting `expected` more rows. */
-  waitBegan(rows: number, expected: number): void {
+  /** The policy chose, at `now`, to wait with `rows` queued, betting on `rowsPerMs` more rows per ms. */
+  waitBegan(now: number, rows: number, rowsPerMs: number): void {
     if (this.waitFromRows >= 0) return; // a wait that was extended: scored once, from its start
     this.waitFromRows = rows;
-    this.waitExpected = expected;
+    this.waitAt = now;
+    this.waitRate = rowsPerMs;
   }
 
-  /** The batch a wait was for went with `rows` queued: score how many rows the wait brought. */
+  /** The batch a wait was for went at `now` with `rows` queued: score the rows it brought against those promised for its length. */
   waitEnded(now: number, rows: number): void {
     if (this.waitFromRows < 0) return;
-    const got = Math.max(0, rows - this.waitFromRows);
-    const share = Math.min(1, got / Math.max(1, this.waitExpected));
-    this.payoff = this.score(now) * (1 - SCORE_ALPHA) + share * SCORE_ALPHA;
-    this.payoffAt = now;
+    const expected = this.waitRate * Math.max(0, now - this.waitAt);
+    if (expected >= MIN_EXPECTED_ROWS) {
+      const share = Math.min(1, Math.max(0, rows - this.waitFromRows) / expected);
+      this.payoff = this.score(now) * (1 - SCORE_ALPHA) + share * SCORE_ALPHA;
+      this.payoffAt = now;
+    }
     this.waitFromRows = -1;
   }
 

@@ -44,6 +44,8 @@ export interface Estimates {
   cost(rows: number): number;
   /** Rows expected per millisecond from now on. */
   rowsPerMs: number;
+  /** Workers alive: how many batches can run at once. */
+  workers: number;
 }
 
 export interface Dispatch {
@@ -122,12 +124,17 @@ function urgencyMs(cfg: BatchingPolicyConfig, est: Estimates): number {
  * The wait that most raises rows per worker-millisecond, counting the wait as the worker's time:
  * (rows + k) / (w + cost(rows + k)) with w = k / rate, against rows / cost(rows) now. Bounded by
  * the predicted time of a full batch (a longer wait cannot pay) less what the oldest has waited,
- * and by the earliest deadline (the run must still end before it). Undefined: dispatch now.
+ * and by the earliest deadline (the run must still end before it); and only taken when the load
+ * needs it, when the rows arriving during this batch's run outnumber what the workers take at its
+ * size. Undefined: dispatch now.
  */
 function adaptiveWait(rows: number, max: number, waited: number, untilDeadline: number, cfg: BatchingPolicyConfig, est: Estimates): { waitMs: number; rows: number } | undefined {
   const rate = est.rowsPerMs;
   const costNow = est.cost(rows);
   if (!(rate > 0) || !(costNow > 0)) return undefined;
+  // batches of this size, dispatched at once on every worker, keep up with the arrivals: a wait
+  // would only add its length to these requests' latency
+  if (rate * costNow < rows * Math.max(1, est.workers)) return undefined;
   const cap = est.cost(max) - waited;
   let bestGain = (rows / costNow) * WAIT_GAIN;
   let best: { waitMs: number; rows: number } | undefined;

@@ -104,7 +104,7 @@ export class Scheduler {
   ) {
     this.rules = cfg;
     this.queue = new RequestQueue<QueueItem>(Math.max(1, cfg.priorityLevels ?? 1));
-    this.estimates = { cost: this.costOf, rowsPerMs: 0 };
+    this.estimates = { cost: this.costOf, rowsPerMs: 0, workers: 1 };
     pool.on('idle', () => this.pump());
   }
 
@@ -219,6 +219,7 @@ export class Scheduler {
     for (;;) {
       const now = Math.max(this.now(), notBefore);
       this.estimates.rowsPerMs = this.arrivals.rowsPerMs(now);
+      this.estimates.workers = Math.max(1, this.pool.liveCount());
       const d: Decision = decide(this.queue, this.pool.idleCount(), now, this.rules, this.estimates);
       if (d.expire) {
         this.expire(now);
@@ -230,7 +231,7 @@ export class Scheduler {
         this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined));
         continue;
       }
-      if (d.expectRows > 0) this.arrivals.waitBegan(this.queue.keyRows(this.queue.head()!.key), d.expectRows);
+      if (d.expectRows > 0) this.arrivals.waitBegan(now, this.queue.keyRows(this.queue.head()!.key), this.estimates.rowsPerMs);
       this.arm(d.waitMs);
       return;
     }
@@ -326,9 +327,11 @@ export class Scheduler {
     });
   }
 
-  /** Puts requests back at the head of their lanes, first in line again (reruns). */
+  /** Puts requests back at the head of their lanes, first in line again (reruns), in arrival order. */
   private requeue(items: QueueItem[]): void {
-    for (let i = items.length - 1; i >= 0; i--) this.queue.unshift(items[i]!);
+    // a batch is not in arrival order when a request near its deadline went first
+    const ordered = [...items].sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.arrival ?? 0) - (b.arrival ?? 0));
+    for (let i = ordered.length - 1; i >= 0; i--) this.queue.unshift(ordered[i]!);
     this.pump();
   }
 

@@ -1,5 +1,5 @@
 // Unit tests for the arrival-rate estimate and the wait score (src/batching/arrivals.ts), on
-// plain-number clocks. The clocks start at 1000: the class takes a time of 0 for "no arrival yet".
+// plain-number clocks.
 import t from 'tap';
 import { Arrivals } from '../../src/batching/arrivals.js';
 
@@ -38,11 +38,17 @@ t.test('steady arrivals converge to their rate (within 10 % after several τ)', 
   }
 });
 
-t.test('early on the estimate is still short of the rate', async (t) => {
+t.test('no rate before τ has passed since the first arrival; then a decayed count, short of the rate at first', async (t) => {
   const a = new Arrivals();
   const last = steady(a, 1, 1, 1000, TAU_MS / 2);
-  const got = a.measuredRowsPerMs(last);
-  t.ok(got < 0.5, `half a τ of 1 row/ms reads ${got.toFixed(3)} (a decayed count, not a window)`);
+  t.equal(a.measuredRowsPerMs(last), 0, 'half a τ of history: no rate to bet on yet');
+  t.equal(a.measuredRowsPerMs(1000 + TAU_MS - 1), 0, 'still none 1 ms before τ');
+  const got = a.measuredRowsPerMs(1000 + TAU_MS);
+  t.ok(got > 0 && got < 0.5, `at τ, 50 rows in the first half read ${got.toFixed(3)} rows/ms (a decayed count, not a window)`);
+  const zero = new Arrivals();
+  zero.arrive(0, 5);
+  zero.arrive(50, 5);
+  t.ok(zero.measuredRowsPerMs(TAU_MS) > 0, 'a clock that starts at 0 is a clock like any other');
 });
 
 t.test('the rate changes: the estimate follows the new one', async (t) => {
@@ -83,7 +89,7 @@ t.test('waits that bring nothing lower the score towards 0, and the rate the pol
   const measured = a.measuredRowsPerMs(now);
   let prev = 1;
   for (let i = 1; i <= 10; i++) {
-    a.waitBegan(1, 4);
+    a.waitBegan(now - 10, 1, 0.4); // 10 ms at 0.4 rows/ms: 4 rows promised
     t.ok(a.waiting, `wait ${i} is on`);
     a.waitEnded(now, 1); // the same rows as when it began: nothing came
     t.notOk(a.waiting, `wait ${i} is over`);
@@ -97,35 +103,43 @@ t.test('waits that bring nothing lower the score towards 0, and the rate the pol
   t.equal(a.measuredRowsPerMs(now), measured, 'the measured rate itself is untouched');
 });
 
-t.test('waits that bring what was expected keep the score at 1', async (t) => {
+t.test('waits that bring what the rate promised for their length keep the score at 1', async (t) => {
   const a = new Arrivals();
   for (let i = 0; i < 10; i++) {
-    a.waitBegan(2, 3);
-    a.waitEnded(1000 + i, 5);
+    a.waitBegan(1000, 2, 0.3);
+    a.waitEnded(1010, 5); // 3 rows in 10 ms at 0.3 rows/ms
   }
   t.equal(a.score(1010), 1);
-  // more than expected counts as all of it, not more
-  a.waitBegan(0, 1);
-  a.waitEnded(1011, 8);
-  t.equal(a.score(1011), 1, 'capped at 1');
+  a.waitBegan(1010, 0, 0.1);
+  a.waitEnded(1020, 8);
+  t.equal(a.score(1020), 1, 'more than promised counts as all of it, not more');
+  // a wait the policy ends early, when the rows it waited for came sooner, is no miss
+  a.waitBegan(1020, 1, 1);
+  a.waitEnded(1022, 3); // 2 ms at 1 row/ms: 2 rows promised by then, 2 came
+  t.equal(a.score(1022), 1, 'scored against the rows promised for the time it lasted');
 });
 
-t.test('a partial payoff: half the expected rows scores 0.5 of a wait', async (t) => {
+t.test('a partial payoff: half the promised rows scores 0.5 of a wait; a wait too short to tell is not scored', async (t) => {
   const a = new Arrivals();
-  a.waitBegan(1, 4);
-  a.waitEnded(1000, 3);
-  t.ok(Math.abs(a.score(1000) - (0.8 + 0.5 * 0.2)) < 1e-12, `one half-paid wait: ${a.score(1000)}`);
+  a.waitBegan(1000, 1, 0.4);
+  a.waitEnded(1010, 3);
+  t.ok(Math.abs(a.score(1010) - (0.8 + 0.5 * 0.2)) < 1e-12, `one half-paid wait: ${a.score(1010)}`);
   // fewer rows at the end than at the start (others left) scores as nothing, not as negative
   const b = new Arrivals();
-  b.waitBegan(5, 4);
-  b.waitEnded(1000, 2);
-  t.ok(Math.abs(b.score(1000) - 0.8) < 1e-12, `rows fell during the wait: ${b.score(1000)}`);
+  b.waitBegan(1000, 5, 0.4);
+  b.waitEnded(1010, 2);
+  t.ok(Math.abs(b.score(1010) - 0.8) < 1e-12, `rows fell during the wait: ${b.score(1010)}`);
+  const c = new Arrivals();
+  c.waitBegan(1000, 1, 0.01);
+  c.waitEnded(1010, 1); // 0.1 rows promised: too few to call it a miss
+  t.equal(c.score(1010), 1, 'not scored');
+  t.notOk(c.waiting, 'but over');
 });
 
 t.test('the score recovers towards 1 without waits, half the distance per second', async (t) => {
   const a = new Arrivals();
   for (let i = 0; i < 5; i++) {
-    a.waitBegan(1, 2);
+    a.waitBegan(1990, 1, 0.2);
     a.waitEnded(2000, 1);
   }
   const low = a.score(2000);
@@ -135,24 +149,22 @@ t.test('the score recovers towards 1 without waits, half the distance per second
   t.ok(Math.abs(1 - a.score(4000) - (1 - low) / 4) < 1e-12, '2 s later: three quarters of the way');
   t.ok(a.score(12000) > 0.999, 'after 10 s: about 1');
   t.equal(a.score(1500), low, 'a time before the last score counts as no time passed');
-  // a wait after recovery starts from the recovered score
-  a.waitBegan(1, 2);
+  a.waitBegan(2990, 1, 0.2);
   a.waitEnded(3000, 1);
-  t.ok(Math.abs(a.score(3000) - half * 0.8) < 1e-12, `an empty wait 1 s later: ${a.score(3000).toFixed(4)}`);
+  t.ok(Math.abs(a.score(3000) - half * 0.8) < 1e-12, `an empty wait 1 s later starts from the recovered score: ${a.score(3000).toFixed(4)}`);
 });
 
 t.test('a wait begun twice (extended) is scored once, from its start', async (t) => {
   const a = new Arrivals();
-  a.waitBegan(2, 4);
-  a.waitBegan(5, 100); // extended: neither its rows nor its expectation replace the first
-  a.waitEnded(1000, 6);
-  t.equal(a.score(1000), 1, '4 rows came since the start, as expected at the start');
+  a.waitBegan(1000, 2, 0.4);
+  a.waitBegan(1005, 5, 10); // extended: neither its start, rows nor rate replace the first
+  a.waitEnded(1010, 6);
+  t.equal(a.score(1010), 1, '4 rows came since the start, as promised at the start');
   t.notOk(a.waiting);
-  a.waitEnded(1000, 0);
-  t.equal(a.score(1000), 1, 'ending a wait that is not on scores nothing');
-  // begun twice again, this time with nothing since the start: one 0.8, not two
-  a.waitBegan(3, 2);
-  a.waitBegan(3, 2);
-  a.waitEnded(1000, 3);
-  t.ok(Math.abs(a.score(1000) - 0.8) < 1e-12, `scored once: ${a.score(1000)}`);
+  a.waitEnded(1010, 0);
+  t.equal(a.score(1010), 1, 'ending a wait that is not on scores nothing');
+  a.waitBegan(1000, 3, 0.2);
+  a.waitBegan(1000, 3, 0.2);
+  a.waitEnded(1010, 3);
+  t.ok(Math.abs(a.score(1010) - 0.8) < 1e-12, `scored once: ${a.score(1010)}`);
 });

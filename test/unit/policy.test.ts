@@ -15,9 +15,9 @@ const cfg = (over: Partial<BatchingPolicyConfig> = {}): BatchingPolicyConfig => 
 });
 
 /** No measurement yet: the adaptive policy cannot bet, admission admits. */
-const UNKNOWN: Estimates = { cost: () => NaN, rowsPerMs: 0 };
+const UNKNOWN: Estimates = { cost: () => NaN, rowsPerMs: 0, workers: 1 };
 /** A model whose run costs fixed + perRow·rows ms, with rows arriving at `rate` per ms. */
-const line = (fixed: number, perRow: number, rate: number): Estimates => ({ cost: (rows) => fixed + perRow * rows, rowsPerMs: rate });
+const line = (fixed: number, perRow: number, rate: number, workers = 1): Estimates => ({ cost: (rows) => fixed + perRow * rows, rowsPerMs: rate, workers });
 
 interface Req extends Queued {
   id: number;
@@ -170,6 +170,15 @@ t.test('adaptive: dispatch at once when no rows are expected, or nothing is meas
   t.ok(decide(queueOf(ones(1)), 1, 0, c, line(4.3, 0.33, 0.2)).dispatch, 'low load: go');
   // seed-MLP-like: 0.1 ms per run whatever the rows, one row per 0.4 ms: waiting doubles the latency for nothing
   t.ok(decide(queueOf(ones(1)), 1, 0, c, line(0.1, 0.002, 2.5)).dispatch, 'a cheap model at a client\'s pace: go');
+});
+
+t.test('adaptive: no wait while batches of this size, sent at once, keep up with the arrivals', async (t) => {
+  const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
+  // a slow model at 10 req/s: 0.01 rows/ms × 200 ms = 2 rows arrive per run of 1, over one worker's 1: batching is needed
+  const slow = (workers: number) => ({ cost: (n: number) => 150 + 50 * n, rowsPerMs: 0.01, workers });
+  t.notOk(decide(queueOf(ones(1)), 1, 0, c, slow(1)).dispatch, 'one worker cannot keep up one at a time: it waits');
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, slow(4)).dispatch, 'four workers keep up one at a time: no wait');
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, { ...slow(1), rowsPerMs: 0.004 }).dispatch, 'at 4 req/s one worker keeps up: no wait');
 });
 
 t.test('adaptive: waits when the rows it expects raise rows per worker-ms, and only that long', async (t) => {
