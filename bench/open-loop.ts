@@ -4,6 +4,7 @@
 import { parseLoadOptions } from '../load/runner/options.js';
 import { prepare, runOnce, runSweep, type Prepared } from '../load/runner/run.js';
 import type { SweepReport } from '../load/runner/report.js';
+import { batchDelta, modelView } from './measure.js';
 import type { ChildServer } from './servers.js';
 
 export interface CurvePoint {
@@ -20,6 +21,8 @@ export interface CurvePoint {
   p99: number;
   p999: number;
   max: number;
+  /** Rows per execution over the step (GET /v1/models stats before and after). */
+  meanBatch?: number;
 }
 
 export interface KneeEntry {
@@ -34,7 +37,8 @@ function options(url: string, model: string, flags: string[]) {
 
 /**
  * Offers each rate to every server in turn (a step of stepS at a constant rate, open loop, latency
- * from each request's due time); `pauseMs` between steps lets a backlog drain.
+ * from each request's due time); `pauseMs` between steps lets a backlog drain. The servers' order
+ * shifts by one at each rate, so that no server always goes first (drift, a previous backlog).
  */
 export async function latencyCurve(
   model: string,
@@ -46,17 +50,21 @@ export async function latencyCurve(
   const prepared = new Map<string, Prepared>();
   for (const s of servers) prepared.set(s.mode, await prepare(options(s.server.url, model, [])));
   const out: CurvePoint[] = [];
-  for (const rate of rates) {
-    for (const s of servers) {
+  for (const [k, rate] of rates.entries()) {
+    for (let j = 0; j < servers.length; j++) {
+      const s = servers[(j + k) % servers.length]!;
       await o.beforeStep?.();
       const lo = options(s.server.url, model, ['--rate', String(rate), '--duration', `${o.stepS}s`, '--timeout', `${o.timeoutS}s`]);
+      const v0 = await modelView(s.server.url, model).catch(() => undefined);
       const r = await runOnce(lo, prepared.get(s.mode)!);
+      const v1 = await modelView(s.server.url, model).catch(() => undefined);
+      const batch = batchDelta(v0?.stats ?? null, v1?.stats ?? null);
       const q = r.requests;
       const due = q.sent + q.dropped;
       const l = r.latencyMs;
-      const p: CurvePoint = { model, mode: s.mode, rate, achieved: r.rate.achieved, sent: q.sent, errorRate: due ? (q.errors + q.timeouts + q.dropped) / due : 0, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max };
+      const p: CurvePoint = { model, mode: s.mode, rate, achieved: r.rate.achieved, sent: q.sent, errorRate: due ? (q.errors + q.timeouts + q.dropped) / due : 0, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, ...(batch ? { meanBatch: batch.mean } : {}) };
       out.push(p);
-      log(`  curve     ${model.padEnd(9)} ${s.mode.padEnd(14)} ${String(rate).padStart(7)} req/s offered  ${p.achieved.toFixed(1).padStart(8)} answered  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms${p.errorRate > 0 ? `  errors ${(p.errorRate * 100).toFixed(1)} %` : ''}`);
+      log(`  curve     ${model.padEnd(9)} ${s.mode.padEnd(14)} ${String(rate).padStart(7)} req/s offered  ${p.achieved.toFixed(1).padStart(8)} answered  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms${batch ? `  batch ${batch.mean.toFixed(1)}` : ''}${p.errorRate > 0 ? `  errors ${(p.errorRate * 100).toFixed(1)} %` : ''}`);
       await new Promise((r) => setTimeout(r, o.pauseMs));
     }
   }
@@ -79,14 +87,13 @@ function roundRate(x: number): number {
   return Math.round(x / p) * p;
 }
 
-/**
- * Rates for the curve: fractions of each server's closed-loop throughput at the top concurrency,
- * so both knees are crossed (batching off saturates far below batching on).
- */
-export function curveRates(onMax: number | undefined, offMax: number | undefined): number[] {
+/** The curve's offered rates as fractions of the capacity: dense near the knee, where policies differ most. */
+export const CURVE_FRACTIONS = [0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1] as const;
+
+/** Rates for the curve: CURVE_FRACTIONS of one capacity (req/s), so every server sees the same rates. */
+export function curveRates(capacity: number | undefined): number[] {
   const out = new Set<number>();
-  if (offMax && offMax > 0) for (const f of [0.25, 0.5, 0.75, 1]) out.add(roundRate(offMax * f));
-  if (onMax && onMax > 0) for (const f of [0.25, 0.5, 0.7, 0.85, 1, 1.2]) out.add(roundRate(onMax * f));
+  if (capacity && capacity > 0) for (const f of CURVE_FRACTIONS) out.add(roundRate(capacity * f));
   if (out.size === 0) for (const x of [5, 10, 20, 50, 100, 200, 400]) out.add(x);
   return [...out].filter((x) => x > 0).sort((a, b) => a - b);
 }

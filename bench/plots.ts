@@ -1,4 +1,4 @@
-// The report's pictures: latency percentiles against offered rate (batching on and off, open
+// The report's pictures: p99 latency against offered rate (one line per batching policy, open
 // loop) and in-process throughput against batch size, as SVG files beside BENCHMARKS.md
 // (docs/bench/), drawn by svg-chart.ts. Returns the relative paths the markdown embeds.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -20,17 +20,15 @@ function subtitle(r: Results): string {
 export function latencyChart(r: Results): string | undefined {
   if (!r.curve.length) return undefined;
   const model = r.curve[0]!.model;
-  const series: Series[] = [];
-  for (const mode of [...new Set(r.curve.map((p) => p.mode))]) {
-    const pts = r.curve.filter((p) => p.mode === mode);
-    const dashed = mode.includes('off');
-    for (const q of ['p50', 'p99'] as const) series.push({ name: `${mode} ${q}`, dashed, points: pts.map((p) => [p.rate, p[q]] as const) });
-  }
+  const series: Series[] = [...new Set(r.curve.map((p) => p.mode))].map((mode) => ({
+    name: `${mode} p99`,
+    points: r.curve.filter((p) => p.mode === mode).map((p) => [p.rate, p.p99] as const),
+  }));
   return lineChart({
-    title: `${model}: latency vs offered rate (open loop)`,
+    title: `${model}: p99 latency vs offered rate, per batching policy (open loop)`,
     subtitle: subtitle(r),
     xLabel: 'offered rate (req/s, log scale); latency counted from each request\'s due time',
-    yLabel: 'latency (ms, log scale)',
+    yLabel: 'p99 latency (ms, log scale)',
     xLog: true,
     yLog: true,
     series,

@@ -4,7 +4,36 @@
 import type { Measurement } from './measure.js';
 import type { Plots } from './plots.js';
 import { poisonReport } from './poison.js';
-import { BUSY_CORES, ceilingFor, find, findV2, formRates, formSpeedup, pairedRatio, rowsOf, type CompressionEntry, MODE_BARE, MODE_NAIVE, MODE_OFF, MODE_ON, MODE_V1, MODE_V2_BIN, MODE_V2_JSON, targets, topConcurrency, verdict, type Results } from './results.js';
+import { CURVE_FRACTIONS, type CurvePoint } from './open-loop.js';
+import { goodput, rejectedShare, type LaneResult, type RunSide, type TimingSummary } from './overload.js';
+import {
+  BUSY_CORES,
+  ceilingFor,
+  curveRatios,
+  find,
+  findV2,
+  formRates,
+  formSpeedup,
+  HIGH_SHARE,
+  OVERLOAD_MULTIPLES,
+  MODE_ADAPTIVE,
+  MODE_STATIC_0,
+  MODE_STATIC_2,
+  pairedRatio,
+  rowsOf,
+  type CompressionEntry,
+  MODE_BARE,
+  MODE_NAIVE,
+  MODE_OFF,
+  MODE_ON,
+  MODE_V1,
+  MODE_V2_BIN,
+  MODE_V2_JSON,
+  targets,
+  topConcurrency,
+  verdict,
+  type Results,
+} from './results.js';
 
 const f = (n: number | undefined, d = 1): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
 const pct = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(Math.abs(n) < 0.1 ? 1 : 0)} %`);
@@ -271,16 +300,116 @@ function naiveSection(r: Results): string {
   ].join('\n');
 }
 
-/** Open loop: latency percentiles at each offered rate, per server. */
+/** Where the open-loop sections' capacity came from, in one sentence. */
+function capacityText(r: Results): string {
+  return r.capacity ? `**${f(r.capacity.reqPerS, 1)} req/s**, ${r.capacity.from}` : 'not measured';
+}
+
+/** Open loop: latency percentiles at each offered rate, per batching policy. */
 function curveSection(r: Results, plots: Plots): string {
+  const modes = [MODE_ADAPTIVE, MODE_STATIC_0, MODE_STATIC_2];
+  const at = (mode: string, rate: number): CurvePoint | undefined => r.curve.find((p) => p.mode === mode && p.rate === rate);
+  const ratios = new Map(curveRatios(r).map((x) => [x.rate, x.ratio]));
+  const cap = r.capacity?.reqPerS;
+  const side = [...new Set(r.curve.map((p) => p.rate))]
+    .sort((a, b) => a - b)
+    .map((rate) => {
+      const cells = modes.flatMap((m) => {
+        const p = at(m, rate);
+        return p ? [`${f(p.p50, 1)} / ${f(p.p99, 1)}`, f(p.meanBatch, 1)] : ['–', '–'];
+      });
+      const errs = modes.map((m) => pct(at(m, rate)?.errorRate)).join(' / ');
+      const s0 = at(MODE_STATIC_0, rate);
+      const s2 = at(MODE_STATIC_2, rate);
+      return [`${rate}${cap ? ` (${pct(rate / cap)})` : ''}`, ...cells, ratios.has(rate) ? `**${f(ratios.get(rate), 2)}**` : '–', s0 && s2 ? f(s0.p99 / s2.p99, 2) : '–', errs];
+    });
   const rows = [...r.curve]
     .sort((a, b) => a.rate - b.rate || a.mode.localeCompare(b.mode))
-    .map((p) => [String(p.rate), p.mode, f(p.achieved, 1), f(p.p50, 1), f(p.p90, 1), f(p.p99, 1), f(p.p999, 1), f(p.max, 1), pct(p.errorRate)]);
+    .map((p) => [String(p.rate), p.mode, f(p.achieved, 1), f(p.p50, 1), f(p.p90, 1), f(p.p99, 1), f(p.p999, 1), f(p.max, 1), f(p.meanBatch, 2), pct(p.errorRate)]);
+  const fr = CURVE_FRACTIONS.map((x) => `${Math.round(x * 100)}`).join(', ');
   return [
-    `\`npm run load\`'s open loop (load/runner) against ${r.curve[0]?.model ?? 'heavy-mlp'} served with batching on (default config) and off (\`maxBatchSize: 1\`), both up at once: each offered rate is sent to one server then the other for ${r.settings.curveStepS} s (\`BENCH_CURVE_STEP_S\`), requests on a fixed schedule whatever the answers, latency from each request's due time (so queueing, in the server or in the client, counts), 5 s timeout. Rates are fractions of each server's closed-loop throughput at c=${topConcurrency(r)}. *errors* counts rejections (429 QUEUE_FULL), timeouts and dropped requests among those due; latency percentiles are over the answered ones.`,
+    `\`npm run load\`'s open loop (load/runner) against ${r.curve[0]?.model ?? 'heavy-mlp'} served three ways, all up at once: **${MODE_ADAPTIVE}** is the default config (no config.json: a batch waits for more rows only when the cost model says the wait pays), **${MODE_STATIC_0}** is \`{"dynamicBatching": {"maxQueueDelayMs": 0}}\` (a batch goes as soon as a worker is free, with what is queued) and **${MODE_STATIC_2}** is \`{"dynamicBatching": {"maxQueueDelayMs": 2}}\` (the earlier default: the oldest request waits up to 2 ms for company). ` +
+      `Offered rates: ${fr} % of one capacity for all three, so that they see the same rates: ${capacityText(r)}. Each rate is sent to each server in turn for ${r.settings.curveStepS} s (\`BENCH_CURVE_STEP_S\`), the servers' order shifting by one at each rate, 1.5 s pause after each step; requests on a fixed schedule whatever the answers, latency from each request's due time (so queueing, in the server or in the client, counts), 5 s timeout. ` +
+      `Batching off is not in the curve, to keep the bench within its time budget (3 servers × ${CURVE_FRACTIONS.length} rates take ≈ ${f((modes.length * CURVE_FRACTIONS.length * (r.settings.curveStepS + 1.5)) / 60, 1)} min already); its closed-loop figures are in the heavy-mlp table. *errors* counts rejections (429), timeouts and dropped requests among those due; latency percentiles are over the answered ones; *batch* is rows per execution over the step (\`/v1/models\` stats). ` +
+      `The target takes, at each rate, adaptive's p99 over the lower of the two static p99s, and reports the worst rate. One step per rate and server: at the lowest rates a p99 is the few slowest of a few hundred answers, so a single step can move it by tens of per cent on this shared machine; and the lower of two noisy p99s sits below either's typical value, so even three identical servers would miss 1.1× at some rates. The *static 0 p99 / static 2 p99* column shows how far two policies' steps drift apart at the same rate.`,
     '',
-    ...(plots.latencyVsRate ? [`![latency vs offered rate](${plots.latencyVsRate})`, ''] : []),
-    table(['offered req/s', 'server', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors'], rows),
+    ...(plots.latencyVsRate ? [`![p99 latency vs offered rate](${plots.latencyVsRate})`, ''] : []),
+    table(['offered req/s (of capacity)', `${MODE_ADAPTIVE} p50 / p99 ms`, 'batch', `${MODE_STATIC_0} p50 / p99 ms`, 'batch', `${MODE_STATIC_2} p50 / p99 ms`, 'batch', 'adaptive p99 / best static p99', 'static 0 p99 / static 2 p99', 'errors (adaptive / static 0 / static 2)'], side),
+    '',
+    ...(r.curveCapacity.length ? [`Capacity rows (closed loop, c=${topConcurrency(r)}, one per server, before the curve):`, '', measurementTable(r, r.curveCapacity), ''] : []),
+    'Detail (same steps):',
+    '',
+    table(['offered req/s', 'server', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'batch', 'errors'], rows),
+  ].join('\n');
+}
+
+const times = (t: TimingSummary): string => (t.count ? `${t.p50.toFixed(3)} / ${t.p99.toFixed(3)} / ${t.max.toFixed(3)} (${t.count})` : '– (none)');
+
+function laneCells(r: Results, l: LaneResult): string[] {
+  const cap = r.capacity?.reqPerS;
+  return [
+    String(l.rate),
+    String(l.due),
+    String(l.ok),
+    `${f(l.latency.p50, 1)} / ${f(l.latency.p99, 1)} / ${f(l.latency.max, 1)}`,
+    f(goodput(l), 1),
+    cap ? pct(goodput(l) / cap) : '–',
+    pct(rejectedShare(l)),
+    String(l.expired),
+    String(l.otherFailures),
+    `${f(l.queueMs, 1)} / ${f(l.computeMs, 1)}`,
+  ];
+}
+
+const LANE_HEAD = ['offered req/s', 'due', 'ok (200)', 'ok p50 / p99 / max ms', 'goodput /s', 'goodput of capacity', 'refused (429)', 'expired (504)', 'other failures', 'server queue / compute ms (ok, mean)'];
+
+/** CPU over a run as shares of one core, and the client's event-loop delay. */
+function sideCells(x: RunSide): string[] {
+  const share = (cpu: number | undefined, wall: number | undefined): string => (cpu === undefined || !wall ? '–' : pct(cpu / wall));
+  return [
+    share(x.serverCpu?.mainS, x.serverCpu?.wallS),
+    share(x.serverCpu?.otherS, x.serverCpu?.wallS),
+    share(x.clientCpu && x.clientCpu.mainS + x.clientCpu.otherS, x.clientCpu?.wallS),
+    `${f(x.clientLagMs.p99, 1)} / ${f(x.clientLagMs.max, 1)}`,
+  ];
+}
+
+const SIDE_HEAD = ['server main thread', 'server other threads', 'client (bench)', 'client event-loop delay p99 / max ms'];
+
+function laneText(r: Results, latencyTargetMs: number, coldShown: boolean): string {
+  return `heavy-mlp served with \`{"dynamicBatching": {"latencyTargetMs": ${latencyTargetMs}}}\` (the adaptive policy; a request that gives no deadline gets ${latencyTargetMs} ms, and one that the queue ahead would make miss it is refused at once with 429 QUEUE_FULL and a Retry-After). ` +
+    `Capacity (the knee): ${capacityText(r)}. The runner's open loop (load/runner/engine.ts, one Recorder per lane), constant rate for ${r.settings.overloadStepS} s per step (\`BENCH_OVERLOAD_STEP_S\`), a 2 s pause before each step; latency from each request's due time, 5 s client timeout, at most 2000 requests in flight (more due are dropped, counted under *other failures*). ` +
+    (coldShown
+      ? `The server's first step is a *cold* one at ${OVERLOAD_MULTIPLES[0]}× the capacity, shown but not judged (and the priority section's warm-up): a fresh server's first second or two of overload are much slower than later ones, the time going before the scheduler (its queue and compute times stay small), see the cold row. `
+      : `Before it, one unrecorded step at ${OVERLOAD_MULTIPLES[0]}× the capacity: a fresh server's first second or two of overload are much slower than later ones. `) +
+    `*goodput* is the 200 answers within ${latencyTargetMs} ms of their due time per second of the step. *429 server time* is the \`server-timing: total;dur\` of each refusal (Fastify's elapsed time from the request's start to its answer; the time a request spends in the socket before the server reads it is not in it), read from undici's diagnostics channel: p50 / p99 / max ms (count).`;
+}
+
+function overloadSection(r: Results): string {
+  const rows = r.overload.map((e) => [`${e.multiple}×${e.cold ? ' (cold, not judged)' : ''}`, ...laneCells(r, e.lane), times(e.rejectTimes)]);
+  const cpu = r.overload.map((e) => [`${e.multiple}×${e.cold ? ' (cold)' : ''}`, ...sideCells(e.side)]);
+  return [
+    laneText(r, r.overload[0]!.latencyTargetMs, true),
+    '',
+    table(['load', ...LANE_HEAD, '429 server time ms'], rows),
+    '',
+    `Where the CPU went over each step (shares of one core; the machine has ${r.cores}): every refused request is still read, parsed and decoded on the server's main thread before admission refuses it, beside the inference worker and the load generator on the same cores.`,
+    '',
+    table(['load', ...SIDE_HEAD], cpu),
+  ].join('\n');
+}
+
+function prioritySection(r: Results): string {
+  const p = r.priority!;
+  const rows = [p.high, p.low].map((l) => [`priority ${l.priority}`, ...laneCells(r, l)]);
+  return [
+    r.overload.length ? `The same server, settings and columns as the overload section, after its steps (${r.settings.overloadStepS} s, 2 s pause before).` : laneText(r, p.latencyTargetMs, false),
+    '',
+    `Two lanes at once against the one server, ${p.multiple}× the capacity in all: **priority 1** (\`"priority": 1\` in the /v1 body, the most urgent level) with ${HIGH_SHARE * 100} % of the offered load, **priority 3** (the least urgent of the default 3 levels) with the rest. Admission counts for a request only the queued rows of its level and the more urgent ones, so the urgent lane should be answered in time while the other takes the refusals. 429 server time over both lanes: ${times(p.rejectTimes)}.`,
+    '',
+    table(['lane', ...LANE_HEAD], rows),
+    '',
+    table(['both lanes', ...SIDE_HEAD], [['', ...sideCells(p.side)]]),
   ].join('\n');
 }
 
@@ -324,15 +453,15 @@ export function renderReport(r: Results, plots: Plots = {}): string {
     '',
     table(['', ''], Object.entries(r.machine)),
     '',
-    `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), both stretched (up to 6×) for slow rows until every virtual client has had about 2 round trips before and 10 inside the window, at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); compared servers run side by side and their rows alternate, ${s.rounds} rounds at the top concurrency (\`BENCH_ROUNDS\`), where a target's ratio is the median of the per-round ratios and tables elsewhere use the median row; before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
+    `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), both stretched (up to 6×) for slow rows until every virtual client has had about 2 round trips before and 10 inside the window, at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); compared servers run side by side and their rows alternate, ${s.rounds} rounds at the top concurrency (\`BENCH_ROUNDS\`) and, for seed-mlp, at c=1 too (its p50 targets), where a target's ratio is the median of the per-round ratios and tables elsewhere use the median row; before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
     '',
-    'Batching **on** is the default config (no config.json: maxBatchSize 32, maxQueueDelayMs 2, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
+    'Batching **on** is the default config (no config.json: maxBatchSize 32, the adaptive policy, which holds a batch for more rows only when the cost model predicts the wait pays, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
     '',
   );
   if (r.failures.length) out.push('## Sections that failed', '', ...r.failures.map((x) => `- ${x}`), '');
 
   out.push('## Targets', '');
-  out.push(table(['target', 'goal', 'measured', 'ratio', 'result'], targets(r).map((t) => [t.name, t.goal, t.detail, t.ratio === undefined ? '–' : f(t.ratio, 2), verdict(t)])), '');
+  out.push(table(['target', 'goal', 'measured', 'ratio', 'result'], targets(r).map((t) => [t.name, t.goal, t.detail, t.ratio === undefined ? '–' : f(t.ratio, t.digits ?? 2), verdict(t)])), '');
 
   for (const [model, title] of [
     ['seed-mlp', '## seed-mlp (1000→200→100→1, shipped): the HTTP path dominates'],
@@ -343,7 +472,9 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   }
   if (r.measurements.some((m) => m.mode === MODE_NAIVE)) out.push('## onnx-serve vs a naive hand-written server', '', naiveSection(r), '');
   if (r.knees.length) out.push('## Knee of each shipped model (default config)', '', kneeSection(r), '');
-  if (r.curve.length) out.push('## Latency vs offered rate: batching on and off (open loop)', '', curveSection(r, plots), '');
+  if (r.curve.length) out.push('## Latency vs offered rate: adaptive and static batching (open loop)', '', curveSection(r, plots), '');
+  if (r.overload.length) out.push(`## Overload: a latency target, past the capacity (open loop)`, '', overloadSection(r), '');
+  if (r.priority) out.push('## Priorities under overload (open loop)', '', prioritySection(r), '');
   if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.poison.length) out.push('## A request onnxruntime refuses: what it costs its batch-mates', '', poisonReport(r.poison, topConcurrency(r), table), '');
@@ -355,7 +486,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
   const budget = cpuBudget(r);
   if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
-  const busy = [...r.measurements, ...r.split.server, ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busy = [...r.measurements, ...r.curveCapacity, ...r.split.server, ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
   const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
   const flagged = [...new Set([...busy, ...busyCeil])];
   out.push('## Notes', '', NOTES);
@@ -369,6 +500,6 @@ export const NOTES = [
   '- Everything shares the machine\'s cores: the load generator (bench process), the server\'s main thread and its inference workers. With 2 cores the client alone can take a large part of one core at high request rates, so absolute numbers are lower than on a dedicated load machine; ratios measured in the same run (on vs off, server vs bare Fastify) are the meaningful part.',
   '- The in-process ceiling runs alone; the server has to fit its main thread (HTTP, JSON parse of ~9–10 KB bodies, batching) and the client beside its workers on the same cores, so it cannot reach 100 % of the ceiling here.',
   '- Shared/virtualised cores: the effective CPU speed of a VM drifts with its neighbours (while this bench was written, the same server and load gave 1.9k–3.1k req/s on seed-mlp at c=64 with identical CPU use). Expect ±10–30 % between runs, more for p99 at c=1 (timer and scheduler granularity); rows are measured one after the other, which is why compared servers alternate in several rounds and targets use the median per-round ratio; a single row still carries the drift, so re-run before acting on a difference smaller than that.',
-  '- CPU columns come from the kernel\'s per-thread counters (10 ms ticks): solid over a 5 s window at high load, rough at c=1, where short timer-driven wake-ups (batching on waits maxQueueDelayMs on a timer) can be over- or under-charged.',
+  '- CPU columns come from the kernel\'s per-thread counters (10 ms ticks): solid over a 5 s window at high load, rough at c=1, where short timer-driven wake-ups (a batch that waits for more rows waits on a timer) can be over- or under-charged.',
   '- Server-side latency per request needs `onnx_serve_request_duration_seconds` on `/metrics`; the bench reads it when the server has it and says so when it does not.',
 ].join('\n');

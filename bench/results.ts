@@ -4,6 +4,7 @@ import type { Measurement } from './measure.js';
 import type { CeilingResult } from './ceiling.js';
 import type { Agreement } from './compression.js';
 import type { CurvePoint, KneeEntry } from './open-loop.js';
+import { goodput, rejectedShare, type LaneResult, type RunSide, type TimingSummary } from './overload.js';
 
 export interface CeilingEntry {
   model: string;
@@ -19,6 +20,28 @@ export interface CompressionEntry {
   agreement?: Agreement;
   /** In-process rates: batch 1 once, batch 32 in interleaved rounds. */
   ceilings: { batch: number; round?: number; result: CeilingResult }[];
+}
+
+/** Section overload: one open-loop step at a multiple of the capacity. */
+export interface OverloadEntry {
+  multiple: number;
+  /** The server's first overload step: shown, not judged. */
+  cold?: boolean;
+  latencyTargetMs: number;
+  lane: LaneResult;
+  /** Server-Timing total of the 429 answers, ms. */
+  rejectTimes: TimingSummary;
+  side: RunSide;
+}
+
+/** Section priority: two lanes at once, urgent and not, at a multiple of the capacity in all. */
+export interface PriorityEntry {
+  multiple: number;
+  latencyTargetMs: number;
+  high: LaneResult & { priority: number };
+  low: LaneResult & { priority: number };
+  rejectTimes: TimingSummary;
+  side: RunSide;
 }
 
 export interface Results {
@@ -40,6 +63,8 @@ export interface Results {
     curveStepS: number;
     kneeStepS: number;
     kneeP99Ms: number;
+    /** Seconds per open-loop step of the overload and priority sections. */
+    overloadStepS: number;
   };
   machine: Record<string, string>;
   /** Cores available to the run (os.availableParallelism()). */
@@ -55,8 +80,16 @@ export interface Results {
   compression: CompressionEntry[];
   /** Section compress: every form served side by side by one server (model name = form's model). */
   compressionServer: Measurement[];
-  /** Section curve: latency percentiles against offered rate (open loop), heavy-mlp batching on and off. */
+  /** Section curve: latency percentiles against offered rate (open loop), heavy-mlp under each batching policy. */
   curve: CurvePoint[];
+  /** Section curve: one closed-loop row per policy at the top concurrency; the best sets the capacity. */
+  curveCapacity: Measurement[];
+  /** The capacity (req/s) the open-loop sections offer fractions and multiples of, and how it was found. */
+  capacity?: { reqPerS: number; from: string };
+  /** Section overload: heavy-mlp with a latency target, open loop past the capacity. */
+  overload: OverloadEntry[];
+  /** Section priority: heavy-mlp with a latency target, an urgent and a default lane at once. */
+  priority?: PriorityEntry;
   /** Section batch: in-process ceiling at each batch size. */
   batchCurve: CeilingEntry[];
   /** Section knee: `npm run load -- --sweep` on every shipped model, default config. */
@@ -77,6 +110,19 @@ export const MODE_NAIVE = 'naive server';
 export const MODE_V1 = 'v1 predict JSON';
 export const MODE_V2_JSON = 'v2 infer JSON';
 export const MODE_V2_BIN = 'v2 infer binary';
+/** Section curve's servers: the default (adaptive) config and the static rule with two delays. */
+export const MODE_ADAPTIVE = 'adaptive';
+export const MODE_STATIC_0 = 'static 0 ms';
+export const MODE_STATIC_2 = 'static 2 ms';
+
+/** Sections overload and priority: the model's latencyTargetMs, and the goodput's latency limit. */
+export const LATENCY_TARGET_MS = 100;
+export const OVERLOAD_MULTIPLES = [2, 3] as const;
+export const PRIORITY_MULTIPLE = 1.5;
+/** Share of the priority section's offered load sent at priority 1; the rest at priority 3. */
+export const HIGH_SHARE = 0.3;
+/** Most of its requests the urgent lane may have refused. */
+export const HIGH_REJECT_MAX = 0.03;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -115,10 +161,15 @@ export interface PairedRatio {
  * median over rounds is reported, rather than one long row of each.
  */
 export function pairedRatio(as: Measurement[], bs: Measurement[]): PairedRatio | undefined {
+  return pairedBy(as, bs, (m) => m.load.reqPerS);
+}
+
+/** As pairedRatio, of any figure of a row (p50 latency for the c=1 targets). */
+export function pairedBy(as: Measurement[], bs: Measurement[], metric: (m: Measurement) => number): PairedRatio | undefined {
   const perRound: number[] = [];
   for (const a of as) {
     const b = bs.find((x) => x.round === a.round);
-    if (b && b.load.reqPerS > 0) perRound.push(a.load.reqPerS / b.load.reqPerS);
+    if (b && metric(b) > 0) perRound.push(metric(a) / metric(b));
   }
   return perRound.length ? { ratio: median(perRound), perRound } : undefined;
 }
@@ -134,6 +185,21 @@ function ratioTarget(name: string, goal: string, threshold: number, as: Measurem
     threshold,
     ratio: p?.ratio,
     detail: a && b && p ? `${a.load.reqPerS.toFixed(digits)} vs ${b.load.reqPerS.toFixed(digits)} req/s (median rows)${rounds}` : 'not measured',
+  };
+}
+
+/** p50 latency of a to b, paired by round; lower is better. */
+function p50Target(name: string, goal: string, threshold: number, as: Measurement[], bs: Measurement[]): Target {
+  const p50 = (m: Measurement): number => m.load.latency.p50;
+  const p = pairedBy(as, bs, p50);
+  const rounds = p && p.perRound.length > 1 ? `; median of ${p.perRound.length} interleaved rounds (${p.perRound.map((x) => x.toFixed(2)).join(', ')})` : '';
+  return {
+    name,
+    goal,
+    threshold,
+    lowerIsBetter: true,
+    ratio: p?.ratio,
+    detail: p ? `p50 ${median(as.map(p50)).toFixed(3)} vs ${median(bs.map(p50)).toFixed(3)} ms${p.perRound.length > 1 ? ' (medians of the rounds)' : ''}${rounds}` : 'not measured',
   };
 }
 
@@ -161,6 +227,8 @@ export interface Target {
   lowerIsBetter?: boolean;
   /** A second condition the target also needs (e.g. a lower p99). */
   also?: { ok: boolean; what: string };
+  /** Decimals the ratio is shown with (2 unless told). */
+  digits?: number;
 }
 
 export function targets(r: Results): Target[] {
@@ -168,6 +236,10 @@ export function targets(r: Results): Target[] {
   const out: Target[] = [];
   const rows = (model: string, mode: string): Measurement[] => rowsOf(r.measurements, model, mode, c);
   const v2rows = (model: string, mode: string): Measurement[] => rowsOf(r.v2, model, mode, c);
+  out.push(
+    p50Target('seed-mlp, c=1: default (adaptive) vs batching off', 'p50 latency on ≤ 1.3 × off', 1.3, rowsOf(r.measurements, 'seed-mlp', MODE_ON, 1), rowsOf(r.measurements, 'seed-mlp', MODE_OFF, 1)),
+    p50Target('seed-mlp, c=1: default (adaptive) vs the naive server', 'p50 latency on ≤ 1.5 × naive', 1.5, rowsOf(r.measurements, 'seed-mlp', MODE_ON, 1), rowsOf(r.measurements, 'seed-mlp', MODE_NAIVE, 1)),
+  );
   out.push(ratioTarget(`heavy-mlp, c=${c}: batching on vs off`, 'throughput on ≥ 4 × off', 4, rows('heavy-mlp', MODE_ON), rows('heavy-mlp', MODE_OFF)));
   const heavyOn = find(r, 'heavy-mlp', MODE_ON, c);
   const ceil = heavyOn ? ceilingFor(r, heavyOn) : undefined;
@@ -189,7 +261,7 @@ export function targets(r: Results): Target[] {
   );
   out.push(...compressionTargets(r));
   for (const model of ['heavy-mlp']) {
-    const naive = ratioTarget(`${model}, c=${c}: onnx-serve (batching on) vs the naive server`, 'throughput ≥ 3 × naive, and a lower p99', 3, rows(model, MODE_ON), rows(model, MODE_NAIVE));
+    const naive = ratioTarget(`${model}, c=${c}: onnx-serve (batching on) vs the naive server`, 'throughput ≥ 4 × naive, and a lower p99', 4, rows(model, MODE_ON), rows(model, MODE_NAIVE));
     const on = find(r, model, MODE_ON, c);
     const nv = find(r, model, MODE_NAIVE, c);
     if (on && nv) {
@@ -198,7 +270,112 @@ export function targets(r: Results): Target[] {
     }
     out.push(naive);
   }
+  const curve = curveTarget(r);
+  if (curve) out.push(curve);
+  out.push(...overloadTargets(r), ...priorityTargets(r));
   return out;
+}
+
+const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '–');
+const pctText = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(x < 0.1 ? 2 : 1)} %` : '–');
+
+/** Per offered rate: adaptive p99 / the better static p99, when all three were measured there. */
+export function curveRatios(r: Results): { rate: number; ratio: number; adaptive: CurvePoint; static0: CurvePoint; static2: CurvePoint }[] {
+  const at = (mode: string, rate: number): CurvePoint | undefined => r.curve.find((p) => p.mode === mode && p.rate === rate);
+  const out = [];
+  for (const rate of [...new Set(r.curve.map((p) => p.rate))].sort((a, b) => a - b)) {
+    const adaptive = at(MODE_ADAPTIVE, rate);
+    const static0 = at(MODE_STATIC_0, rate);
+    const static2 = at(MODE_STATIC_2, rate);
+    if (!adaptive || !static0 || !static2) continue;
+    out.push({ rate, ratio: adaptive.p99 / Math.min(static0.p99, static2.p99), adaptive, static0, static2 });
+  }
+  return out;
+}
+
+/** Section curve: the worst rate's adaptive p99 against the better static p99 there. */
+function curveTarget(r: Results): Target | undefined {
+  const rows = curveRatios(r);
+  if (!r.curve.some((p) => p.mode === MODE_ADAPTIVE)) return undefined;
+  const worst = rows.reduce<(typeof rows)[number] | undefined>((w, x) => (!w || !(x.ratio <= w.ratio) ? x : w), undefined);
+  // answers refused or lost do not count in a p99: a policy that sheds load must not look faster for it
+  const shed = rows.filter((x) => x.adaptive.errorRate > Math.min(x.static0.errorRate, x.static2.errorRate) + 0.01);
+  return {
+    name: 'heavy-mlp open loop, 10–100 % of capacity: adaptive vs static',
+    goal: 'p99 adaptive ≤ 1.1 × min(static 0 ms, static 2 ms) at every rate',
+    threshold: 1.1,
+    lowerIsBetter: true,
+    ratio: worst?.ratio,
+    ...(rows.length ? { also: { ok: shed.length === 0, what: shed.length ? `adaptive lost more requests at ${shed.map((x) => x.rate).join(', ')} req/s` : 'no more lost requests than static' } } : {}),
+    detail: worst
+      ? `worst at ${worst.rate} req/s: p99 ${fmt(worst.adaptive.p99)} vs ${fmt(worst.static0.p99)} (static 0) and ${fmt(worst.static2.p99)} ms (static 2); per rate ${rows.map((x) => `${x.rate}: ${x.ratio.toFixed(2)}`).join(', ')}${shed.length ? `; ${shed.length} rate(s) where adaptive lost more requests` : ''}`
+      : 'not measured',
+  };
+}
+
+function overloadTargets(r: Results): Target[] {
+  const out: Target[] = [];
+  const knee = r.capacity?.reqPerS;
+  for (const e of r.overload.filter((x) => !x.cold)) {
+    const l = e.lane;
+    const at = `heavy-mlp overload ${e.multiple}× capacity (${l.rate} req/s offered), latencyTargetMs ${e.latencyTargetMs}`;
+    out.push(
+      {
+        name: `${at}: accepted answers`,
+        goal: `p99 of the 200 answers ≤ ${e.latencyTargetMs} ms`,
+        threshold: 1,
+        lowerIsBetter: true,
+        ratio: l.ok ? l.latency.p99 / e.latencyTargetMs : undefined,
+        detail: `p99 ${fmt(l.latency.p99)} ms (p50 ${fmt(l.latency.p50)}, max ${fmt(l.latency.max)}) over ${l.ok} answers; ${pctText(rejectedShare(l))} refused (429), ${l.expired} expired (504), ${l.otherFailures} other failures; ratio = p99 / ${e.latencyTargetMs} ms`,
+      },
+      {
+        name: `${at}: goodput`,
+        goal: `answers within ${e.latencyTargetMs} ms per s ≥ 90 % of capacity`,
+        threshold: 0.9,
+        ratio: knee ? goodput(l) / knee : undefined,
+        detail: knee ? `${fmt(goodput(l))} vs ${fmt(knee)} req/s capacity` : 'no capacity measured',
+      },
+      {
+        name: `${at}: cost of a refusal`,
+        goal: 'p99 of the 429 answers\' Server-Timing total < 1 ms',
+        threshold: 1,
+        lowerIsBetter: true,
+        ratio: e.rejectTimes.count ? e.rejectTimes.p99 : undefined,
+        detail: e.rejectTimes.count ? `p99 ${e.rejectTimes.p99.toFixed(3)} ms, p50 ${e.rejectTimes.p50.toFixed(3)}, max ${e.rejectTimes.max.toFixed(3)} ms over ${e.rejectTimes.count} refusals; ratio = p99 / 1 ms` : 'no refusals',
+        digits: 3,
+      },
+    );
+  }
+  return out;
+}
+
+function priorityTargets(r: Results): Target[] {
+  const p = r.priority;
+  if (!p) return [];
+  const at = `heavy-mlp priorities at ${p.multiple}× capacity, latencyTargetMs ${p.latencyTargetMs}`;
+  const hi = rejectedShare(p.high);
+  const lo = rejectedShare(p.low);
+  const lane = (l: LaneResult & { priority: number }): string => `priority ${l.priority} at ${l.rate} req/s: ${pctText(rejectedShare(l))} of ${l.due} refused, p99 ${fmt(l.latency.p99)} ms`;
+  return [
+    {
+      name: `${at}: priority 1 latency`,
+      goal: `p99 of priority 1's answers ≤ ${p.latencyTargetMs} ms`,
+      threshold: 1,
+      lowerIsBetter: true,
+      ratio: p.high.ok ? p.high.latency.p99 / p.latencyTargetMs : undefined,
+      detail: `p99 ${fmt(p.high.latency.p99)} ms (p50 ${fmt(p.high.latency.p50)}, max ${fmt(p.high.latency.max)}) over ${p.high.ok} answers; priority 3: p99 ${fmt(p.low.latency.p99)} ms; ratio = p99 / ${p.latencyTargetMs} ms`,
+    },
+    {
+      name: `${at}: who is refused`,
+      goal: `priority 1 refused ≤ ${HIGH_REJECT_MAX * 100} % of its requests, and less than priority 3`,
+      threshold: HIGH_REJECT_MAX,
+      lowerIsBetter: true,
+      ratio: Number.isFinite(hi) ? hi : undefined,
+      also: { ok: hi < lo, what: `priority 1 ${pctText(hi)} vs priority 3 ${pctText(lo)}` },
+      detail: `${lane(p.high)}; ${lane(p.low)}; ratio = priority 1's refused share`,
+      digits: 3,
+    },
+  ];
 }
 
 /** Rows/s of one form at a batch size: the median over rounds, and the per-round values. */
