@@ -138,7 +138,7 @@ export class Scheduler {
     const verdict = admit(this.fillBacklog(level), opts.rows, opts.timeoutMs, this.rules.maxBatchSize, this.costOf);
     if (!verdict.admit) {
       return this.refuse(
-        `the queue ahead is predicted to take ${Math.round(verdict.predictedMs)} ms, more than this request's ${opts.timeoutMs} ms; retry after ${verdict.retryAfterS} s or with a longer x-request-timeout-ms`,
+        `the queue ahead is predicted to take ${Math.round(verdict.predictedMs)} ms, more than the ${Math.round(opts.timeoutMs)} ms left before this request's deadline; retry after ${verdict.retryAfterS} s or with a longer x-request-timeout-ms`,
         verdict.retryAfterS,
       );
     }

@@ -68,7 +68,8 @@ export function resolveForRequest(app: FastifyInstance, request: FastifyRequest,
 
 /** Queues decoded inputs for a batch and sets Server-Timing and x-batch-size on the reply. */
 export async function runInference(request: FastifyRequest, reply: FastifyReply, mv: ModelVersion, decoded: DecodedInputs, asks: RequestAsks = {}): Promise<InferenceResult> {
-  const timeoutMs = deadlineMs(request, mv, asks);
+  // the deadline counts from the request's arrival: reading, parsing and decoding it used some
+  const timeoutMs = Math.max(0.001, deadlineMs(request, mv, asks) - reply.elapsedTime);
   const level = priorityLevel(asks.priority, mv);
   const record = request.inference!;
   const result = await mv.scheduler!.enqueue({

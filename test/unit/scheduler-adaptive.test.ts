@@ -190,7 +190,7 @@ t.test('admission: a request whose timeout cannot be met is refused at once with
   t.ok(late.settled(), 'answered within microtasks');
   t.ok(isServeError(late.error, 'QUEUE_FULL', 429), 'QUEUE_FULL, 429');
   t.equal(retryAfter(late.error), '1', 'Retry-After: 44 ms drain, in whole seconds, at least 1');
-  t.match((late.error as Error).message, /predicted to take 61 ms, more than this request's 60 ms/);
+  t.match((late.error as Error).message, /predicted to take 61 ms, more than the 60 ms left before this request's deadline/);
   t.strictSame(rejected, ['queue_full'], 'the observer heard one queue_full');
   t.equal(s.depth, 2, 'not queued');
   const fits = request(1, 950, { timeoutMs: 61 });
