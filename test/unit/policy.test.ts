@@ -172,13 +172,12 @@ t.test('adaptive: dispatch at once when no rows are expected, or nothing is meas
   t.ok(decide(queueOf(ones(1)), 1, 0, c, line(0.1, 0.002, 2.5)).dispatch, 'a cheap model at a client\'s pace: go');
 });
 
-t.test('adaptive: no wait while batches of this size, sent at once, keep up with the arrivals', async (t) => {
+t.test('adaptive: no wait below capacity, where batches sent at once grow with the load by themselves', async (t) => {
   const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
-  // a slow model at 10 req/s: 0.01 rows/ms × 200 ms = 2 rows arrive per run of 1, over one worker's 1: batching is needed
-  const slow = (workers: number) => ({ cost: (n: number) => 150 + 50 * n, rowsPerMs: 0.01, workers });
-  t.notOk(decide(queueOf(ones(1)), 1, 0, c, slow(1)).dispatch, 'one worker cannot keep up one at a time: it waits');
-  t.ok(decide(queueOf(ones(1)), 1, 0, c, slow(4)).dispatch, 'four workers keep up one at a time: no wait');
-  t.ok(decide(queueOf(ones(1)), 1, 0, c, { ...slow(1), rowsPerMs: 0.004 }).dispatch, 'at 4 req/s one worker keeps up: no wait');
+  const est = (rate: number, workers: number) => line(4.3, 0.33, rate, workers); // full batches: 32 rows per 14.9 ms per worker
+  t.ok(decide(queueOf(ones(2)), 1, 0, c, est(1.5, 1)).dispatch, '1.5 rows/ms on one worker (70 % of 2.15): go now');
+  t.notOk(decide(queueOf(ones(2)), 1, 0, c, est(4, 1)).dispatch, '4 rows/ms on one worker, past capacity: it may wait');
+  t.ok(decide(queueOf(ones(2)), 1, 0, c, est(4, 2)).dispatch, 'the same 4 rows/ms on two workers (capacity 4.3): go now');
 });
 
 t.test('adaptive: waits when the rows it expects raise rows per worker-ms, and only that long', async (t) => {
