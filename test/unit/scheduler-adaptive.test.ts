@@ -3,69 +3,13 @@
 // (real ones) cannot fire while a test awaits nothing but microtasks (settle), and each test
 // empties the queue at the end, which clears them.
 import t from 'tap';
-import { EventEmitter } from 'node:events';
+import { FakePool } from '../helpers/fake-pool.js';
 import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
-import type { RunResult, WorkerPool } from '../../src/pool/pool.js';
 import { ServeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensors/dtypes.js';
 import { fromNested } from '../../src/tensors/decode.js';
-import { toNested } from '../../src/tensors/encode.js';
 import { batchKey } from '../../src/tensors/batch.js';
 
-interface Call {
-  inputs: Record<string, Tensor>;
-  resolve: (r: RunResult) => void;
-  reject: (e: Error) => void;
-}
-
-/** A stand-in for WorkerPool: `idle` workers, each run() takes one until the test settles it. */
-class FakePool extends EventEmitter {
-  idle: number;
-  readonly calls: Call[] = [];
-  private readonly workers: number;
-  constructor(idle: number) {
-    super();
-    this.idle = idle;
-    this.workers = Math.max(1, idle);
-  }
-  idleCount(): number {
-    return this.idle;
-  }
-  liveCount(): number {
-    return this.workers;
-  }
-  run(inputs: Record<string, Tensor>): Promise<RunResult> {
-    if (this.idle <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
-    this.idle--;
-    return new Promise<RunResult>((resolve, reject) => this.calls.push({ inputs, resolve, reject }));
-  }
-  /** A worker becomes available: like the real pool, emit 'idle'. */
-  freeWorker(): void {
-    this.idle++;
-    this.emit('idle');
-  }
-  /** Answers call i with y = 2·x, then frees the worker. */
-  succeed(i: number): void {
-    const c = this.calls[i]!;
-    const x = c.inputs.x!;
-    const y = new Float32Array(x.data.length);
-    for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
-    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1 });
-    this.freeWorker();
-  }
-  /** Rows of call i. */
-  rows(i: number): number {
-    return this.calls[i]!.inputs.x!.dims[0]!;
-  }
-  /** The first value of each request in call i's batch, in batch order (a request's base value names it). */
-  firsts(i: number): number[] {
-    const rows = toNested(this.calls[i]!.inputs.x!) as number[][];
-    return rows.map((r) => r[0]!);
-  }
-  asPool(): WorkerPool {
-    return this as unknown as WorkerPool;
-  }
-}
 
 /** Lets the scheduler's .then handlers run: microtasks only, so no timer can fire meanwhile. */
 async function settle(): Promise<void> {

@@ -2,68 +2,17 @@
 // failures and retries, drained()) with a fake worker pool, an injected clock and, where the
 // scheduler's own timer must fire, @sinonjs/fake-timers: no test sleeps.
 import t from 'tap';
+import { FakePool } from '../helpers/fake-pool.js';
 import FakeTimers from '@sinonjs/fake-timers';
-import { EventEmitter } from 'node:events';
-import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
+import { Scheduler, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
 import { VersionStats } from '../../src/batching/stats.js';
-import { RunError, WorkerDiedError, type RunResult, type WorkerPool } from '../../src/pool/pool.js';
+import { RunError, WorkerDiedError } from '../../src/pool/pool.js';
 import { ServeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensors/dtypes.js';
 import { fromNested } from '../../src/tensors/decode.js';
 import { toNested } from '../../src/tensors/encode.js';
 import { batchKey } from '../../src/tensors/batch.js';
 
-interface Call {
-  inputs: Record<string, Tensor>;
-  resolve: (r: RunResult) => void;
-  reject: (e: Error) => void;
-}
-
-/** A stand-in for WorkerPool: `idle` workers, each run() takes one until the test settles it. */
-class FakePool extends EventEmitter {
-  idle: number;
-  readonly calls: Call[] = [];
-  private readonly workers: number;
-  constructor(idle: number) {
-    super();
-    this.idle = idle;
-    this.workers = Math.max(1, idle);
-  }
-  idleCount(): number {
-    return this.idle;
-  }
-  /** Workers alive: as many as it started with (the fake never loses one). */
-  liveCount(): number {
-    return this.workers;
-  }
-  run(inputs: Record<string, Tensor>): Promise<RunResult> {
-    if (this.idle <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
-    this.idle--;
-    return new Promise<RunResult>((resolve, reject) => this.calls.push({ inputs, resolve, reject }));
-  }
-  /** A worker becomes available (finished, or a replacement loaded): like the real pool, emit 'idle'. */
-  freeWorker(): void {
-    this.idle++;
-    this.emit('idle');
-  }
-  /** Answers call i with y = 2·x (one output row per input row), then frees the worker. */
-  succeed(i: number): void {
-    const c = this.calls[i]!;
-    const x = c.inputs.x!;
-    const y = new Float32Array(x.data.length);
-    for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
-    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1 });
-    this.freeWorker();
-  }
-  /** The run fails with err; the worker stays (as for a run-error) unless `dead`. */
-  failRun(i: number, err: Error, dead = false): void {
-    this.calls[i]!.reject(err);
-    if (!dead) this.freeWorker();
-  }
-  asPool(): WorkerPool {
-    return this as unknown as WorkerPool;
-  }
-}
 
 /** Lets promise callbacks (the scheduler's .then handlers) run. */
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
