@@ -64,3 +64,27 @@ export class FakePool extends EventEmitter {
     return this as unknown as WorkerPool;
   }
 }
+
+/** Records how a promise settles, without leaving rejections unhandled. */
+export function track<T>(p: Promise<T>): { settled: () => boolean; value?: T; error?: unknown } {
+  const st: { done: boolean; value?: T; error?: unknown } = { done: false };
+  p.then(
+    (v) => {
+      st.done = true;
+      st.value = v;
+    },
+    (e: unknown) => {
+      st.done = true;
+      st.error = e;
+    },
+  );
+  return {
+    settled: () => st.done,
+    get value() {
+      return st.value;
+    },
+    get error() {
+      return st.error;
+    },
+  };
+}

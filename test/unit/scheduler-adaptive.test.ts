@@ -3,7 +3,7 @@
 // (real ones) cannot fire while a test awaits nothing but microtasks (settle), and each test
 // empties the queue at the end, which clears them.
 import t from 'tap';
-import { FakePool } from '../helpers/fake-pool.js';
+import { FakePool, track } from '../helpers/fake-pool.js';
 import { Scheduler, type InferenceResult, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
 import { ServeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensors/dtypes.js';
@@ -16,29 +16,6 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
-/** Records how a promise settles, without leaving rejections unhandled. */
-function track<T>(p: Promise<T>): { settled: () => boolean; value?: T; error?: unknown } {
-  const st: { done: boolean; value?: T; error?: unknown } = { done: false };
-  p.then(
-    (v) => {
-      st.done = true;
-      st.value = v;
-    },
-    (e: unknown) => {
-      st.done = true;
-      st.error = e;
-    },
-  );
-  return {
-    settled: () => st.done,
-    get value() {
-      return st.value;
-    },
-    get error() {
-      return st.error;
-    },
-  };
-}
 
 const isServeError = (e: unknown, code: string, status: number): boolean => e instanceof ServeError && e.code === code && e.status === status;
 const retryAfter = (e: unknown): string | undefined => (e instanceof ServeError ? e.headers['retry-after'] : undefined);

@@ -2,7 +2,7 @@
 // failures and retries, drained()) with a fake worker pool, an injected clock and, where the
 // scheduler's own timer must fire, @sinonjs/fake-timers: no test sleeps.
 import t from 'tap';
-import { FakePool } from '../helpers/fake-pool.js';
+import { FakePool, track } from '../helpers/fake-pool.js';
 import FakeTimers from '@sinonjs/fake-timers';
 import { Scheduler, type RejectReason, type SchedulerConfig } from '../../src/batching/scheduler.js';
 import { VersionStats } from '../../src/batching/stats.js';
@@ -54,29 +54,6 @@ function input(rows: number, base: number): { inputs: Record<string, Tensor>; ro
   return { inputs: { x }, rows, key: batchKey(x) };
 }
 
-/** Records how a promise settles, without leaving rejections unhandled. */
-function track<T>(p: Promise<T>): { settled: () => boolean; value?: T; error?: unknown } {
-  const st: { done: boolean; value?: T; error?: unknown } = { done: false };
-  p.then(
-    (v) => {
-      st.done = true;
-      st.value = v;
-    },
-    (e: unknown) => {
-      st.done = true;
-      st.error = e;
-    },
-  );
-  return {
-    settled: () => st.done,
-    get value() {
-      return st.value;
-    },
-    get error() {
-      return st.error;
-    },
-  };
-}
 
 function isServeError(e: unknown, code: string, status: number): boolean {
   return e instanceof ServeError && e.code === code && e.status === status;
