@@ -11,7 +11,7 @@ import { modelRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { Metrics } from './metrics.js';
-import { instrumentInferenceRequests } from './request-metrics.js';
+import { instrumentInferenceRequests, timeErrorAnswer } from './request-metrics.js';
 import { registerDocs } from './openapi.js';
 
 export interface Serving {
@@ -85,6 +85,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const e = toServeError(err, opts.bodyLimit);
     if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+    timeErrorAnswer(request, reply);
     return reply.code(e.status).send(errorPayload(e, false));
   });
   app.setNotFoundHandler((request) => {

@@ -2,7 +2,7 @@
 // requests_total / request_duration_seconds and a single structured log line: onResponse, or
 // the response's 'close' (status 499) when the client went away first. Routes opt in with
 // `config: { inference: true }` and fill the record once they know the model version.
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, onSendHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 import { BASE_VARIANT, UNRESOLVED, type Metrics } from './metrics.js';
 
 /**
@@ -68,16 +68,8 @@ export function instrumentInferenceRequests(app: FastifyInstance, metrics: Metri
     });
     done();
   };
-  // an error answer says how long the server spent on it (a refusal's cost, for clients and load
-  // tests); a computed answer's Server-Timing has its queue and compute times instead
-  const timeErrors = (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void => {
-    if (reply.statusCode >= 400) reply.header('server-timing', `total;dur=${reply.elapsedTime.toFixed(3)}`);
-    done(null, payload);
-  };
   app.addHook('onRoute', (route) => {
-    if (!route.config?.inference) return;
-    route.onRequest = [start as onRequestHookHandler, ...asArray(route.onRequest)];
-    route.onSend = [...asArray(route.onSend), timeErrors as onSendHookHandler];
+    if (route.config?.inference) route.onRequest = [start as onRequestHookHandler, ...asArray(route.onRequest)];
   });
 
   // a callback hook, not async: no promise per response
@@ -86,6 +78,15 @@ export function instrumentInferenceRequests(app: FastifyInstance, metrics: Metri
     if (rec !== null) finish(metrics, request, rec, reply.statusCode, reply.elapsedTime);
     done();
   });
+}
+
+/**
+ * Called by the error handlers: an inference route's error answer says how long the server spent
+ * on it (a refusal's cost, for clients and load tests); a computed answer's Server-Timing has its
+ * queue and compute times instead. Only error answers pay for it.
+ */
+export function timeErrorAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.inference !== null) reply.header('server-timing', `total;dur=${reply.elapsedTime.toFixed(3)}`);
 }
 
 function asArray<T>(hooks: T | T[] | undefined): T[] {

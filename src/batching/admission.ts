@@ -31,6 +31,9 @@ export function predictedDrainMs(b: Backlog, maxBatchSize: number, cost: (rows: 
 
 export type Admission = { admit: true } | { admit: false; predictedMs: number; retryAfterS: number };
 
+/** The one answer for every admitted request: no object per request. */
+const ADMITTED: Admission = Object.freeze({ admit: true });
+
 /**
  * A request of `rows` rows with `budgetMs` until its deadline is admitted when its predicted wait
  * plus its own batch's run fits in the budget. An unmeasured cost model admits everything (the
@@ -40,7 +43,7 @@ export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: 
   const runMs = cost(maxBatchSize > 0 ? Math.min(maxBatchSize, Math.max(rows, b.rowsAhead + rows)) : rows);
   const waitMs = predictedWaitMs(b, maxBatchSize, cost);
   const predictedMs = waitMs + runMs;
-  if (!Number.isFinite(predictedMs) || predictedMs <= budgetMs) return { admit: true };
+  if (!Number.isFinite(predictedMs) || predictedMs <= budgetMs) return ADMITTED;
   const drainS = predictedDrainMs(b, maxBatchSize, cost) / 1000;
   return { admit: false, predictedMs, retryAfterS: Math.max(1, Math.ceil(drainS)) };
 }

@@ -72,7 +72,7 @@ const WAIT_GAIN = 1.05;
 
 export function decide(q: QueueView, idleWorkers: number, now: number, cfg: BatchingPolicyConfig, est: Estimates): Decision {
   const nextDeadline = q.earliestDeadline();
-  if (nextDeadline <= now) return { expire: true, waitMs: 0, expectRows: 0 };
+  if (nextDeadline <= now) return EXPIRE;
   if (q.length === 0 || idleWorkers <= 0) return wait(nextDeadline - now);
 
   let head = q.head()!;
@@ -85,24 +85,30 @@ export function decide(q: QueueView, idleWorkers: number, now: number, cfg: Batc
     first = urgent;
   }
   const key = head.key;
-  const go = (maxRows: number): Decision => ({ expire: false, dispatch: first ? { key, maxRows, first } : { key, maxRows }, waitMs: 0, expectRows: 0 });
-  if (cfg.maxBatchSize <= 0) return go(0);
+  if (cfg.maxBatchSize <= 0) return go(key, 0, first);
 
   const max = cfg.maxBatchSize;
   const rows = q.keyRows(key);
-  if (rows >= max) return go(max);
+  if (rows >= max) return go(key, max, first);
   // Triton's rule: the largest preferred size the queued rows reach is cut and sent at once
   const preferred = largestPreferred(cfg.preferredBatchSizes, rows, max);
-  if (preferred > 0) return go(preferred);
-  if (first) return go(max);
+  if (preferred > 0) return go(key, preferred, first);
+  if (first) return go(key, max, first);
 
   const waited = now - q.oldestOf(key);
   if (cfg.policy === 'static') {
-    if (waited >= cfg.maxQueueDelayMs) return go(max);
+    if (waited >= cfg.maxQueueDelayMs) return go(key, max);
     return wait(Math.min(cfg.maxQueueDelayMs - waited, nextDeadline - now));
   }
   const bet = adaptiveWait(rows, max, waited, nextDeadline - now, cfg, est);
-  return bet ? { expire: false, waitMs: bet.waitMs, expectRows: bet.rows } : go(max);
+  return bet ? { expire: false, waitMs: bet.waitMs, expectRows: bet.rows } : go(key, max);
+}
+
+/** Read-only: the scheduler never changes a decision. */
+const EXPIRE: Decision = Object.freeze({ expire: true, waitMs: 0, expectRows: 0 });
+
+function go(key: string, maxRows: number, first?: PendingRequest): Decision {
+  return { expire: false, dispatch: first ? { key, maxRows, first } : { key, maxRows }, waitMs: 0, expectRows: 0 };
 }
 
 function wait(ms: number): Decision {

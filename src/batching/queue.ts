@@ -117,25 +117,21 @@ export class RequestQueue<T extends Queued> {
   }
 
   push(item: T): void {
-    item.ticket = this.nextTicket++;
-    item.arrival ??= item.ticket;
-    this.lane(item).items.push(item, item.ticket);
-    this.added(item);
+    this.enter(item, false);
   }
 
   /** Back at the head of its lane (a rerun after a worker died or a batch was split). */
   unshift(item: T): void {
-    item.ticket = this.nextTicket++;
-    item.arrival ??= item.ticket;
-    this.lane(item).items.unshift(item, item.ticket);
-    this.added(item);
+    this.enter(item, true);
   }
 
   /** Takes a request out wherever it is (a cancellation); false when it had already left. */
   remove(item: T): boolean {
     if (item.heapAt < 0) return false;
+    const lanes = this.lanes.get(item.key);
     this.heapRemove(item);
-    this.removed(item);
+    this.removed(item, lanes?.[this.levelOf(item)]);
+    if (lanes) this.dropIfTransient(item.key);
     return true;
   }
 
@@ -211,7 +207,7 @@ export class RequestQueue<T extends Queued> {
           if (batch.length > 0 && rows + h.rows > maxRows) break outer;
           lane.items.shift();
           this.heapRemove(h);
-          this.removed(h);
+          this.removed(h, lane);
           batch.push(h);
           rows += h.rows;
         }
@@ -235,7 +231,7 @@ export class RequestQueue<T extends Queued> {
       lanes = Array.from({ length: this.levels }, () => ({ items: new Deque<T>(), rows: 0, count: 0 }));
       this.lanes.set(item.key, lanes);
     }
-    return lanes[Math.min(this.levels - 1, Math.max(0, item.level))]!;
+    return lanes[this.levelOf(item)]!;
   }
 
   /** The lane's first live request, sweeping gone ones off its head. */
@@ -247,8 +243,12 @@ export class RequestQueue<T extends Queued> {
     }
   }
 
-  private added(item: T): void {
+  private enter(item: T, atHead: boolean): void {
+    item.ticket = this.nextTicket++;
+    item.arrival ??= item.ticket;
     const lane = this.lane(item);
+    if (atHead) lane.items.unshift(item, item.ticket);
+    else lane.items.push(item, item.ticket);
     lane.rows += item.rows;
     lane.count++;
     this.levelRows[this.levelOf(item)]! += item.rows;
@@ -256,16 +256,14 @@ export class RequestQueue<T extends Queued> {
     this.heapPush(item);
   }
 
-  private removed(item: T): void {
-    const lanes = this.lanes.get(item.key);
-    const lane = lanes?.[this.levelOf(item)];
+  /** The counts, once an item left the heap; `lane` is its lane (absent once drain() cleared the lanes). */
+  private removed(item: T, lane: Lane<T> | undefined): void {
     if (lane) {
       lane.rows -= item.rows;
       lane.count--;
     }
     this.levelRows[this.levelOf(item)]! -= item.rows;
     this.liveRows -= item.rows;
-    if (lanes) this.dropIfTransient(item.key);
   }
 
   private levelOf(item: T): number {

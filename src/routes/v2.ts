@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
+import { timeErrorAnswer } from '../request-metrics.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
 import { modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
@@ -37,6 +38,7 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     // logged as /v1 logs them (by catalogue status): a full queue is load, not a server fault
     if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+    timeErrorAnswer(request, reply);
     return reply.code(status).send(errorPayload(e, true));
   });
   app.setNotFoundHandler((request, reply) => {
