@@ -23,6 +23,8 @@ export interface CurvePoint {
   max: number;
   /** Rows per execution over the step (GET /v1/models stats before and after). */
   meanBatch?: number;
+  /** Which pass over the rates this step was (1-based). */
+  round: number;
 }
 
 export interface KneeEntry {
@@ -37,35 +39,38 @@ function options(url: string, model: string, flags: string[]) {
 
 /**
  * Offers each rate to every server in turn (a step of stepS at a constant rate, open loop, latency
- * from each request's due time); `pauseMs` between steps lets a backlog drain. The servers' order
- * shifts by one at each rate, so that no server always goes first (drift, a previous backlog).
+ * from each request's due time), `rounds` passes over the rates; `pauseMs` between steps lets a
+ * backlog drain. The servers' order shifts by one at each rate and each round, so that no server
+ * always goes first (drift, a previous backlog).
  */
 export async function latencyCurve(
   model: string,
   servers: { mode: string; server: ChildServer }[],
   rates: number[],
-  o: { stepS: number; timeoutS: number; pauseMs: number; beforeStep?: () => Promise<void> },
+  o: { stepS: number; timeoutS: number; pauseMs: number; rounds: number; beforeStep?: () => Promise<void> },
   log: (line: string) => void,
 ): Promise<CurvePoint[]> {
   const prepared = new Map<string, Prepared>();
   for (const s of servers) prepared.set(s.mode, await prepare(options(s.server.url, model, [])));
   const out: CurvePoint[] = [];
-  for (const [k, rate] of rates.entries()) {
-    for (let j = 0; j < servers.length; j++) {
-      const s = servers[(j + k) % servers.length]!;
-      await o.beforeStep?.();
-      const lo = options(s.server.url, model, ['--rate', String(rate), '--duration', `${o.stepS}s`, '--timeout', `${o.timeoutS}s`]);
-      const v0 = await modelView(s.server.url, model).catch(() => undefined);
-      const r = await runOnce(lo, prepared.get(s.mode)!);
-      const v1 = await modelView(s.server.url, model).catch(() => undefined);
-      const batch = batchDelta(v0?.stats ?? null, v1?.stats ?? null);
-      const q = r.requests;
-      const due = q.sent + q.dropped;
-      const l = r.latencyMs;
-      const p: CurvePoint = { model, mode: s.mode, rate, achieved: r.rate.achieved, sent: q.sent, errorRate: due ? (q.errors + q.timeouts + q.dropped) / due : 0, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, ...(batch ? { meanBatch: batch.mean } : {}) };
-      out.push(p);
-      log(`  curve     ${model.padEnd(9)} ${s.mode.padEnd(14)} ${String(rate).padStart(7)} req/s offered  ${p.achieved.toFixed(1).padStart(8)} answered  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms${batch ? `  batch ${batch.mean.toFixed(1)}` : ''}${p.errorRate > 0 ? `  errors ${(p.errorRate * 100).toFixed(1)} %` : ''}`);
-      await new Promise((r) => setTimeout(r, o.pauseMs));
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const [k, rate] of rates.entries()) {
+      for (let j = 0; j < servers.length; j++) {
+        const s = servers[(j + k + round - 1) % servers.length]!;
+        await o.beforeStep?.();
+        const lo = options(s.server.url, model, ['--rate', String(rate), '--duration', `${o.stepS}s`, '--timeout', `${o.timeoutS}s`]);
+        const v0 = await modelView(s.server.url, model).catch(() => undefined);
+        const r = await runOnce(lo, prepared.get(s.mode)!);
+        const v1 = await modelView(s.server.url, model).catch(() => undefined);
+        const batch = batchDelta(v0?.stats ?? null, v1?.stats ?? null);
+        const q = r.requests;
+        const due = q.sent + q.dropped;
+        const l = r.latencyMs;
+        const p: CurvePoint = { model, mode: s.mode, rate, round, achieved: r.rate.achieved, sent: q.sent, errorRate: due ? (q.errors + q.timeouts + q.dropped) / due : 0, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, ...(batch ? { meanBatch: batch.mean } : {}) };
+        out.push(p);
+        log(`  curve     ${model.padEnd(9)} ${s.mode.padEnd(14)} round ${round} ${String(rate).padStart(7)} req/s offered  ${p.achieved.toFixed(1).padStart(8)} answered  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms${batch ? `  batch ${batch.mean.toFixed(1)}` : ''}${p.errorRate > 0 ? `  errors ${(p.errorRate * 100).toFixed(1)} %` : ''}`);
+        await new Promise((r) => setTimeout(r, o.pauseMs));
+      }
     }
   }
   return out;

@@ -3,7 +3,7 @@
 // (docs/bench/), drawn by svg-chart.ts. Returns the relative paths the markdown embeds.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Results } from './results.js';
+import { curveMedians, type Results } from './results.js';
 import { lineChart, type Series } from './svg-chart.js';
 
 export interface Plots {
@@ -20,12 +20,13 @@ function subtitle(r: Results): string {
 export function latencyChart(r: Results): string | undefined {
   if (!r.curve.length) return undefined;
   const model = r.curve[0]!.model;
-  const series: Series[] = [...new Set(r.curve.map((p) => p.mode))].map((mode) => ({
+  const medians = curveMedians(r.curve);
+  const series: Series[] = [...new Set(medians.map((p) => p.mode))].map((mode) => ({
     name: `${mode} p99`,
-    points: r.curve.filter((p) => p.mode === mode).map((p) => [p.rate, p.p99] as const),
+    points: medians.filter((p) => p.mode === mode).sort((a, b) => a.rate - b.rate).map((p) => [p.rate, p.p99] as const),
   }));
   return lineChart({
-    title: `${model}: p99 latency vs offered rate, per batching policy (open loop)`,
+    title: `${model}: p99 latency vs offered rate, per batching policy (open loop, median of ${r.settings.curveRounds} rounds)`,
     subtitle: subtitle(r),
     xLabel: 'offered rate (req/s, log scale); latency counted from each request\'s due time',
     yLabel: 'p99 latency (ms, log scale)',

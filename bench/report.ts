@@ -7,6 +7,7 @@ import { poisonReport } from './poison.js';
 import { CURVE_FRACTIONS, type CurvePoint } from './open-loop.js';
 import { goodput, rejectedShare, type LaneResult, type RunSide, type TimingSummary } from './overload.js';
 import {
+  curveMedians,
   BUSY_CORES,
   ceilingFor,
   curveRatios,
@@ -308,8 +309,15 @@ function capacityText(r: Results): string {
 /** Open loop: latency percentiles at each offered rate, per batching policy. */
 function curveSection(r: Results, plots: Plots): string {
   const modes = [MODE_ADAPTIVE, MODE_STATIC_0, MODE_STATIC_2];
-  const at = (mode: string, rate: number): CurvePoint | undefined => r.curve.find((p) => p.mode === mode && p.rate === rate);
+  const medians = curveMedians(r.curve);
+  const at = (mode: string, rate: number): CurvePoint | undefined => medians.find((p) => p.mode === mode && p.rate === rate);
   const ratios = new Map(curveRatios(r).map((x) => [x.rate, x.ratio]));
+  const roundsOf = (mode: string, rate: number): string =>
+    r.curve
+      .filter((p) => p.mode === mode && p.rate === rate)
+      .sort((a, b) => a.round - b.round)
+      .map((p) => f(p.p99, 1))
+      .join(', ');
   const cap = r.capacity?.reqPerS;
   const side = [...new Set(r.curve.map((p) => p.rate))]
     .sort((a, b) => a - b)
@@ -321,25 +329,25 @@ function curveSection(r: Results, plots: Plots): string {
       const errs = modes.map((m) => pct(at(m, rate)?.errorRate)).join(' / ');
       const s0 = at(MODE_STATIC_0, rate);
       const s2 = at(MODE_STATIC_2, rate);
-      return [`${rate}${cap ? ` (${pct(rate / cap)})` : ''}`, ...cells, ratios.has(rate) ? `**${f(ratios.get(rate), 2)}**` : '–', s0 && s2 ? f(s0.p99 / s2.p99, 2) : '–', errs];
+      return [`${rate}${cap ? ` (${pct(rate / cap)})` : ''}`, ...cells, ratios.has(rate) ? `**${f(ratios.get(rate), 2)}**` : '–', s0 && s2 ? f(s0.p99 / s2.p99, 2) : '–', errs, modes.map((m) => roundsOf(m, rate)).join(' / ')];
     });
   const rows = [...r.curve]
-    .sort((a, b) => a.rate - b.rate || a.mode.localeCompare(b.mode))
-    .map((p) => [String(p.rate), p.mode, f(p.achieved, 1), f(p.p50, 1), f(p.p90, 1), f(p.p99, 1), f(p.p999, 1), f(p.max, 1), f(p.meanBatch, 2), pct(p.errorRate)]);
+    .sort((a, b) => a.rate - b.rate || a.mode.localeCompare(b.mode) || a.round - b.round)
+    .map((p) => [String(p.rate), p.mode, String(p.round), f(p.achieved, 1), f(p.p50, 1), f(p.p90, 1), f(p.p99, 1), f(p.p999, 1), f(p.max, 1), f(p.meanBatch, 2), pct(p.errorRate)]);
   const fr = CURVE_FRACTIONS.map((x) => `${Math.round(x * 100)}`).join(', ');
   return [
     `\`npm run load\`'s open loop (load/runner) against ${r.curve[0]?.model ?? 'heavy-mlp'} served three ways, all up at once: **${MODE_ADAPTIVE}** is the default config (no config.json: a batch waits for more rows only when the cost model says the wait pays), **${MODE_STATIC_0}** is \`{"dynamicBatching": {"maxQueueDelayMs": 0}}\` (a batch goes as soon as a worker is free, with what is queued) and **${MODE_STATIC_2}** is \`{"dynamicBatching": {"maxQueueDelayMs": 2}}\` (the earlier default: the oldest request waits up to 2 ms for company). ` +
-      `Offered rates: ${fr} % of one capacity for all three, so that they see the same rates: ${capacityText(r)}. Each rate is sent to each server in turn for ${r.settings.curveStepS} s (\`BENCH_CURVE_STEP_S\`), the servers' order shifting by one at each rate, 1.5 s pause after each step; requests on a fixed schedule whatever the answers, latency from each request's due time (so queueing, in the server or in the client, counts), 5 s timeout. ` +
-      `Batching off is not in the curve, to keep the bench within its time budget (3 servers × ${CURVE_FRACTIONS.length} rates take ≈ ${f((modes.length * CURVE_FRACTIONS.length * (r.settings.curveStepS + 1.5)) / 60, 1)} min already); its closed-loop figures are in the heavy-mlp table. *errors* counts rejections (429), timeouts and dropped requests among those due; latency percentiles are over the answered ones; *batch* is rows per execution over the step (\`/v1/models\` stats). ` +
-      `The target takes, at each rate, adaptive's p99 over the lower of the two static p99s, and reports the worst rate. One step per rate and server: at the lowest rates a p99 is the few slowest of a few hundred answers, so a single step can move it by tens of per cent on this shared machine; and the lower of two noisy p99s sits below either's typical value, so even three identical servers would miss 1.1× at some rates. The *static 0 p99 / static 2 p99* column shows how far two policies' steps drift apart at the same rate.`,
+      `Offered rates: ${fr} % of one capacity for all three, so that they see the same rates: ${capacityText(r)}. Each rate is sent to each server in turn for ${r.settings.curveStepS} s (\`BENCH_CURVE_STEP_S\`), in ${r.settings.curveRounds} passes over the rates (\`BENCH_CURVE_ROUNDS\`), the servers' order shifting by one at each rate and each pass, 1 s pause after each step; a server's figures at a rate are those of its step with the median p99; requests on a fixed schedule whatever the answers, latency from each request's due time (so queueing, in the server or in the client, counts), 5 s timeout. ` +
+      `Batching off is not in the curve, to keep the bench within its time budget (3 servers × ${CURVE_FRACTIONS.length} rates × ${r.settings.curveRounds} passes take ≈ ${f((modes.length * CURVE_FRACTIONS.length * r.settings.curveRounds * (r.settings.curveStepS + 1)) / 60, 1)} min already); its closed-loop figures are in the heavy-mlp table. *errors* counts rejections (429), timeouts and dropped requests among those due; latency percentiles are over the answered ones; *batch* is rows per execution over the step (\`/v1/models\` stats). ` +
+      `The target takes, at each rate, adaptive's median p99 over the lower of the two static median p99s, and reports the worst rate. At the lowest rates a p99 is the few slowest of a few hundred answers, so a single step can move it by tens of per cent on this shared machine (the *p99 per pass* column); and the lower of two noisy p99s sits below either's typical value. The *static 0 p99 / static 2 p99* column shows how far two policies drift apart at the same rate.`,
     '',
     ...(plots.latencyVsRate ? [`![p99 latency vs offered rate](${plots.latencyVsRate})`, ''] : []),
-    table(['offered req/s (of capacity)', `${MODE_ADAPTIVE} p50 / p99 ms`, 'batch', `${MODE_STATIC_0} p50 / p99 ms`, 'batch', `${MODE_STATIC_2} p50 / p99 ms`, 'batch', 'adaptive p99 / best static p99', 'static 0 p99 / static 2 p99', 'errors (adaptive / static 0 / static 2)'], side),
+    table(['offered req/s (of capacity)', `${MODE_ADAPTIVE} p50 / p99 ms`, 'batch', `${MODE_STATIC_0} p50 / p99 ms`, 'batch', `${MODE_STATIC_2} p50 / p99 ms`, 'batch', 'adaptive p99 / best static p99', 'static 0 p99 / static 2 p99', 'errors (adaptive / static 0 / static 2)', 'p99 per pass ms (adaptive / static 0 / static 2)'], side),
     '',
     ...(r.curveCapacity.length ? [`Capacity rows (closed loop, c=${topConcurrency(r)}, one per server, before the curve):`, '', measurementTable(r, r.curveCapacity), ''] : []),
-    'Detail (same steps):',
+    'Detail (every step):',
     '',
-    table(['offered req/s', 'server', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'batch', 'errors'], rows),
+    table(['offered req/s', 'server', 'pass', 'answered req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'batch', 'errors'], rows),
   ].join('\n');
 }
 

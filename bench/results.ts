@@ -61,6 +61,8 @@ export interface Results {
     heavySizes: number[];
     /** Open-loop steps: seconds per offered rate (curve, knee), and the knee's p99 limit. */
     curveStepS: number;
+    /** Passes over the curve's rates; a rate's point per server is the median-p99 step. */
+    curveRounds: number;
     kneeStepS: number;
     kneeP99Ms: number;
     /** Seconds per open-loop step of the overload and priority sections. */
@@ -279,9 +281,28 @@ export function targets(r: Results): Target[] {
 const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '–');
 const pctText = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(x < 0.1 ? 2 : 1)} %` : '–');
 
+/**
+ * One point per server and rate over the rounds: the step with the median p99 (the lower middle
+ * for an even count), so that one disturbed step does not decide a rate.
+ */
+export function curveMedians(points: readonly CurvePoint[]): CurvePoint[] {
+  const groups = new Map<string, CurvePoint[]>();
+  for (const p of points) {
+    const k = `${p.mode}\u0000${p.rate}`;
+    const g = groups.get(k);
+    if (g) g.push(p);
+    else groups.set(k, [p]);
+  }
+  return [...groups.values()].map((g) => {
+    const sorted = [...g].sort((a, b) => a.p99 - b.p99 || a.round - b.round);
+    return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  });
+}
+
 /** Per offered rate: adaptive p99 / the better static p99, when all three were measured there. */
 export function curveRatios(r: Results): { rate: number; ratio: number; adaptive: CurvePoint; static0: CurvePoint; static2: CurvePoint }[] {
-  const at = (mode: string, rate: number): CurvePoint | undefined => r.curve.find((p) => p.mode === mode && p.rate === rate);
+  const medians = curveMedians(r.curve);
+  const at = (mode: string, rate: number): CurvePoint | undefined => medians.find((p) => p.mode === mode && p.rate === rate);
   const out = [];
   for (const rate of [...new Set(r.curve.map((p) => p.rate))].sort((a, b) => a - b)) {
     const adaptive = at(MODE_ADAPTIVE, rate);

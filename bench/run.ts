@@ -98,6 +98,8 @@ function logSide(x: RunSide): void {
   log(`  ${''.padEnd(24)} server main thread ${share(x.serverCpu?.mainS, x.serverCpu?.wallS)}, other threads ${share(x.serverCpu?.otherS, x.serverCpu?.wallS)}, client ${share(x.clientCpu && x.clientCpu.mainS + x.clientCpu.otherS, x.clientCpu?.wallS)} of a core; client event-loop delay p99 ${x.clientLagMs.p99.toFixed(1)} ms, max ${x.clientLagMs.max.toFixed(1)} ms`);
 }
 
+/** Pause after each curve step, so that a backlog drains before the next server's step. */
+const CURVE_PAUSE_MS = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 
 /** An onnx-serve answer must carry one output row of the model's output width. */
@@ -268,7 +270,7 @@ async function main(): Promise<void> {
           // one capacity for all three, so that they are offered the same rates: the best of them
           const best = r.curveCapacity.reduce((a, b) => (b.load.reqPerS > a.load.reqPerS ? b : a));
           r.capacity = { reqPerS: best.load.reqPerS, from: `the best of the three policies' closed-loop rows at c=${c} in section curve (${best.mode})` };
-          r.curve.push(...(await latencyCurve(h.name, servers, curveRates(r.capacity.reqPerS), { stepS: s.curveStepS, timeoutS: 5, pauseMs: 1500, beforeStep: quiet }, log)));
+          r.curve.push(...(await latencyCurve(h.name, servers, curveRates(r.capacity.reqPerS), { stepS: s.curveStepS, timeoutS: 5, pauseMs: CURVE_PAUSE_MS, rounds: s.curveRounds, beforeStep: quiet }, log)));
         } finally {
           await Promise.all(servers.map((x) => x.server.stop()));
         }

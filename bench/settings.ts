@@ -40,6 +40,7 @@ export function settings(): Results['settings'] {
     rounds: Math.floor(envNumber('BENCH_ROUNDS', 3, 1)),
     heavySizes,
     curveStepS: envNumber('BENCH_CURVE_STEP_S', 3, 0.5),
+    curveRounds: Math.floor(envNumber('BENCH_CURVE_ROUNDS', 3, 1)),
     kneeStepS: envNumber('BENCH_KNEE_STEP_S', 3, 0.5),
     kneeP99Ms: envNumber('BENCH_KNEE_P99_MS', 100, 1),
     overloadStepS: envNumber('BENCH_OVERLOAD_STEP_S', 4, 0.5),
