@@ -180,16 +180,6 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: `${PREFIX}admission_slack_ratio`,
-      help: 'What admission multiplies its predicted time to answer by: the running 95th percentile of actual / predicted over requests admitted near their deadline (1 until measured)',
-      labelNames: MV_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const mv of versions()) if (mv.scheduler) this.labels(mv.name, mv.version, mv.variant ?? BASE_VARIANT).set(mv.scheduler.slack.factor);
-      },
-    });
-    new Gauge({
       name: `${PREFIX}model_load_duration_seconds`,
       help: 'Seconds the last successful load of this model version took (workers spawned, sessions created, warm-up run)',
       labelNames: MV_LABELS,

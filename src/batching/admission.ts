@@ -1,8 +1,7 @@
 // Admission, pure: how long a new request would wait before its batch starts, from the cost
 // model and the work ahead of it (the remaining predicted time of the running batches and the
 // rows queued at its level or above, spread over the workers as full batches), and so whether it
-// can finish by its deadline; the Retry-After of a refusal, from the predicted drain time; and
-// the slack that learns how far real answers run past those predictions.
+// can finish by its deadline; and the Retry-After of a refusal, from the predicted drain time.
 
 export interface Backlog {
   /** Rows queued that a request of this level waits behind (its own level and more urgent ones). */
@@ -45,45 +44,17 @@ const ADMITTED: Admission = Object.freeze({ admit: true });
 
 /**
  * A request of `rows` rows with `budgetMs` until its deadline is admitted when its predicted wait
- * plus its own batch's run, times `slack` (what real answers have taken against predictions),
- * fits in the budget. An unmeasured cost model admits everything (the count limit still holds),
+ * plus its own batch's run fits in the budget. An unmeasured cost model admits everything (the count limit still holds),
  * and so does an idle server (nothing ahead, nothing running), whatever its predictions say.
  * Retry-After is the predicted drain time, whole seconds, at least 1.
  */
-export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: number, cost: (rows: number) => number, slack = 1): Admission {
-  // nothing queued ahead and nothing running: refusing could only starve the cost model and the
-  // slack of the runs that would correct them, so an idle server always takes the request
+export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: number, cost: (rows: number) => number): Admission {
+  // nothing queued ahead and nothing running: refusing could only starve the cost model of the
+  // runs that would correct it (one spoilt by a cold burst refused everything), so an idle
+  // server always takes the request
   if (b.rowsAhead === 0 && b.runningBatches === 0) return ADMITTED;
-  const predictedMs = predictedFinishMs(b, rows, maxBatchSize, cost) * slack;
+  const predictedMs = predictedFinishMs(b, rows, maxBatchSize, cost);
   if (!Number.isFinite(predictedMs) || predictedMs <= budgetMs) return ADMITTED;
-  const drainS = (predictedDrainMs(b, maxBatchSize, cost) * slack) / 1000;
+  const drainS = predictedDrainMs(b, maxBatchSize, cost) / 1000;
   return { admit: false, predictedMs, retryAfterS: Math.max(1, Math.ceil(drainS)) };
-}
-
-/** The quantile of actual / predicted that the slack tracks: 1 answer in 20 may still run past it. */
-const SLACK_QUANTILE = 0.95;
-/** Step of the estimate per observation; up by STEP·q past it, down by STEP·(1 − q) under it. */
-const SLACK_STEP = 0.01;
-const SLACK_MIN = 0.5;
-const SLACK_MAX = 4;
-/** Only predictions that used at least this share of their budget teach it: where admission decides. */
-const SLACK_NEAR_BUDGET = 0.25;
-
-/**
- * How far real answers run past admission's predictions: a running 95th percentile of actual /
- * predicted time to answer, over admitted requests whose prediction came near their budget (a
- * stochastic quantile estimate: O(1) memory and time, and it follows the load as it changes).
- * What the cost model cannot see shows up here: gaps between runs while the main thread is busy
- * with HTTP and JSON, runs that slow down when the cores are shared. Pure: no clock of its own.
- */
-export class AdmissionSlack {
-  /** The multiplier admission applies to its predictions (1 until answers say otherwise). */
-  factor = 1;
-
-  /** One admitted request's outcome: its predicted and actual time from admission to answer (or expiry). */
-  observe(predictedMs: number, actualMs: number, budgetMs: number): void {
-    if (!(predictedMs > 0) || !(actualMs >= 0) || predictedMs < SLACK_NEAR_BUDGET * budgetMs) return;
-    const late = actualMs > predictedMs * this.factor ? 1 : 0;
-    this.factor = Math.min(SLACK_MAX, Math.max(SLACK_MIN, this.factor + SLACK_STEP * (late - (1 - SLACK_QUANTILE))));
-  }
 }

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { decide, type BatchingPolicyConfig, type Decision, type Estimates } from './policy.js';
 import { RequestQueue, type Queued } from './queue.js';
 import { Arrivals } from './arrivals.js';
-import { AdmissionSlack, admit, predictedDrainMs, predictedFinishMs, type Backlog } from './admission.js';
+import { admit, predictedDrainMs, type Backlog } from './admission.js';
 import { CostModel } from './cost-model.js';
 import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
 import type { Tensor } from '../tensors/dtypes.js';
@@ -59,8 +59,6 @@ interface QueueItem extends Queued {
   /** Its queue time was reported (at its first dispatch; a rerun is not a second wait). */
   queueReported: boolean;
   startedAt: number; // the scheduler's clock at enqueue, for queue time
-  /** Admission's prediction of its time to answer (ms, before the slack), which its outcome teaches the slack. */
-  predictedMs: number;
 }
 
 export interface EnqueueOptions {
@@ -93,8 +91,6 @@ export class Scheduler {
   /** Run time against rows, seeded at load and kept current by every run. */
   readonly cost = new CostModel();
   readonly arrivals = new Arrivals();
-  /** How far answers run past admission's predictions: admission scales its predictions by it. */
-  readonly slack = new AdmissionSlack();
   private readonly estimates: Estimates;
   private readonly backlog: Backlog = { rowsAhead: 0, rowsQueued: 0, runningMs: 0, runningBatches: 0, workers: 1 };
   private readonly costOf = (rows: number): number => this.cost.predict(rows);
@@ -139,8 +135,7 @@ export class Scheduler {
     }
     const now = this.now();
     // the queue is bounded by predicted wait too: a request that cannot be answered in time is refused now, not expired later
-    const backlog = this.fillBacklog(level);
-    const verdict = admit(backlog, opts.rows, opts.timeoutMs, this.rules.maxBatchSize, this.costOf, this.slack.factor);
+    const verdict = admit(this.fillBacklog(level), opts.rows, opts.timeoutMs, this.rules.maxBatchSize, this.costOf);
     if (!verdict.admit) {
       return this.refuse(
         `the queue ahead is predicted to take ${Math.round(verdict.predictedMs)} ms, more than the ${Math.round(opts.timeoutMs)} ms left before this request's deadline; retry after ${verdict.retryAfterS} s or with a longer x-request-timeout-ms`,
@@ -162,7 +157,6 @@ export class Scheduler {
         retried: false,
         queueReported: false,
         startedAt: now,
-        predictedMs: predictedFinishMs(backlog, opts.rows, this.rules.maxBatchSize, this.costOf),
       };
       if (opts.signal) {
         item.signal = opts.signal;
@@ -247,7 +241,6 @@ export class Scheduler {
   private expire(now: number): void {
     for (let item = this.queue.popExpired(now); item; item = this.queue.popExpired(now)) {
       this.detach(item);
-      this.slack.observe(item.predictedMs, now - item.startedAt, item.deadline - item.enqueuedAt);
       this.observer.rejected?.('timeout');
       this.failed(item);
       item.reject(new ServeError('QUEUE_TIMEOUT', `the request waited ${Math.round(this.now() - item.enqueuedAt)} ms in the queue, past its deadline; it was not computed`));
@@ -330,7 +323,6 @@ export class Scheduler {
     const answeredAt = this.now();
     batch.forEach((item, i) => {
       this.detach(item);
-      this.slack.observe(item.predictedMs, answeredAt - item.startedAt, item.deadline - item.enqueuedAt);
       this.observer.answered?.(answeredAt - item.startedAt, dispatchedAt - item.startedAt, computeMs);
       item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
     });

@@ -34,7 +34,7 @@ const modelsSchema = {
             outputs: { type: 'array', items: tensorSignature },
             batching: obj('maxBatchSize and the dynamic batching settings (`policy` adaptive or static, `latencyTargetMs`, `priorityLevels`…); null until the model is loaded.', true),
             costModel: obj(
-              "The cost model: predicted run time (dispatch to result) against rows, as a fitted line (`linear`: fixedMs + perRowMs·rows) and a table by batch-size bucket, each predictor's mean relative error, and the one in use. Seeded at load, updated by every run. `admissionSlack`: the running 95th percentile of actual / predicted time to answer near the deadline, by which admission scales its predictions. Null until loaded.",
+              "The cost model: predicted run time (dispatch to result) against rows, as a fitted line (`linear`: fixedMs + perRowMs·rows) and a table by batch-size bucket, each predictor's mean relative error, and the one in use. Seeded at load, updated by every run; null until loaded.",
               true,
             ),
             unbatched: { type: 'string', description: 'Why the model does not batch (maxBatchSize 0): a 0-d input, a batch that is not dimension 0, an output that does not follow the rows, or config.json.' },
@@ -125,7 +125,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         batching: mv.batching ?? null,
         ...(mv.unbatchedReason ? { unbatched: mv.unbatchedReason } : {}),
         warmup: mv.warmup ?? null,
-        costModel: mv.scheduler ? { ...mv.scheduler.cost.view(), admissionSlack: Math.round(mv.scheduler.slack.factor * 1000) / 1000 } : null,
+        costModel: mv.scheduler?.cost.view() ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
         variants: [...mv.variants.values()].map((v) => ({

@@ -13,7 +13,7 @@ const row = (seed: number): number[] => Array.from(seededFloats(8, seed));
 
 interface VersionView {
   batching: Record<string, unknown>;
-  costModel: { using: string; linear: { fixedMs: number; perRowMs: number } | null; table: { upTo: number }[]; runs: number; seeded: number; admissionSlack: number } | null;
+  costModel: { using: string; linear: { fixedMs: number; perRowMs: number } | null; table: { upTo: number }[]; runs: number; seeded: number } | null;
 }
 async function version(base: string, model: string): Promise<VersionView> {
   const body = (await getJson(`${base}/v1/models`)).body as { models: { name: string; versions: VersionView[] }[] };
@@ -31,7 +31,6 @@ t.test('the adaptive policy is the default, with a cost model seeded at load and
   t.ok(v.costModel && v.costModel.seeded >= 6, `seeded at load at batch sizes 1..32 (${v.costModel?.seeded})`);
   t.ok(v.costModel?.linear && v.costModel.linear.fixedMs >= 0 && v.costModel.linear.perRowMs >= 0, 'a fitted line');
   t.ok((v.costModel?.table.length ?? 0) >= 6, 'and a table by batch-size bucket');
-  t.equal(v.costModel?.admissionSlack, 1, "admission's slack starts at 1, before any answer near a deadline");
   t.equal((await version(served.url, 'fixed')).batching.policy, 'static', 'an explicit maxQueueDelayMs is the static rule');
 
   for (let i = 0; i < 25; i++) t.equal((await postJson(`${served.url}/v1/predict`, { model: 'mlp', inputs: { input: [row(i)] } })).status, 200);
@@ -43,7 +42,6 @@ t.test('the adaptive policy is the default, with a cost model seeded at load and
   t.ok(value('cost_predicted_seconds_total') > 0, 'predicted run time is counted');
   t.ok(value('cost_measured_seconds_total') > 0, 'beside the measured one');
   t.ok(value('cost_error_ratio_count') >= 25, 'and each run\'s error');
-  t.equal(value('admission_slack_ratio'), 1, 'the slack is a gauge; these answers came far from their 10 s deadline and taught it nothing');
   t.match(metrics, /^onnx_serve_predicted_drain_seconds\{model="mlp",version="1",variant=""\} \S+$/m, 'the predicted drain time is a gauge');
 });
 
