@@ -172,12 +172,17 @@ t.test('adaptive: dispatch at once when no rows are expected, or nothing is meas
   t.ok(decide(queueOf(ones(1)), 1, 0, c, line(0.1, 0.002, 2.5)).dispatch, 'a cheap model at a client\'s pace: go');
 });
 
-t.test('adaptive: no wait below capacity, where batches sent at once grow with the load by themselves', async (t) => {
+t.test('adaptive: a wait is a short share of the run it delays; runs shorter than a timer tick never wait', async (t) => {
   const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
-  const est = (rate: number, workers: number) => line(4.3, 0.33, rate, workers); // full batches: 32 rows per 14.9 ms per worker
-  t.ok(decide(queueOf(ones(2)), 1, 0, c, est(1.5, 1)).dispatch, '1.5 rows/ms on one worker (70 % of 2.15): go now');
-  t.notOk(decide(queueOf(ones(2)), 1, 0, c, est(4, 1)).dispatch, '4 rows/ms on one worker, past capacity: it may wait');
-  t.ok(decide(queueOf(ones(2)), 1, 0, c, est(4, 2)).dispatch, 'the same 4 rows/ms on two workers (capacity 4.3): go now');
+  const heavy = (rate: number) => line(4.3, 0.33, rate); // 2 rows queued: their run 4.96 ms, so a wait of at most 1.98 ms
+  const mid = decide(queueOf(ones(2)), 1, 0, c, heavy(1.5));
+  t.notOk(mid.dispatch, '1.5 rows/ms: one more row in 0.67 ms pays (3 rows in 5.96 ms against 2 in 4.96)');
+  t.ok(mid.waitMs <= 0.4 * 4.96 + 1e-9, `and the wait (${mid.waitMs.toFixed(2)} ms) is at most 0.4 of the run it delays`);
+  t.ok(decide(queueOf(ones(2)), 1, 0, c, heavy(0.4)).dispatch, '0.4 rows/ms: the next row is 2.5 ms away, past 1.98: go now');
+  t.ok(decide(queueOf(ones(2, 0)), 1, 1.98, c, heavy(1.5)).dispatch, 'the oldest has already waited 0.4 of the run: go');
+  // the seed MLP: 0.1 ms a run, a wait could be at most 0.04 ms, which no timer can keep
+  t.ok(decide(queueOf(ones(2)), 1, 0, c, line(0.1, 0.002, 50)).dispatch, 'a cheap model never waits, whatever the rate');
+  t.ok(decide(queueOf(ones(1)), 1, 0, c, line(2, 0.1, 50)).dispatch, 'a 2.1 ms run would allow 0.84 ms: under a timer tick, go');
 });
 
 t.test('adaptive: waits when the rows it expects raise rows per worker-ms, and only that long', async (t) => {
@@ -190,10 +195,10 @@ t.test('adaptive: waits when the rows it expects raise rows per worker-ms, and o
   const gainNow = 2 / est.cost(2);
   const gainWait = (2 + d.expectRows) / (d.waitMs + est.cost(2 + d.expectRows));
   t.ok(gainWait > gainNow * 1.05, `the bet pays: ${gainWait.toFixed(3)} vs ${gainNow.toFixed(3)} rows/ms`);
-  t.ok(d.waitMs <= est.cost(32), 'never longer than a full batch runs');
+  t.ok(d.waitMs <= 0.4 * est.cost(2), 'never longer than 0.4 of the run it delays');
 });
 
-t.test('adaptive: never waits past what the earliest deadline allows, nor past a full batch\'s time', async (t) => {
+t.test('adaptive: never waits past what the earliest deadline allows, nor past its share of the run', async (t) => {
   const c = cfg({ policy: 'adaptive', maxQueueDelayMs: 0, maxBatchSize: 32 });
   const est = line(4.3, 0.33, 4);
   const loose = decide(queueOf([req(1, { deadline: 6 }), req(1, { deadline: 1000 })]), 1, 0, c, est);
@@ -201,8 +206,8 @@ t.test('adaptive: never waits past what the earliest deadline allows, nor past a
   t.ok(loose.waitMs + est.cost(2 + loose.expectRows) <= 6, 'and the run still ends before the deadline');
   const tight = decide(queueOf([req(1, { deadline: 5.3 }), req(1, { deadline: 1000 })]), 1, 0, c, est);
   t.ok(tight.dispatch, 'a wait plus the run would end past the deadline (5.3 ms): go now');
-  const waitedLong = decide(queueOf([req(1, { enqueuedAt: 0 }), req(1, { enqueuedAt: 0 })]), 1, est.cost(32), c, est);
-  t.ok(waitedLong.dispatch, 'the oldest has waited a full batch\'s run: go');
+  const waitedLong = decide(queueOf([req(1, { enqueuedAt: 0 }), req(1, { enqueuedAt: 0 })]), 1, 0.4 * est.cost(2), c, est);
+  t.ok(waitedLong.dispatch, 'the oldest has waited 0.4 of the run: go');
 });
 
 // --- randomized invariants -------------------------------------------------------------
@@ -223,7 +228,7 @@ t.test('randomized invariants (seeded)', async (t) => {
       maxQueueDelayMs: adaptive ? 0 : int(0, 10),
       preferredBatchSizes: maxBatchSize > 0 ? [...new Set(Array.from({ length: int(0, 3) }, () => int(1, maxBatchSize)))].sort((x, y) => x - y) : [],
     };
-    const est = rnd() < 0.2 ? UNKNOWN : line(rnd() * 5, rnd(), rnd() * 8);
+    const est = rnd() < 0.2 ? UNKNOWN : line(rnd() * 20, rnd(), rnd() * 8);
     const items: Req[] = [];
     let at = int(0, 10);
     for (let i = 0, n = int(0, 10); i < n; i++) {
@@ -260,7 +265,13 @@ t.test('randomized invariants (seeded)', async (t) => {
         const head = q.head()!;
         const oldest = q.oldestOf(head.key);
         if (d.waitMs > oldest + c.maxQueueDelayMs - now + 1e-9) fail("waitMs beyond the oldest request's delay");
-      } else if (!(d.expectRows > 0)) fail('an adaptive wait is a bet on rows');
+      } else {
+        if (!(d.expectRows > 0)) fail('an adaptive wait is a bet on rows');
+        const head = q.head()!;
+        const room = 0.4 * est.cost(q.keyRows(head.key)) - (now - q.oldestOf(head.key));
+        if (d.waitMs > room + 1e-9) fail('an adaptive wait beyond 0.4 of the queued run');
+        if (room < 1 - 1e-9) fail('an adaptive wait where the room left is under a timer tick');
+      }
     } else if (!live.length && d.waitMs !== Infinity) fail('no live request: waitMs Infinity');
   }
   t.strictSame(failures.slice(0, 5), [], `invariants hold over ${ITER} random queues`);
