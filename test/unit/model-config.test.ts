@@ -183,6 +183,7 @@ t.test("the README's example config.json parses", async (t) => {
     instances: 1,
     intraOpThreads: 1,
     variants: { int8: 'model.int8.onnx' },
+    sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', extra: { 'session.set_denormal_as_zero': '1' } },
   };
   const err = thrown(() => parseModelConfig(example, FILE, DEFAULTS));
   t.equal(err, undefined, `accepted (got: ${err instanceof Error ? err.message : 'no error'})`);
