@@ -114,7 +114,7 @@ export class ModelVersion {
       // shown to clients: onnxruntime's message may name a library by its absolute path
       this.providers = { inUse: providers.inUse, skipped: providers.skipped.map((s) => ({ name: s.name, reason: scrubPaths(s.reason) })) };
       for (const { name, reason } of this.providers.skipped) {
-        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, provider: name, reason, executionProviders: providers.inUse }, 'execution provider skipped; the next in the list runs');
+        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, provider: name, reason, executionProviders: providers.inUse }, 'execution provider skipped: this build or machine lacks it; the rest of the list runs');
       }
       const report = warmups.find((w) => !w.ok) ?? warmups[0]!;
       if (!report.ok && report.kind === 'samples') throw new Error(`the warm-up from config.json failed: ${report.reason}`);
