@@ -3,7 +3,8 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { SessionSettings } from './session-options.js';
 import type { Signature } from '../signature.js';
 import { viewOf, type Tensor } from '../tensors/dtypes.js';
 
@@ -11,6 +12,8 @@ export interface PoolOptions {
   modelPath: string;
   instances: number;
   intraOpThreads: number;
+  /** Execution providers, optimization level and config entries for every worker's session. */
+  session: SessionSettings;
   faultHooks?: boolean;
   /** Consecutive failed replacements after which the pool stops respawning. */
   maxRespawnFailures?: number;
@@ -21,9 +24,10 @@ export interface PoolOptions {
   warmup?: (signature: Signature) => WarmupPlan;
 }
 
-/** What start() learns: the signature, and each first worker's warm-up report. */
+/** What start() learns: the signature, the providers in use, and each first worker's warm-up report. */
 export interface PoolStart {
   signature: Signature;
+  providers: ProviderReport;
   warmups: WarmupReport[];
 }
 
@@ -78,6 +82,8 @@ export class WorkerPool extends EventEmitter {
   private respawnFailures = 0;
   restarts = 0;
   signature?: Signature;
+  /** As the first worker to load found them (every worker runs on the same machine and options). */
+  providers?: ProviderReport;
   private plan: WarmupPlan | undefined;
 
   constructor(private readonly opts: PoolOptions) {
@@ -93,7 +99,7 @@ export class WorkerPool extends EventEmitter {
       await this.close();
       throw failed.reason as Error;
     }
-    return { signature: this.signature!, warmups: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value) };
+    return { signature: this.signature!, providers: this.providers!, warmups: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value) };
   }
 
   private planFor(signature: Signature): WarmupPlan {
@@ -102,7 +108,7 @@ export class WorkerPool extends EventEmitter {
   }
 
   private spawn(): Promise<WarmupReport> {
-    const init: WorkerInit = { modelPath: this.opts.modelPath, intraOpThreads: this.opts.intraOpThreads, faultHooks: !!this.opts.faultHooks };
+    const init: WorkerInit = { modelPath: this.opts.modelPath, intraOpThreads: this.opts.intraOpThreads, session: this.opts.session, faultHooks: !!this.opts.faultHooks };
     const worker = new Worker(workerUrl, { workerData: init });
     const slot: Slot = { worker, ready: false, closing: false };
     this.slots.add(slot);
@@ -112,6 +118,7 @@ export class WorkerPool extends EventEmitter {
         switch (msg.type) {
           case 'loaded': {
             this.signature ??= { inputs: msg.inputs, outputs: msg.outputs };
+            this.providers ??= msg.providers;
             let plan: WarmupPlan;
             try {
               plan = this.planFor(this.signature);

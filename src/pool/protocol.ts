@@ -1,6 +1,7 @@
 // Typed messages between the pool (main thread) and its inference workers.
 import type { DType, Tensor } from '../tensors/dtypes.js';
 import type { TensorSignature } from '../signature.js';
+import type { SessionSettings } from './session-options.js';
 
 /** A tensor crossing threads: its bytes travel as a transferred ArrayBuffer (no copy). */
 export interface WireTensor {
@@ -14,6 +15,8 @@ export interface WireTensor {
 export interface WorkerInit {
   modelPath: string;
   intraOpThreads: number;
+  /** The model's choices (config.json "sessionOptions"), made into onnxruntime's options by sessionOptions(). */
+  session: SessionSettings;
   /** Test-only fault messages are honoured only when this is set at spawn. */
   faultHooks: boolean;
 }
@@ -28,6 +31,12 @@ export type WarmupPlan =
   | { kind: 'none' }
   | { kind: 'made-up'; checkBatch: boolean }
   | { kind: 'samples'; samples: Record<string, Tensor>[]; checkBatch: boolean };
+
+/** The execution providers a session runs on, in order, and the ones asked for that were skipped (a later one was available). */
+export interface ProviderReport {
+  inUse: string[];
+  skipped: { name: string; reason: string }[];
+}
 
 /** The batch-2 check's outcome: the model batches along dimension 0, or why not. */
 export type BatchCheck = { ok: true } | { ok: false; reason: string };
@@ -54,7 +63,7 @@ export type ToWorker =
   | { type: 'fault'; fault: Fault };
 
 export type FromWorker =
-  | { type: 'loaded'; inputs: TensorSignature[]; outputs: TensorSignature[]; loadMs: number }
+  | { type: 'loaded'; inputs: TensorSignature[]; outputs: TensorSignature[]; providers: ProviderReport; loadMs: number }
   | { type: 'ready'; warmup: WarmupReport }
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; outputs: Record<string, WireTensor>; computeMs: number }

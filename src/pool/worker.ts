@@ -3,9 +3,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { Fault, FromWorker, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { TensorSignature } from '../signature.js';
-import { sessionOptions } from './session-options.js';
+import { DEFAULT_SESSION_SETTINGS, sessionOptions } from './session-options.js';
+import { PROBE_MODEL, cannotStart, chooseProviders, notInBuild } from './providers.js';
 import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors/dtypes.js';
 import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf, type RunOutputs } from './warmup.js';
 
@@ -98,12 +99,56 @@ port.on('message', (msg: ToWorker) => {
 
 let signature: { inputs: TensorSignature[]; outputs: TensorSignature[] } | undefined;
 
+/**
+ * Creates the session on the providers of the model's list that can run here. Only when a
+ * session fails is each provider other than cpu tried alone, on a tiny model: one that does not
+ * start is dropped and the session made again on the rest; if every provider starts, the
+ * failure is the model's own.
+ */
+async function createSession(): Promise<ProviderReport> {
+  const asked = init.session.executionProviders;
+  const built = ort.listSupportedBackends();
+  const unavailable = new Map<string, string>();
+  for (const name of asked) if (!built.some((b) => b.name === name)) unavailable.set(name, notInBuild(name, built));
+  const create = async (): Promise<ProviderReport> => {
+    const choice = chooseProviders(asked, unavailable);
+    if ('error' in choice) throw new Error(choice.error);
+    session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads, { ...init.session, executionProviders: choice.inUse }));
+    return choice;
+  };
+  try {
+    return await create();
+  } catch (err) {
+    let found = false;
+    for (const name of asked.filter((p) => p !== 'cpu' && !unavailable.has(p))) {
+      const why = await probe(name);
+      if (why !== undefined) {
+        unavailable.set(name, cannotStart(name, built.find((b) => b.name === name), why));
+        found = true;
+      }
+    }
+    if (!found) throw err;
+    return await create();
+  }
+}
+
+/** onnxruntime's message when a provider alone cannot start a session (the model's own settings left out); undefined when it starts. */
+async function probe(name: string): Promise<string | undefined> {
+  try {
+    const s = await ort.InferenceSession.create(PROBE_MODEL, sessionOptions(1, { ...DEFAULT_SESSION_SETTINGS, executionProviders: [name] }));
+    await s.release();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 async function load(): Promise<void> {
   const t0 = performance.now();
   try {
-    session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads));
-    signature = { inputs: signatureOf(session.inputMetadata), outputs: signatureOf(session.outputMetadata) };
-    send({ type: 'loaded', ...signature, loadMs: performance.now() - t0 });
+    const providers = await createSession();
+    signature = { inputs: signatureOf(session!.inputMetadata), outputs: signatureOf(session!.outputMetadata) };
+    send({ type: 'loaded', ...signature, providers, loadMs: performance.now() - t0 });
   } catch (err) {
     send({ type: 'load-error', message: (err as Error).message });
     await close();

@@ -1,5 +1,6 @@
 // A model's config.json: one schema, defaults, validated once at load with errors that name
 // the file, the key, the bad value and what is allowed. Pure: takes parsed JSON, returns a frozen config.
+import { DEFAULT_SESSION_EXTRA, DEFAULT_SESSION_SETTINGS, EXECUTION_PROVIDERS, GRAPH_OPTIMIZATION_LEVELS, type SessionSettings } from '../pool/session-options.js';
 
 export interface DynamicBatchingConfig {
   /**
@@ -38,6 +39,8 @@ export interface ModelConfig {
    * signature at load, once it is known.
    */
   warmup: false | string | readonly WarmupSample[] | undefined;
+  /** onnxruntime session options: providers in order of preference, optimization level, config entries (defaults merged in). */
+  sessionOptions: SessionSettings;
 }
 
 /** One warm-up sample: inputs by name, each as /v1 takes them, or `{"dims", "fill"}` for a constant tensor. */
@@ -74,7 +77,8 @@ export class ModelConfigError extends Error {
   readonly code = 'ONNX_SERVE_ERR_MODEL_CONFIG';
 }
 
-const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup'];
+const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup', 'sessionOptions'];
+const SESSION_KEYS = ['executionProviders', 'graphOptimizationLevel', 'extra'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
@@ -128,6 +132,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     intraOpThreads: int('intraOpThreads', top.intraOpThreads, 1, 256, defaults.intraOpThreads),
     variants: parseVariants(top.variants, fail),
     warmup: parseWarmup(top.warmup, 'warmup', fail),
+    sessionOptions: parseSessionOptions(obj('sessionOptions', top.sessionOptions ?? {}, SESSION_KEYS), fail),
   };
   return deepFreeze(config);
 }
@@ -145,6 +150,65 @@ function parseVariants(v: unknown, fail: Fail): Record<string, string> {
 }
 
 type Fail = (key: string, value: unknown, allowed: string) => never;
+
+/** Longest config key onnxruntime accepts (its ConfigOptions limit). */
+const MAX_EXTRA_KEY = 1024;
+
+function parseSessionOptions(s: Record<string, unknown>, fail: Fail): SessionSettings {
+  const known = EXECUTION_PROVIDERS.join(', ');
+  let providers: string[] = [...DEFAULT_SESSION_SETTINGS.executionProviders];
+  if (s.executionProviders !== undefined) {
+    const list = s.executionProviders;
+    if (!Array.isArray(list) || list.length === 0) return fail('sessionOptions.executionProviders', list, `a non-empty list of provider names in order of preference, e.g. ["cuda", "cpu"]`);
+    providers = list.map((p: unknown, i): string => {
+      const key = `sessionOptions.executionProviders[${i}]`;
+      if (typeof p !== 'string') return fail(key, p, `a provider name (a string): ${known}`);
+      if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
+        // Python's and Triton's spellings ("CUDAExecutionProvider", "CUDA") name the same provider
+        const near = EXECUTION_PROVIDERS.find((k) => p.toLowerCase().replace(/executionprovider$/, '') === k);
+        return fail(key, p, `one of onnxruntime-node's providers: ${known}${near ? ` (did you mean "${near}"?)` : ''}`);
+      }
+      const first = list.indexOf(p);
+      if (first !== i) return fail(key, p, `each provider once (it is already at [${first}])`);
+      return p;
+    });
+    // onnxruntime gives each node to the first provider that can run it: after "cpu", none is left
+    const cpu = providers.indexOf('cpu');
+    if (cpu !== -1 && cpu < providers.length - 1) fail('sessionOptions.executionProviders', list, `"cpu" last: it runs every node, so the providers after it would get none`);
+  }
+  const level = s.graphOptimizationLevel ?? DEFAULT_SESSION_SETTINGS.graphOptimizationLevel;
+  if (typeof level !== 'string' || !(GRAPH_OPTIMIZATION_LEVELS as readonly string[]).includes(level)) {
+    return fail('sessionOptions.graphOptimizationLevel', level, GRAPH_OPTIMIZATION_LEVELS.join(', '));
+  }
+  const extra: Record<string, string> = { ...DEFAULT_SESSION_EXTRA };
+  if (s.extra !== undefined) {
+    if (typeof s.extra !== 'object' || s.extra === null || Array.isArray(s.extra)) {
+      return fail('sessionOptions.extra', s.extra, 'an object of onnxruntime session config entries, e.g. {"session.intra_op.allow_spinning": "1"}');
+    }
+    flattenExtra(s.extra as Record<string, unknown>, '', extra, fail);
+  }
+  return { executionProviders: providers, graphOptimizationLevel: level as SessionSettings['graphOptimizationLevel'], extra };
+}
+
+/** Dotted keys, or nested objects as onnxruntime-web's docs write them ({"session": {"x": "1"}} is "session.x"). */
+function flattenExtra(o: Record<string, unknown>, prefix: string, out: Record<string, string>, fail: Fail): void {
+  for (const [k, v] of Object.entries(o)) {
+    const key = prefix + k;
+    const where = `sessionOptions.extra.${key}`;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      flattenExtra(v as Record<string, unknown>, `${key}.`, out, fail);
+      continue;
+    }
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(key) || key.length > MAX_EXTRA_KEY) {
+      fail(where, v, `a dotted onnxruntime config key of at most ${MAX_EXTRA_KEY} characters, such as "session.intra_op.allow_spinning"`);
+    }
+    if (typeof v !== 'string') {
+      const quoted = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : undefined;
+      fail(where, v, `a string${quoted === undefined ? '' : ` such as ${JSON.stringify(quoted)}: onnxruntime config values are strings`}`);
+    }
+    out[key] = v as string;
+  }
+}
 
 /** The "warmup" key; also reads a warm-up file's parsed content (key names the file then). */
 export function parseWarmup(v: unknown, key: string, fail: Fail): ModelConfig['warmup'] {

@@ -14,8 +14,8 @@ import type { DynamicBatchingConfig, ModelConfig } from './model-config.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature, type BatchAxis } from './batch-axis.js';
 import { readWarmupSamples, warmupPlan } from './warmup-samples.js';
 import { batchAxisProblem } from '../pool/warmup.js';
-import type { WarmupReport } from '../pool/protocol.js';
-import { ServeError } from '../errors.js';
+import type { ProviderReport, WarmupReport } from '../pool/protocol.js';
+import { ServeError, scrubPaths } from '../errors.js';
 import { probeCost } from './cost-probe.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -62,6 +62,8 @@ export class ModelVersion {
   loadMs = 0;
   /** The first worker's warm-up; undefined until loaded. */
   warmup: WarmupStatus | undefined;
+  /** The execution providers its sessions run on, and any asked for that were skipped; undefined until loaded. */
+  providers: ProviderReport | undefined;
   /** Why the model does not batch (set when maxBatchSize is 0). */
   unbatchedReason: string | undefined;
   /** Compressed siblings by variant name (empty on a variant itself). */
@@ -100,6 +102,7 @@ export class ModelVersion {
         modelPath: this.path,
         instances: this.config.instances,
         intraOpThreads: this.config.intraOpThreads,
+        session: this.config.sessionOptions,
         faultHooks: opts.faultHooks,
         // asked once the first session reports its signature: a config that the signature rules out fails here
         warmup: (sig) => {
@@ -107,7 +110,12 @@ export class ModelVersion {
           return warmupPlan(samples, sig.inputs, axis.maxBatchSize > 0, this.configFile);
         },
       });
-      const { signature: sig, warmups } = await pool.start();
+      const { signature: sig, providers, warmups } = await pool.start();
+      // shown to clients: onnxruntime's message may name a library by its absolute path
+      this.providers = { inUse: providers.inUse, skipped: providers.skipped.map((s) => ({ name: s.name, reason: scrubPaths(s.reason) })) };
+      for (const { name, reason } of this.providers.skipped) {
+        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, provider: name, reason, executionProviders: providers.inUse }, 'execution provider skipped: this build or machine lacks it; the rest of the list runs');
+      }
       const report = warmups.find((w) => !w.ok) ?? warmups[0]!;
       if (!report.ok && report.kind === 'samples') throw new Error(`the warm-up from config.json failed: ${report.reason}`);
       this.warmup = { kind: report.kind, ok: report.ok, ...(report.reason ? { reason: report.reason } : {}), ms: report.ms };

@@ -44,6 +44,26 @@ const modelsSchema = {
             },
             instances: { type: 'integer' },
             intraOpThreads: { type: 'integer' },
+            sessionOptions: {
+              ...obj(
+                "The onnxruntime session options from config.json `sessionOptions`, defaults filled in: `executionProviders` as asked (in order of preference), `graphOptimizationLevel`, and `extra`, every session config entry set (onnx-serve's defaults merged under the model's).",
+              ),
+              properties: {
+                executionProviders: { type: 'array', items: { type: 'string' } },
+                graphOptimizationLevel: { type: 'string', enum: ['disabled', 'basic', 'extended', 'all'] },
+                extra: { type: 'object', additionalProperties: { type: 'string' } },
+              },
+            },
+            providers: {
+              ...obj(
+                'The execution providers the sessions actually run on (`inUse`, in order; onnxruntime gives each node to the first that can run it), and those asked for that this onnxruntime build or machine lacks, skipped because a later one in the list was available (`skipped`: `name`, `reason`). Null until loaded.',
+                true,
+              ),
+              properties: {
+                inUse: { type: 'array', items: { type: 'string' } },
+                skipped: { type: 'array', items: openObject({ name: { type: 'string' }, reason: { type: 'string' } }) },
+              },
+            },
             variants: listOf(
               {
                 name: { type: 'string' },
@@ -89,6 +109,8 @@ const modelsSchema = {
                   },
                   instances: 1,
                   intraOpThreads: 1,
+                  sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', extra: { 'session.intra_op.allow_spinning': '0' } },
+                  providers: { inUse: ['cpu'], skipped: [{ name: 'cuda', reason: 'execution provider "cuda" is not available in this onnxruntime install: libonnxruntime_providers_cuda.so is missing' }] },
                   variants: [
                     {
                       name: 'int8',
@@ -128,6 +150,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         costModel: mv.scheduler?.cost.view() ?? null,
         instances: mv.config.instances,
         intraOpThreads: mv.config.intraOpThreads,
+        sessionOptions: mv.config.sessionOptions,
+        providers: mv.providers ?? null,
         variants: [...mv.variants.values()].map((v) => ({
           name: v.variant,
           file: v.file,

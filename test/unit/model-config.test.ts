@@ -2,6 +2,7 @@
 // is allowed, unknown keys, preferred sizes vs maxBatchSize, and a deeply frozen result.
 import t from 'tap';
 import { DEFAULT_BATCHING, ModelConfigError, parseModelConfig } from '../../src/repository/model-config.js';
+import { DEFAULT_SESSION_SETTINGS, sessionOptions } from '../../src/pool/session-options.js';
 import { thrown } from '../helpers/thrown.js';
 
 const FILE = 'models/digits/config.json';
@@ -26,6 +27,7 @@ t.test('defaults when there is no config.json', async (t) => {
     intraOpThreads: 3,
     variants: {},
     warmup: undefined,
+    sessionOptions: { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: { 'session.intra_op.allow_spinning': '0' } },
   });
   t.equal(c.maxBatchSize, undefined, 'maxBatchSize left to be derived from the model');
   t.strictSame(parseModelConfig({}, FILE, DEFAULTS), c, 'an empty object gives the same defaults');
@@ -81,6 +83,25 @@ const BAD: [unknown, string, unknown][] = [
   [{ instances: 65 }, 'instances', 65],
   [{ intraOpThreads: 0 }, 'intraOpThreads', 0],
   [{ intraOpThreads: 'two' }, 'intraOpThreads', 'two'],
+  [{ sessionOptions: 'fast' }, 'sessionOptions', 'fast'],
+  [{ sessionOptions: { executionProviders: 'cuda' } }, 'sessionOptions.executionProviders', 'cuda'],
+  [{ sessionOptions: { executionProviders: [] } }, 'sessionOptions.executionProviders', []],
+  [{ sessionOptions: { executionProviders: ['cuda', 7] } }, 'sessionOptions.executionProviders[1]', 7],
+  [{ sessionOptions: { executionProviders: ['gpu'] } }, 'sessionOptions.executionProviders[0]', 'gpu'],
+  [{ sessionOptions: { executionProviders: ['wasm'] } }, 'sessionOptions.executionProviders[0]', 'wasm'],
+  [{ sessionOptions: { executionProviders: ['cuda', 'cpu', 'cuda'] } }, 'sessionOptions.executionProviders[2]', 'cuda'],
+  [{ sessionOptions: { executionProviders: ['cpu', 'cuda'] } }, 'sessionOptions.executionProviders', ['cpu', 'cuda']],
+  [{ sessionOptions: { graphOptimizationLevel: 'max' } }, 'sessionOptions.graphOptimizationLevel', 'max'],
+  [{ sessionOptions: { graphOptimizationLevel: 99 } }, 'sessionOptions.graphOptimizationLevel', 99],
+  [{ sessionOptions: { graphOptimizationLevel: 'ALL' } }, 'sessionOptions.graphOptimizationLevel', 'ALL'],
+  [{ sessionOptions: { extra: 'session.x=1' } }, 'sessionOptions.extra', 'session.x=1'],
+  [{ sessionOptions: { extra: ['a'] } }, 'sessionOptions.extra', ['a']],
+  [{ sessionOptions: { extra: { 'session.intra_op.allow_spinning': 1 } } }, 'sessionOptions.extra.session.intra_op.allow_spinning', 1],
+  [{ sessionOptions: { extra: { session: { set_denormal_as_zero: true } } } }, 'sessionOptions.extra.session.set_denormal_as_zero', true],
+  [{ sessionOptions: { extra: { 'session.x': null } } }, 'sessionOptions.extra.session.x', null],
+  [{ sessionOptions: { extra: { spinning: '1' } } }, 'sessionOptions.extra.spinning', '1'],
+  [{ sessionOptions: { extra: { 'session.has space': '1' } } }, 'sessionOptions.extra.session.has space', '1'],
+  [{ sessionOptions: { extra: { [`session.${'k'.repeat(1030)}`]: '1' } } }, `sessionOptions.extra.session.${'k'.repeat(1030)}`, '1'],
 ];
 
 t.test('each bad value: ModelConfigError naming the file, the key, the bad value and what is allowed', async (t) => {
@@ -118,7 +139,7 @@ t.test('unknown keys are rejected, listing the allowed keys', async (t) => {
   const m = top instanceof Error ? top.message : '';
   t.ok(m.includes(FILE), 'names the file');
   t.ok(m.includes('batchSize'), 'names the unknown key');
-  for (const k of ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads']) t.ok(m.includes(k), `lists allowed key ${k}`);
+  for (const k of ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'sessionOptions']) t.ok(m.includes(k), `lists allowed key ${k}`);
 
   const nested = thrown(() => parseModelConfig({ dynamicBatching: { maxDelayMs: 3 } }, FILE, DEFAULTS));
   t.ok(nested instanceof ModelConfigError);
@@ -162,6 +183,7 @@ t.test("the README's example config.json parses", async (t) => {
     instances: 1,
     intraOpThreads: 1,
     variants: { int8: 'model.int8.onnx' },
+    sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', extra: { 'session.set_denormal_as_zero': '1' } },
   };
   const err = thrown(() => parseModelConfig(example, FILE, DEFAULTS));
   t.equal(err, undefined, `accepted (got: ${err instanceof Error ? err.message : 'no error'})`);
@@ -188,4 +210,58 @@ t.test('warmup: false, a list of samples, or a JSON file beside config.json', as
     t.match((e as Error).message, message, `${JSON.stringify(value).slice(0, 40)}: names the key and what is allowed`);
     t.match((e as Error).message, /^models\/digits\/config\.json: /, 'names the file');
   }
+});
+
+t.test('sessionOptions: providers in order, an optimization level, config entries merged over the defaults', async (t) => {
+  const c = parseModelConfig(
+    { sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'basic', extra: { 'session.set_denormal_as_zero': '1', session: { intra_op: { allow_spinning: '1' } } } } },
+    FILE,
+    DEFAULTS,
+  ).sessionOptions;
+  t.strictSame(c.executionProviders, ['cuda', 'cpu'], 'the order kept: it is the order of preference');
+  t.equal(c.graphOptimizationLevel, 'basic');
+  t.strictSame(c.extra, { 'session.intra_op.allow_spinning': '1', 'session.set_denormal_as_zero': '1' }, "nested keys join with \".\" (as the binding does) and override the default of the same key");
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.executionProviders) && Object.isFrozen(c.extra), 'frozen like the rest');
+  for (const level of ['disabled', 'basic', 'extended', 'all']) {
+    t.equal(parseModelConfig({ sessionOptions: { graphOptimizationLevel: level } }, FILE, DEFAULTS).sessionOptions.graphOptimizationLevel, level, `level ${level}`);
+  }
+  const only = parseModelConfig({ sessionOptions: { extra: { 'session.use_env_allocators': '1' } } }, FILE, DEFAULTS).sessionOptions;
+  t.strictSame(only.extra, { 'session.intra_op.allow_spinning': '0', 'session.use_env_allocators': '1' }, 'an entry of its own keeps the default beside it');
+  t.strictSame(only.executionProviders, ['cpu'], 'providers default to cpu');
+  t.equal(parseModelConfig({ sessionOptions: { executionProviders: ['tensorrt', 'cuda', 'cpu'] } }, FILE, DEFAULTS).sessionOptions.executionProviders.length, 3);
+  t.strictSame(parseModelConfig({}, FILE, DEFAULTS).sessionOptions, DEFAULT_SESSION_SETTINGS, 'no key: the exported defaults');
+});
+
+t.test('sessionOptions errors say what to write instead', async (t) => {
+  const msg = (raw: unknown): string => (thrown(() => parseModelConfig({ sessionOptions: raw }, FILE, DEFAULTS)) as Error).message;
+  t.match(msg({ executionProviders: ['gpu'] }), /allowed: one of onnxruntime-node's providers: cpu, cuda, tensorrt, dml, coreml, webgpu, qnn$/, 'lists the names');
+  t.match(msg({ executionProviders: ['CUDAExecutionProvider', 'cpu'] }), /"CUDAExecutionProvider".*\(did you mean "cuda"\?\)/, "Python's spelling: the node name suggested");
+  t.match(msg({ executionProviders: ['CPU'] }), /did you mean "cpu"/);
+  t.match(msg({ executionProviders: ['cpu', 'cuda'] }), /"cpu" last/, 'cpu before another provider would leave it nothing');
+  t.match(msg({ executionProviders: ['cuda', 'cuda'] }), /each provider once \(it is already at \[0\]\)/);
+  t.match(msg({ graphOptimizationLevel: 'max' }), /allowed: disabled, basic, extended, all$/);
+  t.match(msg({ extra: { 'session.intra_op.allow_spinning': 0 } }), /allowed: a string such as "0": onnxruntime config values are strings/, 'a number: quote it');
+  t.match(msg({ extra: { 'session.x': true } }), /a string such as "1"/, 'true: "1"');
+  t.match(msg({ extra: { spinning: '1' } }), /a dotted onnxruntime config key/);
+  t.match(msg({ intraOpNumThreads: 2 }), /unknown key "sessionOptions\.intraOpNumThreads"; allowed keys: executionProviders, graphOptimizationLevel, extra/);
+});
+
+t.test('sessionOptions() builds onnxruntime options from the settings; the defaults are what workers always used', async (t) => {
+  const dflt = sessionOptions(3);
+  t.strictSame(dflt, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 3,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 4,
+    extra: { 'session.intra_op.allow_spinning': '0' },
+  });
+  const c = parseModelConfig({ sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'extended', extra: { 'session.x': 'y' } } }, FILE, DEFAULTS);
+  const o = sessionOptions(2, c.sessionOptions);
+  t.strictSame(o.executionProviders, ['cuda', 'cpu']);
+  t.equal(o.graphOptimizationLevel, 'extended');
+  t.strictSame(o.extra, { 'session.intra_op.allow_spinning': '0', 'session.x': 'y' });
+  t.notOk(Object.isFrozen(o.executionProviders), 'a fresh list: onnxruntime may filter it');
+  t.strictSame(sessionOptions(1, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: {} }).extra, { 'session.intra_op.allow_spinning': '0' }, 'settings without entries still get the default');
 });
