@@ -38,6 +38,12 @@ export interface ModelConfig {
    * signature at load, once it is known.
    */
   warmup: false | string | readonly WarmupSample[] | undefined;
+  /**
+   * Input name → pad value: requests whose padded inputs differ only in symbolic dims share a
+   * batch, padded to the longest. Empty: no padding. Checked against the signature at load
+   * (src/repository/padding.ts), where the inputs and their dtypes are known.
+   */
+  padding: Readonly<Record<string, number | boolean>>;
 }
 
 /** One warm-up sample: inputs by name, each as /v1 takes them, or `{"dims", "fill"}` for a constant tensor. */
@@ -74,7 +80,7 @@ export class ModelConfigError extends Error {
   readonly code = 'ONNX_SERVE_ERR_MODEL_CONFIG';
 }
 
-const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup'];
+const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup', 'padding'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
@@ -128,6 +134,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     intraOpThreads: int('intraOpThreads', top.intraOpThreads, 1, 256, defaults.intraOpThreads),
     variants: parseVariants(top.variants, fail),
     warmup: parseWarmup(top.warmup, 'warmup', fail),
+    padding: parsePadding(top.padding, fail),
   };
   return deepFreeze(config);
 }
@@ -145,6 +152,20 @@ function parseVariants(v: unknown, fail: Fail): Record<string, string> {
 }
 
 type Fail = (key: string, value: unknown, allowed: string) => never;
+
+/** "padding": input name → a number (or false/true for a bool input: which inputs exist is checked at load). */
+function parsePadding(v: unknown, fail: Fail): Record<string, number | boolean> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('padding', v, 'an object mapping an input name to its pad value, e.g. {"input_ids": 0, "attention_mask": 0}');
+  const out: Record<string, number | boolean> = {};
+  for (const [name, value] of Object.entries(v)) {
+    if (typeof value !== 'boolean' && (typeof value !== 'number' || !Number.isFinite(value))) {
+      fail(`padding.${name}`, value, 'a number to pad the input with (false or 0 for a bool input)');
+    }
+    out[name] = value as number | boolean;
+  }
+  return out;
+}
 
 /** The "warmup" key; also reads a warm-up file's parsed content (key names the file then). */
 export function parseWarmup(v: unknown, key: string, fail: Fail): ModelConfig['warmup'] {

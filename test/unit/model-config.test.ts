@@ -26,6 +26,7 @@ t.test('defaults when there is no config.json', async (t) => {
     intraOpThreads: 3,
     variants: {},
     warmup: undefined,
+    padding: {},
   });
   t.equal(c.maxBatchSize, undefined, 'maxBatchSize left to be derived from the model');
   t.strictSame(parseModelConfig({}, FILE, DEFAULTS), c, 'an empty object gives the same defaults');
@@ -52,6 +53,7 @@ t.test('valid values are kept', async (t) => {
   t.equal(c.instances, 1);
   t.equal(c.intraOpThreads, 4);
   t.equal(parseModelConfig({ maxBatchSize: 0 }, FILE, DEFAULTS).maxBatchSize, 0, 'maxBatchSize 0: the model does not batch');
+  t.strictSame(parseModelConfig({ padding: { input_ids: 0, attention_mask: 0, mask: false, x: -1.5 } }, FILE, DEFAULTS).padding, { input_ids: 0, attention_mask: 0, mask: false, x: -1.5 }, 'padding values kept as given (checked against the inputs at load)');
 });
 
 /** [config, key named in the error, the bad value]. */
@@ -81,6 +83,11 @@ const BAD: [unknown, string, unknown][] = [
   [{ instances: 65 }, 'instances', 65],
   [{ intraOpThreads: 0 }, 'intraOpThreads', 0],
   [{ intraOpThreads: 'two' }, 'intraOpThreads', 'two'],
+  [{ padding: 5 }, 'padding', 5],
+  [{ padding: [0] }, 'padding', [0]],
+  [{ padding: { input_ids: '0' } }, 'padding.input_ids', '0'],
+  [{ padding: { input_ids: null } }, 'padding.input_ids', null],
+  [{ padding: { input_ids: [0] } }, 'padding.input_ids', [0]],
 ];
 
 t.test('each bad value: ModelConfigError naming the file, the key, the bad value and what is allowed', async (t) => {
