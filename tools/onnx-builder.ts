@@ -168,3 +168,31 @@ export function cnnModel(seed = 1): Uint8Array {
     name: 'cnn',
   });
 }
+
+/**
+ * A BERT-like model whose answer depends only on unmasked positions, for padding tests:
+ * input_ids and attention_mask [batch, seq] int64 → "masked" [batch, seq] float32 =
+ * Cast(input_ids) · Cast(attention_mask), and "pooled" [batch, 1] = its sum over seq.
+ */
+export function maskedSequenceModel(): Uint8Array {
+  const FLOAT = 1; // TensorProto.FLOAT
+  return buildModel({
+    inputs: [
+      { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+      { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+    ],
+    outputs: [
+      { name: 'masked', dtype: 'float32', dims: ['batch', 'seq'] },
+      { name: 'pooled', dtype: 'float32', dims: ['batch', 1] },
+    ],
+    nodes: [
+      { op: 'Cast', inputs: ['input_ids'], outputs: ['ids_f'], attributes: { to: FLOAT } },
+      { op: 'Cast', inputs: ['attention_mask'], outputs: ['mask_f'], attributes: { to: FLOAT } },
+      { op: 'Mul', inputs: ['ids_f', 'mask_f'], outputs: ['masked'] },
+      { op: 'ReduceSum', inputs: ['masked', 'seq_axis'], outputs: ['pooled'], attributes: { keepdims: 1 } },
+    ],
+    initializers: [{ name: 'seq_axis', dtype: 'int64', dims: [1], data: new BigInt64Array([1n]) }],
+    opset: 17,
+    name: 'masked_sequence',
+  });
+}

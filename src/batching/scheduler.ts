@@ -10,12 +10,15 @@ import { CostModel } from './cost-model.js';
 import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
 import type { Tensor } from '../tensors/dtypes.js';
 import { packBatch, sliceBatch } from '../tensors/batch.js';
+import { packPadded, slicePadded, type PaddingPlan } from '../tensors/pad.js';
 import { ServeError, scrubPaths } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
   maxQueueSize: number;
   /** Priority levels (level 0 here is the protocol's priority 1, the most urgent); 1 when omitted. */
   priorityLevels?: number;
+  /** Inputs packed padded to the longest request, and outputs cut back per request (config.json "padding"). */
+  paddingPlan?: PaddingPlan;
 }
 
 export interface InferenceResult {
@@ -276,7 +279,12 @@ export class Scheduler {
   private dispatch(batch: QueueItem[]): void {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
-    for (const name of names) packed[name] = packBatch(batch.map((b) => b.inputs[name]!));
+    const pads = this.cfg.paddingPlan?.inputs;
+    for (const name of names) {
+      const parts = batch.map((b) => b.inputs[name]!);
+      const pad = pads?.[name];
+      packed[name] = pad ? packPadded(parts, pad) : packBatch(parts);
+    }
     let rows = 0;
     for (const b of batch) rows += b.rows;
     if (this.rules.maxBatchSize <= 0) rows = 1;
@@ -315,9 +323,12 @@ export class Scheduler {
 
   private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, dispatchedAt: number, rows: number): void {
     const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
+    const cutsOf = this.cfg.paddingPlan?.outputs;
+    // a lone request takes its outputs whole, whatever their first dimension (and was not padded)
+    const rowCounts = batch.length > 1 ? batch.map((b) => b.rows) : undefined;
     for (const [name, t] of Object.entries(outputs)) {
-      // a lone request takes its outputs whole, whatever their first dimension
-      const parts = batch.length > 1 ? sliceBatch(t, batch.map((b) => b.rows)) : [t];
+      const cuts = cutsOf?.[name];
+      const parts = !rowCounts ? [t] : cuts ? slicePadded(t, rowCounts, cuts, batch.map((b) => b.inputs)) : sliceBatch(t, rowCounts);
       parts.forEach((p, i) => (perRequest[i]![name] = p));
     }
     const answeredAt = this.now();

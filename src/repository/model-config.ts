@@ -41,6 +41,12 @@ export interface ModelConfig {
   warmup: false | string | readonly WarmupSample[] | undefined;
   /** onnxruntime session options: providers in order of preference, optimization level, config entries (defaults merged in). */
   sessionOptions: SessionSettings;
+  /**
+   * Input name → pad value: requests whose padded inputs differ only in symbolic dims share a
+   * batch, padded to the longest. Empty: no padding. Checked against the signature at load
+   * (src/repository/padding.ts), where the inputs and their dtypes are known.
+   */
+  padding: Readonly<Record<string, number | boolean>>;
 }
 
 /** One warm-up sample: inputs by name, each as /v1 takes them, or `{"dims", "fill"}` for a constant tensor. */
@@ -77,7 +83,7 @@ export class ModelConfigError extends Error {
   readonly code = 'ONNX_SERVE_ERR_MODEL_CONFIG';
 }
 
-const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup', 'sessionOptions'];
+const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup', 'sessionOptions', 'padding'];
 const SESSION_KEYS = ['executionProviders', 'graphOptimizationLevel', 'extra'];
 const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
 
@@ -133,6 +139,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     variants: parseVariants(top.variants, fail),
     warmup: parseWarmup(top.warmup, 'warmup', fail),
     sessionOptions: parseSessionOptions(obj('sessionOptions', top.sessionOptions ?? {}, SESSION_KEYS), fail),
+    padding: parsePadding(top.padding, fail),
   };
   return deepFreeze(config);
 }
@@ -208,6 +215,20 @@ function flattenExtra(o: Record<string, unknown>, prefix: string, out: Record<st
     }
     out[key] = v as string;
   }
+}
+
+/** "padding": input name → a number (or false/true for a bool input: which inputs exist is checked at load). */
+function parsePadding(v: unknown, fail: Fail): Record<string, number | boolean> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('padding', v, 'an object mapping an input name to its pad value, e.g. {"input_ids": 0, "attention_mask": 0}');
+  const out: Record<string, number | boolean> = {};
+  for (const [name, value] of Object.entries(v)) {
+    if (typeof value !== 'boolean' && (typeof value !== 'number' || !Number.isFinite(value))) {
+      fail(`padding.${name}`, value, 'a number to pad the input with (false or 0 for a bool input)');
+    }
+    out[name] = value as number | boolean;
+  }
+  return out;
 }
 
 /** The "warmup" key; also reads a warm-up file's parsed content (key names the file then). */

@@ -17,6 +17,8 @@ import { batchAxisProblem } from '../pool/warmup.js';
 import type { ProviderReport, WarmupReport } from '../pool/protocol.js';
 import { ServeError, scrubPaths } from '../errors.js';
 import { probeCost } from './cost-probe.js';
+import { paddingPlan } from './padding.js';
+import type { PaddingPlan } from '../tensors/pad.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -58,7 +60,10 @@ export class ModelVersion {
   scheduler: Scheduler | undefined;
   /** Its statistics (v2 stats, /v1/models), fed by the scheduler; undefined until loaded. */
   stats: VersionStats | undefined;
-  batching: (DynamicBatchingConfig & { maxBatchSize: number }) | undefined;
+  /** The batching settings /v1/models shows; `padding` as config.json gives it, when it pads. */
+  batching: (DynamicBatchingConfig & { maxBatchSize: number; padding?: Readonly<Record<string, number | boolean>> }) | undefined;
+  /** config.json's padding checked against the signature; undefined when nothing is padded or the model does not batch. */
+  padding: PaddingPlan | undefined;
   loadMs = 0;
   /** The first worker's warm-up; undefined until loaded. */
   warmup: WarmupStatus | undefined;
@@ -95,6 +100,7 @@ export class ModelVersion {
   async load(opts: LoadOptions = {}): Promise<void> {
     const t0 = performance.now();
     let axis: BatchAxis | undefined;
+    let padding: PaddingPlan | undefined;
     let pool: WorkerPool | undefined;
     try {
       const samples = await readWarmupSamples(this.config.warmup, this.configFile);
@@ -107,6 +113,7 @@ export class ModelVersion {
         // asked once the first session reports its signature: a config that the signature rules out fails here
         warmup: (sig) => {
           axis = batchAxisFromSignature(this.config.maxBatchSize, sig, this.configFile);
+          padding = paddingPlan(this.config.padding, sig, this.configFile);
           return warmupPlan(samples, sig.inputs, axis.maxBatchSize > 0, this.configFile);
         },
       });
@@ -122,12 +129,15 @@ export class ModelVersion {
       if (!report.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: report.reason }, 'warm-up on made-up inputs failed; the model serves');
       axis = batchAxisAfterWarmup(axis!, report.batch);
       if (report.batch && !report.batch.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: axis.unbatchedReason }, 'batching off');
-      this.batching = Object.freeze({ ...this.config.dynamicBatching, maxBatchSize: axis.maxBatchSize });
+      const padded = padding ? { padding: this.config.padding } : {};
+      this.batching = Object.freeze({ ...this.config.dynamicBatching, maxBatchSize: axis.maxBatchSize, ...padded });
+      // a model that runs one request per execution has nothing to pad
+      this.padding = axis.maxBatchSize > 0 ? padding : undefined;
       this.unbatchedReason = axis.unbatchedReason;
       this.signature = sig;
       this.pool = pool;
       this.stats = new VersionStats(this.observerWith(opts));
-      this.scheduler = new Scheduler(this.batching, pool, this.stats);
+      this.scheduler = new Scheduler(this.padding ? { ...this.batching, paddingPlan: this.padding } : this.batching, pool, this.stats);
       if (report.ok) this.scheduler.cost.seed(await probeCost(pool, sig.inputs, axis.maxBatchSize));
       pool.on('worker-exit', (info) => opts.onWorkerExit?.(info));
       pool.on('unavailable', () => {

@@ -7,6 +7,7 @@ import type { ModelVersion } from '../repository/model-version.js';
 import type { DecodedInputs } from '../signature.js';
 import type { InferenceResult } from '../batching/scheduler.js';
 import { BASE_VARIANT, UNRESOLVED } from '../metrics.js';
+import { requestKey } from '../tensors/pad.js';
 
 /** Response header naming the variant that computed the answer (absent when the base did). */
 export const VARIANT_HEADER = 'x-model-variant';
@@ -75,7 +76,8 @@ export async function runInference(request: FastifyRequest, reply: FastifyReply,
   const result = await mv.scheduler!.enqueue({
     inputs: decoded.tensors,
     rows: decoded.rows,
-    key: decoded.key,
+    // with padding, lengths along the padded dims do not keep requests apart
+    key: mv.padding ? requestKey(decoded.tensors, mv.padding) : decoded.key,
     timeoutMs,
     level,
     // a client that goes away while queued is dropped from the queue: the inference hook's

@@ -32,7 +32,7 @@ const modelsSchema = {
             reason: { type: 'string' },
             inputs: { type: 'array', items: tensorSignature },
             outputs: { type: 'array', items: tensorSignature },
-            batching: obj('maxBatchSize and the dynamic batching settings (`policy` adaptive or static, `latencyTargetMs`, `priorityLevels`…); null until the model is loaded.', true),
+            batching: obj('maxBatchSize and the dynamic batching settings (`policy` adaptive or static, `latencyTargetMs`, `priorityLevels`…), and `padding` (input → pad value) when config.json pads inputs; null until the model is loaded.', true),
             costModel: obj(
               "The cost model: predicted run time (dispatch to result) against rows, as a fitted line (`linear`: fixedMs + perRowMs·rows) and a table by batch-size bucket, each predictor's mean relative error, and the one in use. Seeded at load, updated by every run; null until loaded.",
               true,

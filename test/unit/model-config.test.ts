@@ -28,6 +28,7 @@ t.test('defaults when there is no config.json', async (t) => {
     variants: {},
     warmup: undefined,
     sessionOptions: { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: { 'session.intra_op.allow_spinning': '0' } },
+    padding: {},
   });
   t.equal(c.maxBatchSize, undefined, 'maxBatchSize left to be derived from the model');
   t.strictSame(parseModelConfig({}, FILE, DEFAULTS), c, 'an empty object gives the same defaults');
@@ -54,6 +55,7 @@ t.test('valid values are kept', async (t) => {
   t.equal(c.instances, 1);
   t.equal(c.intraOpThreads, 4);
   t.equal(parseModelConfig({ maxBatchSize: 0 }, FILE, DEFAULTS).maxBatchSize, 0, 'maxBatchSize 0: the model does not batch');
+  t.strictSame(parseModelConfig({ padding: { input_ids: 0, attention_mask: 0, mask: false, x: -1.5 } }, FILE, DEFAULTS).padding, { input_ids: 0, attention_mask: 0, mask: false, x: -1.5 }, 'padding values kept as given (checked against the inputs at load)');
 });
 
 /** [config, key named in the error, the bad value]. */
@@ -102,6 +104,11 @@ const BAD: [unknown, string, unknown][] = [
   [{ sessionOptions: { extra: { spinning: '1' } } }, 'sessionOptions.extra.spinning', '1'],
   [{ sessionOptions: { extra: { 'session.has space': '1' } } }, 'sessionOptions.extra.session.has space', '1'],
   [{ sessionOptions: { extra: { [`session.${'k'.repeat(1030)}`]: '1' } } }, `sessionOptions.extra.session.${'k'.repeat(1030)}`, '1'],
+  [{ padding: 5 }, 'padding', 5],
+  [{ padding: [0] }, 'padding', [0]],
+  [{ padding: { input_ids: '0' } }, 'padding.input_ids', '0'],
+  [{ padding: { input_ids: null } }, 'padding.input_ids', null],
+  [{ padding: { input_ids: [0] } }, 'padding.input_ids', [0]],
 ];
 
 t.test('each bad value: ModelConfigError naming the file, the key, the bad value and what is allowed', async (t) => {
