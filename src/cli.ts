@@ -6,7 +6,8 @@ import { OptionError } from './errors.js';
 import { serve, exitOnSignals } from './server.js';
 
 const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--log-level L]
-                        [--body-limit SIZE] [--drain-timeout-ms N] [--instances N] [--intra-op-threads N]
+                        [--body-limit SIZE] [--drain-timeout-ms N] [--instances N|auto]
+                        [--intra-op-threads N|auto] [--memory-budget SIZE]
        onnx-serve compress IN.onnx --out OUT.onnx --method int8-dynamic|int8-static|fp16|prune
                         [--per-tensor] [--calibration DATA.json] [--calibration-rows N]
                         [--calibrate minmax|percentile] [--percentile 99.99]
@@ -14,7 +15,8 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--l
                         [--force] [--quiet]
        onnx-serve inspect MODEL.onnx [--json]
 environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT,
-             ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS
+             ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS,
+             ONNX_SERVE_MEMORY_BUDGET
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 
@@ -75,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
   exitOnSignals(served, opts.drainTimeoutMs);
   const repo = served.app.serving.repository;
   const lines = repo.all().flatMap((mv) => [
-    `  ${mv.name} v${mv.version}  ${mv.state}${mv.reason ? `  (${mv.reason})` : ''}`,
+    `  ${mv.name} v${mv.version}  ${mv.state}  instances ${mv.sizing.instances} × threads ${mv.sizing.intraOpThreads}${mv.sizing.auto ? ' (auto)' : ''}${mv.reason ? `  (${mv.reason})` : ''}`,
     ...[...mv.variants.values()].map((v) => `    variant ${v.variant}  ${v.state}${v.compression?.method ? `  ${v.compression.method}` : ''}${v.reason ? `  (${v.reason})` : ''}`),
   ]);
   for (const b of repo.broken) lines.push(`  ${b.name}  UNAVAILABLE  (${b.reason})`);

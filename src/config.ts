@@ -1,7 +1,8 @@
 // Server options: flags override environment, environment overrides defaults; validated once
 // at start-up and frozen. A bad option is one line naming the option, the value and what is allowed.
 import { parseArgs } from 'node:util';
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { OptionError } from './errors.js';
 
 export interface ServeOptions {
@@ -13,19 +14,50 @@ export interface ServeOptions {
   /** Bytes; undefined: derived from the loaded models (maxBatchSize rows of the largest input as JSON). */
   bodyLimit: number | undefined;
   drainTimeoutMs: number;
-  /** Defaults for models whose config.json does not say. */
-  instances: number;
-  intraOpThreads: number;
+  /** Defaults for models whose config.json does not say; undefined ("auto"): chosen per model version (src/repository/sizing.ts). */
+  instances: number | undefined;
+  intraOpThreads: number | undefined;
+  /** Where each was given (`--instances`, `ONNX_SERVE_INSTANCES`…), for /v1/models' sizing reason. */
+  instancesFrom: string | undefined;
+  intraOpThreadsFrom: string | undefined;
+  /** Bytes the models' copies of their weights may take (auto sizing stays within it). */
+  memoryBudget: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Accepts "1048576", "512kb", "8mb", "1gb" (binary multiples). */
+/** Accepts "1048576", "512kb", "8mb", "1gb", "512MiB", "4GiB" (binary multiples, either spelling). */
 export function parseBytes(s: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(s.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?$/i.exec(s.trim());
   if (!m) return undefined;
-  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  const unit = (m[2] ?? 'b').toLowerCase().replace('ib', 'b');
+  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit as 'b'];
   return Math.floor(Number(m[1]) * mult);
+}
+
+/**
+ * The default memory budget's share of the machine: the rest is for what is not a copy of the
+ * weights — the main thread's heap (request bodies, JSON), each worker's Node.js runtime, the
+ * activations of running batches, a session's load-time peak, and the other processes.
+ */
+export const MEMORY_BUDGET_SHARE = 0.5;
+
+/** The smaller of the machine's memory and the cgroup's limit (v2 memory.max, v1 limit_in_bytes) when it is a number. */
+export function machineMemory(read: (path: string) => string | undefined = readText): number {
+  let mem = totalmem();
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    const v = read(file)?.trim();
+    if (v && /^\d+$/.test(v) && Number(v) > 0) mem = Math.min(mem, Number(v));
+  }
+  return mem;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<ServeOptions> {
@@ -42,6 +74,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'drain-timeout-ms': { type: 'string' },
         instances: { type: 'string' },
         'intra-op-threads': { type: 'string' },
+        'memory-budget': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -71,7 +104,23 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     bodyLimit = parseBytes(bl.value);
     if (bodyLimit === undefined || bodyLimit < 1024) throw new OptionError(`${bl.from}: "${bl.value}" is not allowed; use a size of at least 1kb, e.g. 1048576, 512kb or 8mb`);
   }
-  const cores = availableParallelism();
+  // "auto" (the default) leaves the choice to each model version's sizing
+  const orAuto = (flag: string, envName: string, min: number, max: number): { value: number | undefined; from: string | undefined } => {
+    const { value, from } = pick(flag, envName, 'auto');
+    if (value === 'auto') return { value: undefined, from: undefined };
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new OptionError(`${from}: "${value}" is not allowed; use "auto" or an integer from ${min} to ${max}`);
+    return { value: n, from };
+  };
+  const instances = orAuto('instances', 'ONNX_SERVE_INSTANCES', 1, 64);
+  const threads = orAuto('intra-op-threads', 'ONNX_SERVE_INTRA_OP_THREADS', 1, 256);
+  const mb = pick('memory-budget', 'ONNX_SERVE_MEMORY_BUDGET', '');
+  let memoryBudget = Math.floor(machineMemory() * MEMORY_BUDGET_SHARE);
+  if (mb.value !== '') {
+    const n = parseBytes(mb.value);
+    if (n === undefined || n < 1024 ** 2) throw new OptionError(`${mb.from}: "${mb.value}" is not allowed; use a size of at least 1MiB, e.g. 4GiB, 512MiB or 2gb (binary multiples)`);
+    memoryBudget = n;
+  }
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
@@ -80,16 +129,10 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     adminToken: env.ONNX_SERVE_ADMIN_TOKEN || undefined,
     bodyLimit,
     drainTimeoutMs: int('drain-timeout-ms', 'ONNX_SERVE_DRAIN_TIMEOUT_MS', '30000', 0, 3_600_000),
-    instances: int('instances', 'ONNX_SERVE_INSTANCES', String(defaultInstances(cores)), 1, 64),
-    intraOpThreads: int('intra-op-threads', 'ONNX_SERVE_INTRA_OP_THREADS', '1', 1, 256),
+    instances: instances.value,
+    intraOpThreads: threads.value,
+    instancesFrom: instances.from,
+    intraOpThreadsFrom: threads.from,
+    memoryBudget,
   });
-}
-
-/**
- * Workers per model by default: the cores left after the main thread (which does HTTP, JSON and
- * batching), at most 2. On 2 cores that is 1: measured in BENCHMARKS.md, a second worker there
- * competes with the main thread and serves less, not more.
- */
-export function defaultInstances(cores: number): number {
-  return Math.max(1, Math.min(2, cores - 1));
 }

@@ -33,7 +33,8 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   // forwards to the app's logger once it exists (models log at serve time too)
   const early: { lines: [Level, object, string][]; log?: FastifyBaseLogger } = { lines: [] };
   const line = (level: Level) => (o: object, m: string) => (early.log ? early.log[level](o, m) : early.lines.push([level, o, m]));
-  const repository = new ModelRepository(modelsDir, { instances: opts.instances, intraOpThreads: opts.intraOpThreads }, { info: line('info'), warn: line('warn'), error: line('error') });
+  const { instances, intraOpThreads, instancesFrom, intraOpThreadsFrom, memoryBudget } = opts;
+  const repository = new ModelRepository(modelsDir, { instances, intraOpThreads, instancesFrom, intraOpThreadsFrom, memoryBudget }, { info: line('info'), warn: line('warn'), error: line('error') });
   // metrics first: every scheduler and pool reports to them from the moment it loads
   const metrics = new Metrics(() => repository.allWithVariants());
   await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });

@@ -25,8 +25,9 @@ export interface ModelConfig {
   /** undefined: derived from the model (32 when every input and output has a variable first dimension, else 0). */
   maxBatchSize: number | undefined;
   dynamicBatching: DynamicBatchingConfig;
-  instances: number;
-  intraOpThreads: number;
+  /** config.json's, else the CLI's; undefined: auto, chosen per version at load (src/repository/sizing.ts). */
+  instances: number | undefined;
+  intraOpThreads: number | undefined;
   /**
    * Compressed siblings (name → file in the version folder): each loads with its own workers and
    * answers requests that name it (src/repository/variants.ts); routing to them under load is future work.
@@ -72,9 +73,10 @@ export const DEFAULT_BATCHING: Readonly<DynamicBatchingConfig> = Object.freeze({
 /** Default maxBatchSize for a model whose first dimension is variable everywhere. */
 export const DEFAULT_MAX_BATCH_SIZE = 32;
 
+/** The CLI's values, for models whose config.json does not say; undefined: auto. */
 export interface ConfigDefaults {
-  instances: number;
-  intraOpThreads: number;
+  instances: number | undefined;
+  intraOpThreads: number | undefined;
 }
 
 /** A bad config.json (or warmup sample): the model is UNAVAILABLE with this message as its reason. */
@@ -98,7 +100,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
     }
     return v as Record<string, unknown>;
   };
-  const int = (key: string, v: unknown, min: number, max: number, dflt: number): number => {
+  const int = <D extends number | undefined>(key: string, v: unknown, min: number, max: number, dflt: D): number | D => {
     if (v === undefined) return dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return fail(key, v, `an integer from ${min} to ${max}`);
     return v;

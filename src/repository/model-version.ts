@@ -19,6 +19,7 @@ import { ServeError, scrubPaths } from '../errors.js';
 import { probeCost } from './cost-probe.js';
 import { paddingPlan } from './padding.js';
 import type { PaddingPlan } from '../tensors/pad.js';
+import type { Sizing } from './sizing.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -83,6 +84,8 @@ export class ModelVersion {
     readonly path: string,
     readonly config: ModelConfig,
     readonly configFile: string,
+    /** Its instances × intra-op threads and why (a variant shares its base's). */
+    readonly sizing: Readonly<Sizing>,
     /** The variant name; undefined for the base model. */
     readonly variant?: string,
   ) {}
@@ -106,8 +109,8 @@ export class ModelVersion {
       const samples = await readWarmupSamples(this.config.warmup, this.configFile);
       pool = new WorkerPool({
         modelPath: this.path,
-        instances: this.config.instances,
-        intraOpThreads: this.config.intraOpThreads,
+        instances: this.sizing.instances,
+        intraOpThreads: this.sizing.intraOpThreads,
         session: this.config.sessionOptions,
         faultHooks: opts.faultHooks,
         // asked once the first session reports its signature: a config that the signature rules out fails here

@@ -1,8 +1,11 @@
 // The model repository: every model version found in the folder, loaded in parallel, with
 // its state. A model that fails to load is logged and marked UNAVAILABLE; the rest serve.
 // Each version's compressed variants load beside it; a broken variant never fails its base.
-import { scanRepository } from './scan.js';
-import { parseModelConfig, type ConfigDefaults } from './model-config.js';
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { scanRepository, type ScannedModel } from './scan.js';
+import { parseModelConfig, type ConfigDefaults, type ModelConfig } from './model-config.js';
+import { chooseSizing, estimateCopyBytes, type Explicit, type Sizing } from './sizing.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
 import { attachVariants, loadVariant } from './variants.js';
 import { ServeError, scrubPaths } from '../errors.js';
@@ -25,6 +28,15 @@ export interface RepositoryLoadOptions {
   instrument?: (model: string, version: string, variant: string) => Pick<LoadOptions, 'observer' | 'onWorkerExit'>;
 }
 
+/** The CLI's instances and threads (undefined: auto), where each came from, and the memory budget of every model's copies. */
+export interface RepositoryDefaults extends ConfigDefaults {
+  instancesFrom?: string;
+  intraOpThreadsFrom?: string;
+  memoryBudget: number;
+  /** os.availableParallelism() unless given. */
+  cores?: number;
+}
+
 export class ModelRepository {
   /** name → versions, ascending. */
   readonly models = new Map<string, ModelVersion[]>();
@@ -32,7 +44,7 @@ export class ModelRepository {
 
   constructor(
     readonly root: string,
-    private readonly defaults: ConfigDefaults,
+    private readonly defaults: RepositoryDefaults,
     private readonly log: RepositoryLogger,
   ) {}
 
@@ -43,6 +55,8 @@ export class ModelRepository {
       this.log.error({ model: e.name, reason: e.message }, 'model unavailable');
     }
     const loads: Promise<void>[] = [];
+    const sizes = await this.modelSizes(models);
+    const allCopies = [...sizes.values()].reduce((a, b) => a + estimateCopyBytes(b), 0);
     for (const m of models) {
       let config;
       try {
@@ -52,7 +66,13 @@ export class ModelRepository {
         this.log.error({ model: m.name, reason: (err as Error).message }, 'model unavailable');
         continue;
       }
-      const versions = m.versions.map((v) => new ModelVersion(m.name, v.version, v.path, config, m.configFile));
+      const versions = m.versions.map((v) => {
+        const bytes = sizes.get(v.path) ?? 0;
+        // every other version loads at least one copy: this one's extra copies get what is left
+        const sizing = this.sizing(m, config, bytes, this.defaults.memoryBudget - (allCopies - estimateCopyBytes(bytes)));
+        if (sizing.warning) this.log.warn({ model: m.name, version: v.version, instances: sizing.instances, reason: sizing.warning }, 'instances exceed the memory budget; loading them anyway');
+        return new ModelVersion(m.name, v.version, v.path, config, m.configFile, sizing);
+      });
       this.models.set(m.name, versions);
       for (const mv of versions) {
         attachVariants(mv);
@@ -84,6 +104,32 @@ export class ModelRepository {
       }
     }
     await Promise.all(loads);
+  }
+
+  /** Each version's model.onnx size on disk, by path (0 when it cannot be read: the load says why). */
+  private async modelSizes(models: ScannedModel[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    await Promise.all(
+      models.flatMap((m) => m.versions).map(async (v) => out.set(v.path, await stat(v.path).then((st) => st.size, () => 0))),
+    );
+    return out;
+  }
+
+  /** config.json's values win, then the CLI's; the rest is auto. */
+  private sizing(m: ScannedModel, config: ModelConfig, modelBytes: number, budgetBytes: number): Sizing {
+    const raw = (typeof m.rawConfig === 'object' && m.rawConfig !== null ? m.rawConfig : {}) as Record<string, unknown>;
+    const given = (key: 'instances' | 'intraOpThreads', cli: string | undefined): Explicit | undefined => {
+      const value = config[key];
+      if (value === undefined) return undefined;
+      return { value, from: raw[key] !== undefined ? 'config.json' : (cli ?? 'the CLI') };
+    };
+    return chooseSizing({
+      cores: this.defaults.cores ?? availableParallelism(),
+      modelBytes,
+      budgetBytes: Math.max(0, budgetBytes),
+      instances: given('instances', this.defaults.instancesFrom),
+      intraOpThreads: given('intraOpThreads', this.defaults.intraOpThreadsFrom),
+    });
   }
 
   /**

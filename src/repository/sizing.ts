@@ -84,7 +84,7 @@ export function chooseSizing(input: SizingInput): Sizing {
   const kind = small
     ? `model ${formatBytes(input.modelBytes)} < ${formatBytes(SMALL_MODEL_BYTES)}: small, HTTP-bound`
     : `model ${formatBytes(input.modelBytes)} ≥ ${formatBytes(SMALL_MODEL_BYTES)}: compute-heavy`;
-  const budget = `a copy ≈ ${formatBytes(copy)} (${COPY_FACTOR} × file), budget ${formatBytes(input.budgetBytes)} fits ${fit}`;
+  const budget = `a copy ≈ ${formatBytes(copy)} (${COPY_FACTOR} × file), budget ${formatBytes(input.budgetBytes)} fits ${fit >= 100 ? '100+' : fit}`;
 
   let instances: number;
   if (input.instances) {

@@ -11,7 +11,7 @@ import { readCompressionReport } from './variant-report.js';
 /** Creates the (not yet loaded) variants of a base version from its config; files sit beside its model.onnx. */
 export function attachVariants(base: ModelVersion): void {
   for (const [name, file] of Object.entries(base.config.variants)) {
-    base.variants.set(name, new ModelVersion(base.name, base.version, join(dirname(base.path), file), base.config, base.configFile, name));
+    base.variants.set(name, new ModelVersion(base.name, base.version, join(dirname(base.path), file), base.config, base.configFile, base.sizing, name));
   }
 }
 

@@ -42,8 +42,14 @@ const modelsSchema = {
               ...obj('The load-time warm-up: `kind` (`made-up`, `samples` from config.json, `none`), `ok`, `reason` when it failed, `ms`. A failed made-up warm-up is only a warning. Null until loaded.', true),
               properties: { kind: { type: 'string' }, ok: { type: 'boolean' }, reason: { type: 'string' }, ms: { type: 'number' } },
             },
-            instances: { type: 'integer' },
-            intraOpThreads: { type: 'integer' },
+            instances: { type: 'integer', description: 'Worker threads, each with its own onnxruntime session (`sizing.instances`).' },
+            intraOpThreads: { type: 'integer', description: 'onnxruntime intra-op threads per session (`sizing.intraOpThreads`).' },
+            sizing: {
+              ...obj(
+                'How instances × intraOpThreads were chosen: `auto` true when onnx-serve chose the instance count (neither config.json nor the CLI gave it) from the cores, the model\'s size on disk and the memory budget; `reason` says where each value came from, and ends in a warning when the copies exceed the budget.',
+              ),
+              properties: { instances: { type: 'integer' }, intraOpThreads: { type: 'integer' }, auto: { type: 'boolean' }, reason: { type: 'string' } },
+            },
             sessionOptions: {
               ...obj(
                 "The onnxruntime session options from config.json `sessionOptions`, defaults filled in: `executionProviders` as asked (in order of preference), `graphOptimizationLevel`, and `extra`, every session config entry set (onnx-serve's defaults merged under the model's).",
@@ -109,6 +115,12 @@ const modelsSchema = {
                   },
                   instances: 1,
                   intraOpThreads: 1,
+                  sizing: {
+                    instances: 1,
+                    intraOpThreads: 1,
+                    auto: true,
+                    reason: '2 cores, 1 for the main thread, 1 for compute; model 68 KiB < 16 MiB: small, HTTP-bound; a copy ≈ 102 KiB (1.5 × file), budget 3.9 GiB fits 100+: auto instances 1 (more would only wait on the main thread), auto intraOpThreads 1',
+                  },
                   sessionOptions: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', extra: { 'session.intra_op.allow_spinning': '0' } },
                   providers: { inUse: ['cpu'], skipped: [{ name: 'cuda', reason: 'execution provider "cuda" is not available in this onnxruntime install: libonnxruntime_providers_cuda.so is missing' }] },
                   variants: [
@@ -148,8 +160,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         ...(mv.unbatchedReason ? { unbatched: mv.unbatchedReason } : {}),
         warmup: mv.warmup ?? null,
         costModel: mv.scheduler?.cost.view() ?? null,
-        instances: mv.config.instances,
-        intraOpThreads: mv.config.intraOpThreads,
+        instances: mv.sizing.instances,
+        intraOpThreads: mv.sizing.intraOpThreads,
+        sizing: { instances: mv.sizing.instances, intraOpThreads: mv.sizing.intraOpThreads, auto: mv.sizing.auto, reason: mv.sizing.reason },
         sessionOptions: mv.config.sessionOptions,
         providers: mv.providers ?? null,
         variants: [...mv.variants.values()].map((v) => ({

@@ -15,6 +15,8 @@ t.test('bad options stop the process with one line naming the option, the value 
     [['serve'], { PORT: '70000' }, /PORT: "70000" is not allowed; use an integer from 0 to 65535/],
     [['serve', '--log-level', 'loud'], {}, /--log-level: "loud" is not allowed; use one of fatal, error, warn, info/],
     [['serve', '--body-limit', 'huge'], {}, /--body-limit: "huge" is not allowed/],
+    [['serve', '--memory-budget', '4 gigs'], {}, /--memory-budget: "4 gigs" is not allowed; use a size of at least 1MiB, e\.g\. 4GiB/],
+    [['serve'], { ONNX_SERVE_MEMORY_BUDGET: '-2GiB' }, /ONNX_SERVE_MEMORY_BUDGET: "-2GiB" is not allowed/],
     [['serve', '--colour'], {}, /Unknown option '--colour'/],
     [['launch'], {}, /unknown command "launch"; allowed: serve/],
   ];

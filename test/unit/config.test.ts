@@ -1,7 +1,8 @@
 // Unit tests for server options: defaults, environment over defaults, flags over environment,
 // one-line OptionErrors naming the option and value, and parseBytes.
 import t, { type Test } from 'tap';
-import { parseBytes, parseServeOptions } from '../../src/config.js';
+import { totalmem } from 'node:os';
+import { machineMemory, MEMORY_BUDGET_SHARE, parseBytes, parseServeOptions } from '../../src/config.js';
 import { OptionError } from '../../src/errors.js';
 import { thrown } from '../helpers/thrown.js';
 
@@ -14,7 +15,9 @@ t.test('defaults (no flags, empty environment)', async (t) => {
   t.equal(o.logLevel, 'info');
   t.equal(o.adminToken, undefined, 'no admin token unless configured');
   t.equal(o.bodyLimit, undefined, 'body limit derived from the models unless configured');
-  t.ok(Number.isInteger(o.instances) && o.instances >= 1, 'instances is a positive integer');
+  t.equal(o.instances, undefined, 'instances: auto, chosen per model version');
+  t.equal(o.intraOpThreads, undefined, 'intra-op threads: auto');
+  t.ok(Number.isInteger(o.memoryBudget) && o.memoryBudget > 0, 'a memory budget from the machine');
   t.ok(Object.isFrozen(o), 'options are frozen');
 });
 
@@ -90,6 +93,48 @@ t.test('body limit', async (t) => {
   t.equal(parseServeOptions(['--body-limit', '1kb'], {}).bodyLimit, 1024, 'the 1kb minimum is allowed');
 });
 
+t.test('instances and intra-op threads: auto by default, or an integer with where it came from', async (t) => {
+  const auto = parseServeOptions(['--instances', 'auto', '--intra-op-threads', 'auto'], { ONNX_SERVE_INSTANCES: '3' });
+  t.equal(auto.instances, undefined, '--instances auto overrides the environment');
+  t.equal(auto.instancesFrom, undefined);
+  const env = parseServeOptions([], { ONNX_SERVE_INSTANCES: '3', ONNX_SERVE_INTRA_OP_THREADS: 'auto' });
+  t.same([env.instances, env.instancesFrom, env.intraOpThreads], [3, 'ONNX_SERVE_INSTANCES', undefined]);
+  const flag = parseServeOptions(['--instances', '2', '--intra-op-threads', '4'], { ONNX_SERVE_INSTANCES: '3' });
+  t.same([flag.instances, flag.instancesFrom, flag.intraOpThreads, flag.intraOpThreadsFrom], [2, '--instances', 4, '--intra-op-threads']);
+  badOption(t, ['--instances', 'many'], {}, '--instances', 'many');
+  badOption(t, [], { ONNX_SERVE_INTRA_OP_THREADS: '0' }, 'ONNX_SERVE_INTRA_OP_THREADS', '0');
+  t.match(thrown(() => parseServeOptions(['--instances', '65'], {})), { message: /use "auto" or an integer from 1 to 64/ });
+});
+
+t.test('memory budget: a size with a unit, from the flag or the environment', async (t) => {
+  const GiB = 1024 ** 3;
+  t.equal(parseServeOptions(['--memory-budget', '4GiB'], {}).memoryBudget, 4 * GiB);
+  t.equal(parseServeOptions(['--memory-budget', '512MiB'], {}).memoryBudget, 512 * 1024 ** 2);
+  t.equal(parseServeOptions(['--memory-budget', '2GB'], {}).memoryBudget, 2 * GiB, 'GB is a binary multiple, as for --body-limit');
+  t.equal(parseServeOptions(['--memory-budget', '1.5gib'], {}).memoryBudget, 1.5 * GiB, 'case-insensitive, fractions');
+  t.equal(parseServeOptions(['--memory-budget', '3221225472'], {}).memoryBudget, 3 * GiB, 'plain bytes');
+  t.equal(parseServeOptions([], { ONNX_SERVE_MEMORY_BUDGET: '768MiB' }).memoryBudget, 768 * 1024 ** 2, 'ONNX_SERVE_MEMORY_BUDGET');
+  t.equal(parseServeOptions(['--memory-budget', '1GiB'], { ONNX_SERVE_MEMORY_BUDGET: '768MiB' }).memoryBudget, GiB, 'the flag wins');
+  badOption(t, ['--memory-budget', 'lots'], {}, '--memory-budget', 'lots');
+  badOption(t, ['--memory-budget', '4 TiB'], {}, '--memory-budget', '4 TiB');
+  badOption(t, ['--memory-budget', '512kb'], {}, '--memory-budget', '512kb');
+  badOption(t, ['--memory-budget=-1GiB'], {}, '--memory-budget', '-1GiB');
+  badOption(t, [], { ONNX_SERVE_MEMORY_BUDGET: '4 gigs' }, 'ONNX_SERVE_MEMORY_BUDGET', '4 gigs');
+  t.match(thrown(() => parseServeOptions(['--memory-budget', '0'], {})), { message: /at least 1MiB, e\.g\. 4GiB, 512MiB or 2gb/ });
+});
+
+t.test('default memory budget: half of the machine, or of a smaller cgroup limit', async (t) => {
+  const dflt = parseServeOptions([], {}).memoryBudget;
+  t.ok(dflt <= Math.floor(totalmem() * MEMORY_BUDGET_SHARE), `${dflt} is at most half of the machine's memory`);
+  t.equal(dflt, Math.floor(machineMemory() * MEMORY_BUDGET_SHARE));
+  const files = (v2: string | undefined, v1?: string) => (p: string) => (p.endsWith('memory.max') ? v2 : p.endsWith('limit_in_bytes') ? v1 : undefined);
+  t.equal(machineMemory(files('2147483648\n')), Math.min(totalmem(), 2 * 1024 ** 3), 'a cgroup v2 limit');
+  t.equal(machineMemory(files('max\n')), totalmem(), '"max": no limit');
+  t.equal(machineMemory(files(undefined)), totalmem(), 'no cgroup file');
+  t.equal(machineMemory(files(undefined, '1073741824')), Math.min(totalmem(), 1024 ** 3), 'a cgroup v1 limit');
+  t.equal(machineMemory(files(String(totalmem() * 4))), totalmem(), 'a limit above the machine: the machine');
+});
+
 t.test('parseBytes', async (t) => {
   t.equal(parseBytes('1048576'), 1048576, 'plain bytes');
   t.equal(parseBytes('100b'), 100);
@@ -99,6 +144,9 @@ t.test('parseBytes', async (t) => {
   t.equal(parseBytes('8MB'), 8 * 1024 * 1024, 'case-insensitive');
   t.equal(parseBytes(' 2 kb '), 2048, 'spaces around and between');
   t.equal(parseBytes('1.5kb'), 1536, 'fractions');
+  t.equal(parseBytes('512KiB'), 512 * 1024, 'IEC spellings');
+  t.equal(parseBytes('4GiB'), 4 * 1024 ** 3);
+  t.equal(parseBytes('8 mib'), 8 * 1024 ** 2);
   for (const bad of ['', 'mb', 'lots', '-1', '8 tb', '1e6', '0x10', '8mbs']) t.equal(parseBytes(bad), undefined, `${JSON.stringify(bad)} is not a size`);
 });
 

@@ -600,7 +600,8 @@ t.test('env: every configMapKeyRef names an existing key; the server accepts the
 t.test('resources: CPU request covers instances x intraOpThreads; limits at or above requests', async (t) => {
   const check = (name: string, env: Record<string, string>, res: IContainer['resources']) => {
     const opts = parseServeOptions([], env);
-    const inference = opts.instances * opts.intraOpThreads;
+    // the manifests fix both (auto sizing would choose per model): the request is sized from them
+    const inference = must(opts.instances, `${name} ONNX_SERVE_INSTANCES`) * must(opts.intraOpThreads, `${name} ONNX_SERVE_INTRA_OP_THREADS`);
     const req = cpuCores(must(res?.requests?.cpu, `${name} cpu request`));
     const lim = cpuCores(must(res?.limits?.cpu, `${name} cpu limit`));
     t.ok(req >= inference, `${name}: cpu request ${req} >= instances ${opts.instances} x intraOpThreads ${opts.intraOpThreads} = ${inference}`);
