@@ -6,6 +6,7 @@ import t from 'tap';
 import { availableParallelism } from 'node:os';
 import { makeRepo, startServer, getJson, postJson } from '../helpers/server.js';
 import { mlpModel } from '../../tools/onnx-builder.js';
+import { estimateCopyBytes, formatBytes } from '../../src/repository/sizing.js';
 
 interface VersionView {
   state: string;
@@ -63,4 +64,19 @@ t.test('--instances over the memory budget: loaded anyway, the reason warns, one
   const warned = lines.map((l) => JSON.parse(l) as { msg: string; model?: string; reason?: string }).filter((l) => /memory budget/.test(l.msg));
   t.equal(warned.length, 1, 'logged once');
   t.match(warned[0], { model: 'big', reason: /exceeds the memory budget of 1\.0 MiB/ });
+});
+
+t.test("the budget is the server's: each version's sizing gets what the others' first copies leave", async (t) => {
+  const a = mlpModel([256, 1024, 16], 4);
+  const b = mlpModel([256, 512, 16], 5);
+  const repo = await makeRepo(t, { a: { onnx: a }, b: { onnx: b } });
+  const budget = 8 * 1024 ** 2;
+  const served = await startServer(t, repo, ['--instances', 'auto', '--memory-budget', '8MiB']);
+  for (const [name, own, other] of [['a', a, b], ['b', b, a]] as const) {
+    const v = await versionOf(served.url, name);
+    const left = budget - estimateCopyBytes(other.byteLength);
+    const fits = Math.floor(left / estimateCopyBytes(own.byteLength));
+    t.equal(v.state, 'READY');
+    t.match(v.sizing.reason, `budget ${formatBytes(left)} fits ${fits}:`, `${name}: 8 MiB less the other model's copy (${formatBytes(estimateCopyBytes(other.byteLength))})`);
+  }
 });
