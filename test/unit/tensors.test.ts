@@ -369,3 +369,48 @@ t.test('elementCount: 0 wins over overflow; the product may pass 2^53 (callers c
   t.equal(elementCount(Array(30).fill(2 ** 52)), Infinity);
   t.notOk(Number.isSafeInteger(elementCount([70_000, 70_000, 70_000, 70_000])));
 });
+
+// ---- the one-pass fill and the checked path it falls back to ----
+
+t.test('every dtype: the one-pass fill gives exactly what the checked path gives', async (t) => {
+  for (const dtype of ALL_DTYPES) {
+    const flat = Array.from({ length: 24 }, (_, i) => SAMPLES[dtype].input[i % 6]);
+    const direct = fromDimsData([4, 6], flat, dtype, 'x'); // flat data of the right count: one pass
+    // the same values nested under dims of the same count: 4 rows, not 24 values, so the checked path
+    const rows = [0, 6, 12, 18].flatMap((at) => rows2x3(flat.slice(at, at + 6))); // 8 rows of 3
+    const checked = fromDimsData([4, 6], rows, dtype, 'x');
+    t.strictSame(direct.dims, [4, 6], `${dtype}: dims`);
+    t.ok(direct.data instanceof (SAMPLES[dtype].ctor as typeof Float32Array), `${dtype}: storage`);
+    t.strictSame(Array.from(direct.data as ArrayLike<unknown>), Array.from(checked.data as ArrayLike<unknown>), `${dtype}: same elements`);
+    t.strictSame(toNested(fromNested([flat.slice(0, 12), flat.slice(12)], dtype)), [flat.slice(0, 12), flat.slice(12)].map((r) => r.map((_, i) => SAMPLES[dtype].output[i % 6])), `${dtype}: nested, one pass`);
+  }
+});
+
+t.test('a bad value anywhere falls back to the checked path and its error, for every dtype', async (t) => {
+  const bad: Record<DType, unknown> = { float32: 'x', float64: null, float16: 1e6, int8: 200, uint8: -1, int16: 1.5, uint16: '1', int32: 2 ** 31, uint32: -0.5, int64: '1.5', uint64: -1, bool: 2 };
+  for (const dtype of ALL_DTYPES) {
+    const ok = SAMPLES[dtype].input[0];
+    for (const at of [0, 5, 11]) {
+      const flat = Array.from({ length: 12 }, (_, i) => (i === at ? bad[dtype] : ok));
+      throwsTensorError(t, () => fromDimsData([3, 4], flat, dtype, 'v'), 'DTYPE_MISMATCH', ['"v"', `element ${at}`, dtype], `${dtype}: {dims,data} element ${at}`);
+      throwsTensorError(t, () => fromNested([flat.slice(0, 6), flat.slice(6)], dtype, 'v'), 'DTYPE_MISMATCH', ['"v"', `element ${at}`, dtype], `${dtype}: nested element ${at}`);
+    }
+  }
+});
+
+t.test('the checked path still decides what the one-pass fill refuses', async (t) => {
+  // a leaf that is an array is ragged (SHAPE_MISMATCH), even after a bad value earlier in the row
+  throwsTensorError(t, () => fromNested([['a', [1]]], 'float32', 'x'), 'SHAPE_MISMATCH', ['"x"', 'ragged'], 'an array where a leaf should be');
+  throwsTensorError(t, () => fromDimsData([2], ['a', [1]], 'float32', 'x'), 'SHAPE_MISMATCH', ['"x"', 'ragged'], 'the same in flat data of the right count');
+  // nested data whose count matches dims decodes on the checked path
+  t.strictSame(Array.from(fromDimsData([2, 1], [[1], [2]], 'int32', 'x').data as Int32Array), [1, 2], 'nested data, as many rows as values');
+  // JSON.parse reads 1e400 as Infinity: refused as too large for either float dtype
+  const inf = JSON.parse('[1, 1e400]') as number[];
+  throwsTensorError(t, () => fromDimsData([2], inf, 'float64', 'x'), 'DTYPE_MISMATCH', ['element 1', 'too large'], 'float64 1e400');
+  throwsTensorError(t, () => fromNested([inf], 'float32', 'x'), 'DTYPE_MISMATCH', ['element 1', 'too large'], 'float32 1e400');
+  // the largest float32 and the value just below the rounding boundary decode; the boundary itself does not
+  const f32max = 3.4028234663852886e38;
+  t.strictSame(Array.from(fromDimsData([2], [f32max, 3.4028235677973362e38], 'float32', 'x').data as Float32Array), [f32max, f32max], 'below the boundary rounds to the largest float32');
+  throwsTensorError(t, () => fromDimsData([1], [3.4028235677973366e38], 'float32', 'x'), 'DTYPE_MISMATCH', ['element 0', 'too large'], 'the boundary rounds to Infinity');
+  t.equal(fromDimsData([0], [], 'float32', 'x').data.length, 0, 'no values');
+});
