@@ -326,9 +326,10 @@ export class Scheduler {
     const cutsOf = this.cfg.paddingPlan?.outputs;
     // a lone request takes its outputs whole, whatever their first dimension (and was not padded)
     const rowCounts = batch.length > 1 ? batch.map((b) => b.rows) : undefined;
+    const requestInputs = rowCounts && cutsOf ? batch.map((b) => b.inputs) : undefined;
     for (const [name, t] of Object.entries(outputs)) {
       const cuts = cutsOf?.[name];
-      const parts = !rowCounts ? [t] : cuts ? slicePadded(t, rowCounts, cuts, batch.map((b) => b.inputs)) : sliceBatch(t, rowCounts);
+      const parts = !rowCounts ? [t] : cuts ? slicePadded(t, rowCounts, cuts, requestInputs!) : sliceBatch(t, rowCounts);
       parts.forEach((p, i) => (perRequest[i]![name] = p));
     }
     const answeredAt = this.now();
