@@ -196,3 +196,67 @@ export function maskedSequenceModel(): Uint8Array {
     name: 'masked_sequence',
   });
 }
+
+/**
+ * A BERT-style classifier for the padding benchmark and tests: input_ids and attention_mask
+ * [batch, seq] int64 → Gather from an embedding table [vocab, width] → two per-token dense layers
+ * (MatMul + Add + Relu, width → hidden → width) → masked mean pooling (sum over seq of h · mask /
+ * sum of mask) → a classifier head of two wide Gemm + Relu layers (width → head → head) and a
+ * Gemm to "logits" [batch, 2]; and "token_scores" [batch, seq] = each token's summed features ×
+ * its mask (an output the server must cut back to each request's length). The head's weights
+ * (≈ 10 MB at the defaults) make a lone request's run weight-bound, as a transformer's are: run
+ * alone a request costs well over its HTTP round trip, and a batch of many costs little more
+ * than one, which is what padding buys. Padded positions (mask 0) add exact zeros to every sum,
+ * so the answers do not depend on padding beyond float rounding.
+ */
+export function bertStyleModel(seed = 1, sizes: { vocab: number; width: number; hidden: number; head: number } = { vocab: 1000, width: 128, hidden: 256, head: 1536 }): Uint8Array {
+  const { vocab, width, hidden, head } = sizes;
+  const FLOAT = 1; // TensorProto.FLOAT
+  const dense = (name: string, fin: number, fout: number, s: number): InitializerSpec[] => [
+    { name: `${name}_w`, dtype: 'float32', dims: [fin, fout], data: seededFloats(fin * fout, s, 1 / Math.sqrt(fin)) },
+    { name: `${name}_b`, dtype: 'float32', dims: [fout], data: seededFloats(fout, s + 1, 0.1) },
+  ];
+  return buildModel({
+    inputs: [
+      { name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] },
+      { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'seq'] },
+    ],
+    outputs: [
+      { name: 'logits', dtype: 'float32', dims: ['batch', 2] },
+      { name: 'token_scores', dtype: 'float32', dims: ['batch', 'seq'] },
+    ],
+    nodes: [
+      { op: 'Gather', inputs: ['embedding', 'input_ids'], outputs: ['emb'], attributes: { axis: 0 } },
+      { op: 'MatMul', inputs: ['emb', 'ff1_w'], outputs: ['ff1_mm'] },
+      { op: 'Add', inputs: ['ff1_mm', 'ff1_b'], outputs: ['ff1_pre'] },
+      { op: 'Relu', inputs: ['ff1_pre'], outputs: ['ff1'] },
+      { op: 'MatMul', inputs: ['ff1', 'ff2_w'], outputs: ['ff2_mm'] },
+      { op: 'Add', inputs: ['ff2_mm', 'ff2_b'], outputs: ['ff2_pre'] },
+      { op: 'Relu', inputs: ['ff2_pre'], outputs: ['h'] },
+      { op: 'Cast', inputs: ['attention_mask'], outputs: ['mask_f'], attributes: { to: FLOAT } },
+      { op: 'Unsqueeze', inputs: ['mask_f', 'last_axis'], outputs: ['mask3'] },
+      { op: 'Mul', inputs: ['h', 'mask3'], outputs: ['h_masked'] },
+      { op: 'ReduceSum', inputs: ['h_masked', 'seq_axis'], outputs: ['h_sum'], attributes: { keepdims: 0 } },
+      { op: 'ReduceSum', inputs: ['mask3', 'seq_axis'], outputs: ['count'], attributes: { keepdims: 0 } },
+      { op: 'Div', inputs: ['h_sum', 'count'], outputs: ['pooled'] },
+      { op: 'Gemm', inputs: ['pooled', 'head1_w', 'head1_b'], outputs: ['head1_pre'] },
+      { op: 'Relu', inputs: ['head1_pre'], outputs: ['head1'] },
+      { op: 'Gemm', inputs: ['head1', 'head2_w', 'head2_b'], outputs: ['head2_pre'] },
+      { op: 'Relu', inputs: ['head2_pre'], outputs: ['head2'] },
+      { op: 'Gemm', inputs: ['head2', 'cls_w', 'cls_b'], outputs: ['logits'] },
+      { op: 'ReduceSum', inputs: ['h_masked', 'last_axis'], outputs: ['token_scores'], attributes: { keepdims: 0 } },
+    ],
+    initializers: [
+      { name: 'embedding', dtype: 'float32', dims: [vocab, width], data: seededFloats(vocab * width, seed, 1) },
+      ...dense('ff1', width, hidden, seed + 10),
+      ...dense('ff2', hidden, width, seed + 20),
+      ...dense('head1', width, head, seed + 30),
+      ...dense('head2', head, head, seed + 40),
+      ...dense('cls', head, 2, seed + 50),
+      { name: 'seq_axis', dtype: 'int64', dims: [1], data: new BigInt64Array([1n]) },
+      { name: 'last_axis', dtype: 'int64', dims: [1], data: new BigInt64Array([2n]) },
+    ],
+    opset: 17,
+    name: 'bert_style',
+  });
+}
