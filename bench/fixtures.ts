@@ -16,7 +16,7 @@ export interface BenchModel {
   /** Name the server serves it under. */
   name: string;
   /** The "seed", "heavy" or "cnn" key (BENCH_ONLY section names, except cnn: section v2). */
-  key: 'seed' | 'heavy' | 'cnn' | 'poison';
+  key: 'seed' | 'heavy' | 'cnn' | 'poison' | 'padding' | 'memory';
   path: string;
   sizes: number[];
   inputName: string;

@@ -7,6 +7,7 @@ import { runClosedLoop, type MeasuredWindow } from '../load/runner/engine.js';
 import { Recorder } from '../load/runner/recorder.js';
 import { cpuBetween, sampleCpu, sampleSystemBusy, type CpuSample, type CpuUse } from './procstat.js';
 import type { ChildServer } from './servers.js';
+import type { SizingView } from './results.js';
 
 export interface LoadResult {
   concurrency: number;
@@ -109,6 +110,8 @@ interface VersionView {
   intraOpThreads: number;
   batching: { maxBatchSize: number; maxQueueDelayMs: number } | null;
   stats: { executions: number; inferences: number; batchSizes: Record<string, number> } | null;
+  /** How instances and threads were chosen (absent on servers before sizing was shown). */
+  sizing?: SizingView;
 }
 
 async function getJson(url: string): Promise<unknown> {

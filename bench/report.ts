@@ -25,6 +25,7 @@ import {
   type CompressionEntry,
   MODE_BARE,
   MODE_NAIVE,
+  bestSplitCeiling,
   MODE_OFF,
   MODE_ON,
   MODE_V1,
@@ -157,7 +158,111 @@ function splitTables(r: Results): string {
       other(m.otherCores),
     ]),
   );
-  return `In process (no HTTP), heavy-mlp at batch ${s.batch}:\n\n${inproc}\n\nThrough the server, heavy-mlp, batching on:\n\n${server}`;
+  const best = bestSplitCeiling(r);
+  const auto = s.auto?.length
+    ? `\n\nThe default config (no config.json: auto-sized${s.autoSizing ? ` to **${s.autoSizing.instances} × ${s.autoSizing.intraOpThreads}**: ${s.autoSizing.reason}` : ''}), /v1 JSON and v2 binary tensors in interleaved rounds; % of the better two-core ceiling (${best ? `${best.instances} × ${best.intraOpThreads}, ${f(best.rowsPerS, 0)} rows/s` : 'not measured'}):\n\n` +
+      table(
+        ['protocol', 'c', 'req/s (= rows/s)', '% of best ceiling', 'p50 ms', 'p99 ms', 'mean batch', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
+        s.auto.map((m) => [
+          m.mode + (m.round === undefined ? '' : ` (round ${m.round + 1})`),
+          String(m.load.concurrency),
+          f(m.load.reqPerS, 1),
+          best ? pct(m.load.reqPerS / best.rowsPerS) : '–',
+          f(m.load.latency.p50, 1),
+          f(m.load.latency.p99, 1),
+          m.batch ? f(m.batch.mean, 2) : '–',
+          coreShare(m, 'serverMain'),
+          coreShare(m, 'serverOther'),
+          coreShare(m, 'client'),
+          other(m.otherCores),
+          String(m.load.errors),
+        ]),
+      )
+    : '';
+  return `In process (no HTTP), heavy-mlp at batch ${s.batch}:\n\n${inproc}\n\nThrough the server, heavy-mlp, batching on:\n\n${server}${auto}`;
+}
+
+/** Section padding: the same model padded and not, the rounds, and the correctness pass. */
+function paddingSection(r: Results): string {
+  const p = r.padding!;
+  const rows = p.measurements.map((m) => [
+    `${m.mode} (round ${(m.round ?? 0) + 1})`,
+    String(m.load.concurrency),
+    f(m.load.reqPerS, 1),
+    f(m.load.latency.p50, 2),
+    f(m.load.latency.p99, 2),
+    m.batch ? f(m.batch.mean, 2) : '–',
+    m.batch ? `${m.batch.dominant} (${pct(m.batch.dominantShare)})` : '–',
+    f(m.load.computeMs, 2),
+    coreShare(m, 'serverMain'),
+    coreShare(m, 'serverOther'),
+    other(m.otherCores),
+    String(m.load.errors),
+  ]);
+  const k = p.check;
+  return [
+    `A BERT-style model generated in the bench (\`bertStyleModel\` in tools/onnx-builder.ts: input_ids and attention_mask [batch, seq] int64 → embedding 1000 × 128 → two per-token dense layers 128→256→128 → masked mean pooling → a head 128→1536→1536 → logits [batch, 2], and token_scores [batch, seq] that the server cuts back per request; a lone request's run is weight-bound, as a transformer's is), served twice by one server: with \`"padding": {"input_ids": 0, "attention_mask": 0}\` and without. ${p.lengths.bodies} bodies with lengths uniform in ${p.lengths.min}..${p.lengths.max} (seeded), closed loop, rows interleaved in rounds.`,
+    '',
+    table(['model', 'c', 'req/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'compute ms', 'server main thread', 'server other threads', 'other processes', 'errors'], rows),
+    '',
+    k
+      ? `Correctness: every body sent at once to the padded model, ${k.answers} answers in all (mean batch ${f(k.batchMean, 2)}), each compared with the same row run alone in the bench process (onnxruntime-node, no padding): max abs difference **${k.maxAbsDiff.toExponential(2)}** (tolerance ${k.tolerance}), **${k.wrong} wrong**${k.samples.length ? `: ${k.samples.join('; ')}` : ''}.`
+      : 'Correctness pass not run.',
+  ].join('\n');
+}
+
+const mibText = (n: number | undefined): string => (n === undefined ? '–' : `${(n / 2 ** 20).toFixed(0)} MiB`);
+
+/** Section memory: RSS and throughput of the large MLP with the default config and with 2 instances. */
+function memorySection(r: Results): string {
+  const m = r.memory!;
+  return [
+    `A generated MLP of ${mibText(m[0]?.modelBytes)} of float32 weights, served one configuration at a time; VmRSS of the server process after load and a few warm requests (several at once, so every instance has run), and again after the closed loop.`,
+    '',
+    table(
+      ['config', 'instances × threads', 'RSS after warm-up', 'RSS after load', 'req/s', 'c', 'p99 ms', 'mean batch', 'sizing reason'],
+      m.map((e) => [
+        e.mode,
+        e.sizing ? `${e.sizing.instances} × ${e.sizing.intraOpThreads}${e.sizing.auto ? ' (auto)' : ''}` : '–',
+        mibText(e.rssBytes),
+        mibText(e.rssAfterLoadBytes),
+        f(e.load?.load.reqPerS, 1),
+        e.load ? String(e.load.load.concurrency) : '–',
+        f(e.load?.load.latency.p99, 1),
+        e.load?.batch ? f(e.load.batch.mean, 2) : '–',
+        e.sizing?.reason ?? '–',
+      ]),
+    ),
+  ].join('\n');
+}
+
+/** Section cpu: main-thread CPU per request from the runs, and the /v1 codec before and after in process. */
+function cpuSection(r: Results): string {
+  const c = topConcurrency(r);
+  const out: string[] = [];
+  const served = ['seed-mlp', 'heavy-mlp'].map((model) => find(r, model, MODE_ON, c)).filter((m): m is Measurement => !!m?.serverCpu && m.load.requests > 0);
+  if (served.length) {
+    out.push(
+      `Server main-thread CPU per request, batching on, c=${c} (median row of sections seed and heavy; serverCpu.mainS / requests in the window):`,
+      '',
+      table(
+        ['model', 'req/s', 'main thread µs per request', 'main thread busy', 'other threads µs per request'],
+        served.map((m) => [m.model, f(m.load.reqPerS, 1), f((m.serverCpu!.mainS / m.load.requests) * 1e6, 0), coreShare(m, 'serverMain'), f((m.serverCpu!.otherS / m.load.requests) * 1e6, 0)]),
+      ),
+      '',
+    );
+  }
+  if (r.codec?.length) {
+    out.push(
+      'The /v1 codec alone, in process, per request (one row), on the same bodies and outputs. Before: `JSON.parse`, flatten the nested arrays, `Float32Array.from`; `JSON.stringify` of the output as plain numbers (17-digit doubles). After: `JSON.parse` then `decodeInputs` (src/signature.ts, src/tensors/decode.ts); the answer written with `toJsonText` (src/tensors/encode.ts, float32-text.ts), as the /v1 route does. Medians of 3 interleaved rounds.',
+      '',
+      table(
+        ['model', 'in / out width', 'decode before µs', 'decode after µs', 'after / before', 'encode before µs', 'encode after µs', 'after / before', 'answer bytes before / after'],
+        r.codec.map((e) => [e.model, `${e.inWidth} / ${e.outWidth}`, f(e.decodeBefore, 1), f(e.decodeAfter, 1), f(e.decodeAfter / e.decodeBefore, 2), f(e.encodeBefore, 1), f(e.encodeAfter, 1), f(e.encodeAfter / e.encodeBefore, 2), `${e.answerBytesBefore} / ${e.answerBytesAfter}`]),
+      ),
+    );
+  }
+  return out.join('\n');
 }
 
 function overhead(r: Results): string {
@@ -487,6 +592,9 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.poison.length) out.push('## A request onnxruntime refuses: what it costs its batch-mates', '', poisonReport(r.poison, topConcurrency(r), table), '');
   if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
+  if (r.padding) out.push('## Padding variable-length inputs (BERT-style)', '', paddingSection(r), '');
+  if (r.memory?.length) out.push('## Memory: the auto-sized instance count on a large model', '', memorySection(r), '');
+  if (r.codec?.length || r.settings.only.includes('cpu')) out.push('## Main-thread CPU per request, and the /v1 codec before and after', '', cpuSection(r), '');
   if (r.ceilings.length) {
     out.push('## In-process ceiling', '', 'onnxruntime `session.run` in worker threads of the bench process (same session options as the server\'s workers), no HTTP, no JSON, nothing else running; a fixed random batch of the size the server formed most, with the server\'s workers × intra-op threads.', '', ceilingTable(r), '');
   }
@@ -494,7 +602,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
   const budget = cpuBudget(r);
   if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
-  const busy = [...r.measurements, ...r.curveCapacity, ...r.split.server, ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busy = [...r.measurements, ...r.curveCapacity, ...r.split.server, ...(r.split.auto ?? []), ...(r.padding?.measurements ?? []), ...(r.memory ?? []).flatMap((e) => (e.load ? [e.load] : [])), ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
   const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
   const flagged = [...new Set([...busy, ...busyCeil])];
   out.push('## Notes', '', NOTES);

@@ -10,12 +10,18 @@
 // BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_CURVE_STEP_S,
 // BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OVERLOAD_STEP_S, BENCH_OUT.
 import { writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import os from 'node:os';
 import { dirname, join, isAbsolute } from 'node:path';
-import { ROOT, Workspace, protocolBodies, type BenchModel, type ProtocolBodies } from './fixtures.js';
+import { ROOT, Workspace, makeBodies, protocolBodies, type BenchModel, type ProtocolBodies } from './fixtures.js';
 import { machine, settings } from './settings.js';
-import { measure, type Measurement } from './measure.js';
+import { batchDelta, measure, modelView, type Measurement } from './measure.js';
+import { bertStyleModel, mlpModel } from '../tools/onnx-builder.js';
+import { PAD_BODIES, PAD_MAX_LEN, PAD_MIN_LEN, PAD_MODEL, PAD_MODEL_EXACT, PAD_TOLERANCE, PADDING_CONFIG, answerDiff, parseSeqAnswer, referenceAnswers, seqBody, seqCheck, seqRows, type PaddingCheck } from './padding.js';
+import { MEMORY_MODEL, MEMORY_SIZES, mlpParams, rssOf } from './memory.js';
+import { measureCodec } from './codec.js';
 import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { killAllNow, startBareFastify, startNaive, startOnnxServe, withServer, type ChildServer } from './servers.js';
 import { curveRates, kneeOf, latencyCurve } from './open-loop.js';
@@ -28,11 +34,16 @@ import { MODE_CLEAN, MODE_POISONED_OFF, MODE_POISONED_ON, POISON_MODEL, POISON_M
 import {
   BUSY_CORES,
   type CompressionEntry,
+  type PaddingResults,
   HIGH_SHARE,
   LATENCY_TARGET_MS,
   MODE_ADAPTIVE,
   MODE_BARE,
+  MODE_EXACT,
+  MODE_MEM_AUTO,
+  MODE_MEM_TWO,
   MODE_NAIVE,
+  MODE_PADDED,
   MODE_OFF,
   MODE_ON,
   MODE_STATIC_0,
@@ -109,6 +120,20 @@ function predictCheck(outWidth: number) {
     const row = j.outputs?.output?.[0];
     return Array.isArray(row) && row.length === outWidth ? undefined : `unexpected answer ${body.toString('utf8', 0, 200)}`;
   };
+}
+
+/** Section padding: closed-loop concurrency, and rounds of the correctness pass (every body at once). */
+const PAD_CONCURRENCY = 32;
+const PAD_CHECK_ROUNDS = 3;
+
+/** POSTs every body at once and returns each answer's status and body. */
+async function sendAll(url: string, bodies: readonly Buffer[]): Promise<{ status: number; body: Buffer }[]> {
+  return Promise.all(
+    bodies.map(async (body) => {
+      const res = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: 60_000, bodyTimeout: 60_000 });
+      return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -363,6 +388,30 @@ async function main(): Promise<void> {
           });
         });
       }
+      // the default config (auto-sized, as `npm start` serves it), /v1 JSON and v2 binary on the
+      // same inputs, interleaved in rounds: what a user gets against what the cores can do
+      await section('split server default config', async () => {
+        const repo = await ws.repo('split-auto', h);
+        const b = protocolBodies(h.name, h.inputName, [1, h.sizes[0]!], 8);
+        const out = h.sizes.at(-1)!;
+        const v2Path = `/v2/models/${encodeURIComponent(h.name)}/infer`;
+        await withServer(() => startOnnxServe(repo), async (server) => {
+          const sizing = (await modelView(server.url, h.name))?.sizing;
+          if (sizing) r.split.autoSizing = sizing;
+          log(`  default config: ${sizing ? `${sizing.instances} × ${sizing.intraOpThreads} (${sizing.reason})` : 'no sizing shown'}`);
+          r.split.auto = [];
+          for (let round = 0; round < s.rounds; round++) {
+            for (const mode of [MODE_V1, MODE_V2_BIN]) {
+              const how = mode === MODE_V1 ? { bodies: b.v1, check: predictCheck(out) } : { bodies: b.v2binary, headers: b.v2binaryHeaders, path: v2Path, check: v2BinaryCheck(out) };
+              await quiet();
+              const m = await measure(server, { ...common, model: h.name, mode, concurrency: c, onnxServe: true, ...how });
+              m.round = round;
+              r.split.auto.push(m);
+              logMeasurement(m);
+            }
+          }
+        });
+      });
     }
     if (heavy && has('compress')) {
       const h = heavy;
@@ -466,6 +515,97 @@ async function main(): Promise<void> {
             }
           }
         });
+      });
+    }
+    if (has('padding')) {
+      await section('padding', async () => {
+        const model = await ws.generatedModel(PAD_MODEL, 'padding', bertStyleModel(17), [PAD_MAX_LEN, 2], 'input_ids');
+        const root = await ws.repo('padding', model, PADDING_CONFIG);
+        await ws.repo('padding', { ...model, name: PAD_MODEL_EXACT });
+        const rows = seqRows(PAD_BODIES, 99);
+        const bodiesOf = (name: string): Buffer[] => rows.map((x) => seqBody(name, x));
+        const pr: PaddingResults = (r.padding = { measurements: [], lengths: { min: Math.min(...rows.map((x) => x.ids.length)), max: Math.max(...rows.map((x) => x.ids.length)), bodies: rows.length } });
+        log(`  generated BERT-style model; ${rows.length} bodies of lengths ${pr.lengths.min}..${pr.lengths.max}`);
+        await withServer(() => startOnnxServe(root), async (server) => {
+          for (let round = 0; round < s.rounds; round++) {
+            for (const [name, mode] of [[PAD_MODEL, MODE_PADDED], [PAD_MODEL_EXACT, MODE_EXACT]] as const) {
+              await quiet();
+              const m = await measure(server, { ...common, model: name, mode, bodies: bodiesOf(name), concurrency: PAD_CONCURRENCY, onnxServe: true, check: seqCheck });
+              m.round = round;
+              pr.measurements.push(m);
+              logMeasurement(m);
+            }
+          }
+          // correctness: every body at once (so that they batch, padded), against each row alone in process
+          const ref = await referenceAnswers(model.path, rows);
+          const check: PaddingCheck = { answers: 0, wrong: 0, maxAbsDiff: 0, tolerance: PAD_TOLERANCE, samples: [] };
+          const bodies = bodiesOf(PAD_MODEL);
+          const v0 = await modelView(server.url, PAD_MODEL);
+          for (let k = 0; k < PAD_CHECK_ROUNDS; k++) {
+            const answers = await sendAll(server.url, bodies);
+            answers.forEach((a, i) => {
+              check.answers++;
+              const got = a.status === 200 ? parseSeqAnswer(a.body) : undefined;
+              const d = got ? answerDiff(got, ref[i]!) : Infinity;
+              if (Number.isFinite(d)) check.maxAbsDiff = Math.max(check.maxAbsDiff, d);
+              if (!(d <= PAD_TOLERANCE)) {
+                check.wrong++;
+                if (check.samples.length < 3) check.samples.push(`body ${i} (length ${rows[i]!.ids.length}): ${got ? `diff ${d}` : `HTTP ${a.status} ${a.body.toString('utf8', 0, 120)}`}`);
+              }
+            });
+          }
+          const v1 = await modelView(server.url, PAD_MODEL);
+          const batch = batchDelta(v0?.stats ?? null, v1?.stats ?? null);
+          if (batch) check.batchMean = batch.mean;
+          pr.check = check;
+          log(`  correctness: ${check.answers} answers, ${check.wrong} wrong, max abs diff ${check.maxAbsDiff.toExponential(2)}, mean batch ${batch?.mean.toFixed(2) ?? '–'}`);
+        });
+      });
+    }
+    if (has('memory')) {
+      await section('memory', async () => {
+        const t0 = performance.now();
+        const rss0 = process.memoryUsage().rss;
+        const big = await ws.generatedModel(MEMORY_MODEL, 'memory', mlpModel(MEMORY_SIZES, 13), MEMORY_SIZES, 'input');
+        big.bodies = makeBodies(MEMORY_MODEL, MEMORY_SIZES[0]!);
+        const modelBytes = statSync(big.path).size;
+        log(`  generated ${MEMORY_MODEL} ${MEMORY_SIZES.join('→')} (${(mlpParams(MEMORY_SIZES) / 1e6).toFixed(1)} M params, ${(modelBytes / 2 ** 20).toFixed(0)} MiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s; bench RSS +${((process.memoryUsage().rss - rss0) / 2 ** 20).toFixed(0)} MiB`);
+        r.memory = [];
+        const check = predictCheck(MEMORY_SIZES.at(-1)!);
+        for (const [mode, config] of [[MODE_MEM_AUTO, undefined], [MODE_MEM_TWO, { instances: 2 }]] as const) {
+          const repo = await ws.repo(`memory-${mode === MODE_MEM_AUTO ? 'auto' : 'two'}`, big, config);
+          // one server at a time: their RSS must not compete for the machine's memory
+          await withServer(() => startOnnxServe(repo), async (server) => {
+            // a few warm requests, several at once so that every instance runs
+            for (let k = 0; k < 3; k++) {
+              for (const a of await sendAll(server.url, big.bodies)) {
+                const problem = a.status === 200 ? check(a.body) : `HTTP ${a.status}: ${a.body.toString('utf8', 0, 200)}`;
+                if (problem) throw new Error(`${mode}: ${problem}`);
+              }
+            }
+            await sleep(500);
+            const rssBytes = rssOf(server.pid);
+            const sizing = (await modelView(server.url, MEMORY_MODEL))?.sizing;
+            await quiet();
+            const load = await measure(server, { ...common, model: MEMORY_MODEL, mode, bodies: big.bodies, concurrency: topConcurrency(r), onnxServe: true, check });
+            const entry = { mode, rssBytes, rssAfterLoadBytes: rssOf(server.pid), modelBytes, load, ...(sizing ? { sizing } : {}) };
+            r.memory!.push(entry);
+            log(`  ${mode.padEnd(15)} ${sizing ? `${sizing.instances} × ${sizing.intraOpThreads}` : '?'}  RSS ${rssBytes === undefined ? '?' : (rssBytes / 2 ** 20).toFixed(0)} MiB after warm-up, ${entry.rssAfterLoadBytes === undefined ? '?' : (entry.rssAfterLoadBytes / 2 ** 20).toFixed(0)} MiB after load`);
+            logMeasurement(load);
+          });
+        }
+      });
+    }
+    if (has('cpu')) {
+      await section('cpu', async () => {
+        // in process: the /v1 codec per request before and after, on seed-mlp's and heavy-mlp's widths
+        const seed = ws.seedModel();
+        const hs = s.heavySizes;
+        const msEach = Math.max(200, s.ceilingS * 100);
+        r.codec = [measureCodec(seed.name, seed.bodies, seed.sizes[0]!, seed.sizes.at(-1)!, msEach), measureCodec('heavy-mlp', makeBodies('heavy-mlp', hs[0]!), hs[0]!, hs.at(-1)!, msEach)];
+        for (const e of r.codec) {
+          log(`  codec ${e.model.padEnd(9)} decode ${e.decodeBefore.toFixed(1)} → ${e.decodeAfter.toFixed(1)} µs, encode ${e.encodeBefore.toFixed(1)} → ${e.encodeAfter.toFixed(1)} µs per request`);
+        }
       });
     }
     if (has('knee')) {
