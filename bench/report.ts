@@ -201,7 +201,7 @@ function paddingSection(r: Results): string {
   ]);
   const k = p.check;
   return [
-    `A BERT-style model generated in the bench (\`bertStyleModel\` in tools/onnx-builder.ts: input_ids and attention_mask [batch, seq] int64 → embedding 1000 × 128 → two per-token dense layers 128→256→128 → masked mean pooling → a head 128→1536→1536 → logits [batch, 2], and token_scores [batch, seq] that the server cuts back per request; a lone request's run is weight-bound, as a transformer's is), served twice by one server: with \`"padding": {"input_ids": 0, "attention_mask": 0}\` and without. ${p.lengths.bodies} bodies with lengths uniform in ${p.lengths.min}..${p.lengths.max} (seeded), closed loop, rows interleaved in rounds.`,
+    `A BERT-style model generated in the bench (\`bertStyleModel\` in tools/onnx-builder.ts: input_ids and attention_mask [batch, seq] int64 → embedding 1000 × 64 → two per-token dense layers 64→128→64 → masked mean pooling → a head 64→2048→2048 → logits [batch, 2], and token_scores [batch, seq] that the server cuts back per request; a lone request's run is weight-bound, as a transformer's is), served twice by one server: with \`"padding": {"input_ids": 0, "attention_mask": 0}\` and without. ${p.lengths.bodies} bodies with lengths uniform in ${p.lengths.min}..${p.lengths.max} (seeded), closed loop, rows interleaved in rounds.`,
     '',
     table(['model', 'c', 'req/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'compute ms', 'server main thread', 'server other threads', 'other processes', 'errors'], rows),
     '',

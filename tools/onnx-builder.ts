@@ -204,12 +204,12 @@ export function maskedSequenceModel(): Uint8Array {
  * sum of mask) → a classifier head of two wide Gemm + Relu layers (width → head → head) and a
  * Gemm to "logits" [batch, 2]; and "token_scores" [batch, seq] = each token's summed features ×
  * its mask (an output the server must cut back to each request's length). The head's weights
- * (≈ 10 MB at the defaults) make a lone request's run weight-bound, as a transformer's are: run
+ * (≈ 17 MB at the defaults) make a lone request's run weight-bound, as a transformer's are: run
  * alone a request costs well over its HTTP round trip, and a batch of many costs little more
  * than one, which is what padding buys. Padded positions (mask 0) add exact zeros to every sum,
  * so the answers do not depend on padding beyond float rounding.
  */
-export function bertStyleModel(seed = 1, sizes: { vocab: number; width: number; hidden: number; head: number } = { vocab: 1000, width: 128, hidden: 256, head: 1536 }): Uint8Array {
+export function bertStyleModel(seed = 1, sizes: { vocab: number; width: number; hidden: number; head: number } = { vocab: 1000, width: 64, hidden: 128, head: 2048 }): Uint8Array {
   const { vocab, width, hidden, head } = sizes;
   const FLOAT = 1; // TensorProto.FLOAT
   const dense = (name: string, fin: number, fout: number, s: number): InitializerSpec[] => [
