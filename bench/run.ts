@@ -5,7 +5,11 @@
 // batch size, the knee of each shipped model (`npm run load -- --sweep`), in-process onnxruntime ceilings and
 // the workers × threads split, /v1/predict vs KServe v2 infer (JSON and binary) on a generated
 // image CNN and seed-mlp, the heavy MLP compressed (int8 dynamic/static, pruned) in process and
-// through the server; writes BENCHMARKS.md and prints a summary. Configured by
+// through the server, the server with its default (auto-sized) config against the best two-core
+// ceiling (/v1 JSON and v2 binary; section split), a BERT-style model padded vs unpadded with a
+// correctness pass against each row alone in process (padding), a ~400 MB MLP's RSS with the
+// auto-sized config vs 2 instances (memory), main-thread CPU per request and the /v1 codec before
+// vs after in process (cpu); writes BENCHMARKS.md and prints a summary. Configured by
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
 // BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_CURVE_STEP_S,
 // BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OVERLOAD_STEP_S, BENCH_OUT.
