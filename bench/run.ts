@@ -57,6 +57,7 @@ import {
   MODE_V2_JSON,
   OVERLOAD_MULTIPLES,
   PRIORITY_MULTIPLE,
+  find,
   targets,
   topConcurrency,
   verdict,
@@ -607,6 +608,10 @@ async function main(): Promise<void> {
         const hs = s.heavySizes;
         const msEach = Math.max(200, s.ceilingS * 100);
         r.codec = [measureCodec(seed.name, seed.bodies, seed.sizes[0]!, seed.sizes.at(-1)!, msEach), measureCodec('heavy-mlp', makeBodies('heavy-mlp', hs[0]!), hs[0]!, hs.at(-1)!, msEach)];
+        // from the rows of sections seed and heavy, when this run measured them
+        for (const m of ['seed-mlp', 'heavy-mlp'].map((name) => find(r, name, MODE_ON, topConcurrency(r)))) {
+          if (m?.serverCpu && m.load.requests) log(`  ${m.model.padEnd(9)} ${MODE_ON} c=${m.load.concurrency}: server main thread ${((m.serverCpu.mainS / m.load.requests) * 1e6).toFixed(0)} µs CPU per request`);
+        }
         for (const e of r.codec) {
           log(`  codec ${e.model.padEnd(9)} decode ${e.decodeBefore.toFixed(1)} → ${e.decodeAfter.toFixed(1)} µs, encode ${e.encodeBefore.toFixed(1)} → ${e.encodeAfter.toFixed(1)} µs per request`);
         }
