@@ -171,7 +171,7 @@ export class Scheduler {
       this.arrivals.arrive(now, opts.rows);
       // every worker busy: the policy would only say "wait for the earliest deadline", so skip
       // asking it for each arrival under load (the queue is scanned once a worker frees up)
-      if (this.pool.idleCount() === 0) this.arm(item.deadline - now);
+      if (this.pool.idleCount() === 0 && this.pool.queueableCount() === 0) this.arm(item.deadline - now);
       else this.pump();
     });
   }
@@ -224,7 +224,8 @@ export class Scheduler {
       const now = Math.max(this.now(), notBefore);
       this.estimates.rowsPerMs = this.arrivals.rowsPerMs(now);
       this.estimates.workers = Math.max(1, this.pool.liveCount());
-      const d: Decision = decide(this.queue, this.pool.idleCount(), now, this.rules, this.estimates);
+      const idle = this.pool.idleCount();
+      const d: Decision = decide(this.queue, idle, now, this.rules, this.estimates, idle > 0 ? 0 : this.pool.queueableCount());
       if (d.expire) {
         this.expire(now);
         continue;
@@ -232,7 +233,7 @@ export class Scheduler {
       if (d.dispatch) {
         const { key, maxRows, first } = d.dispatch;
         if (this.arrivals.waiting) this.arrivals.waitEnded(now, this.queue.keyRows(key));
-        this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined));
+        this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined), idle === 0);
         continue;
       }
       if (d.expectRows > 0) this.arrivals.waitBegan(now, this.queue.keyRows(this.queue.head()!.key), this.estimates.rowsPerMs);
@@ -276,7 +277,8 @@ export class Scheduler {
     this.timerAt = Infinity;
   }
 
-  private dispatch(batch: QueueItem[]): void {
+  /** `queued`: no worker was idle, so the batch waits in a busy worker behind its run. */
+  private dispatch(batch: QueueItem[], queued: boolean): void {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     const pads = this.cfg.paddingPlan?.inputs;
@@ -296,20 +298,29 @@ export class Scheduler {
     for (const item of batch) item.queueReported = true;
     this.inFlight++;
     const predictedMs = this.cost.predict(rows);
-    const run = { endsAt: dispatchedAt + (Number.isFinite(predictedMs) ? predictedMs : 0) };
+    // a queued batch starts when the run ahead of it ends (one worker's, or the soonest of several)
+    let startsAt = dispatchedAt;
+    if (queued) {
+      let soonest = Infinity;
+      for (const r of this.running) soonest = Math.min(soonest, r.endsAt);
+      if (Number.isFinite(soonest)) startsAt = Math.max(dispatchedAt, soonest);
+    }
+    const run = { endsAt: startsAt + (Number.isFinite(predictedMs) ? predictedMs : 0) };
     this.running.add(run);
     this.pool.run(packed).then(
       (result) => {
         this.inFlight--;
         this.running.delete(run);
-        // the worker's occupancy as the scheduler sees it (message passing included), not session.run alone
-        const measuredMs = this.now() - dispatchedAt;
+        // the worker's occupancy as the scheduler sees it (message passing included), not
+        // session.run alone; a batch queued in a busy worker counts from when its worker could start it
+        const waitedMs = result.waitedMs ?? 0;
+        const measuredMs = this.now() - dispatchedAt - waitedMs;
         if (Number.isFinite(predictedMs)) this.observer.costed?.(rows, predictedMs, measuredMs);
         this.cost.observe(rows, measuredMs);
         this.observer.executed?.(rows, batch.length, result.computeMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
-        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
+        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
         this.checkDrained();
       },
       (err: Error) => {
@@ -321,7 +332,8 @@ export class Scheduler {
     );
   }
 
-  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, dispatchedAt: number, rows: number): void {
+  /** `runAt`: when its worker could start it (its dispatch, or later for a batch queued behind a run): queue time ends there. */
+  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, runAt: number, rows: number): void {
     const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
     const cutsOf = this.cfg.paddingPlan?.outputs;
     // a lone request takes its outputs whole, whatever their first dimension (and was not padded)
@@ -335,8 +347,8 @@ export class Scheduler {
     const answeredAt = this.now();
     batch.forEach((item, i) => {
       this.detach(item);
-      this.observer.answered?.(answeredAt - item.startedAt, dispatchedAt - item.startedAt, computeMs);
-      item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
+      this.observer.answered?.(answeredAt - item.startedAt, runAt - item.startedAt, computeMs);
+      item.resolve({ outputs: perRequest[i]!, queueMs: runAt - item.startedAt, computeMs, batchSize: rows });
     });
   }
 
