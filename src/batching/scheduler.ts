@@ -28,6 +28,9 @@ export interface InferenceResult {
   batchSize: number;
 }
 
+/** A batch that waited longer than this in its worker was queued behind a run (less is message passing). */
+const QUEUED_MS = 0.05;
+
 /** Why a request left without being computed: reported to the observer for metrics. */
 export type RejectReason = 'queue_full' | 'timeout' | 'cancelled' | 'input_rejected';
 
@@ -37,7 +40,8 @@ export interface SchedulerObserver {
   /** Once per request, at its first dispatch: milliseconds from enqueue to dispatch. */
   queued?(ms: number): void;
   /** Once per successful execution: rows computed, requests in the batch, session.run time. */
-  executed?(rows: number, requests: number, computeMs: number): void;
+  /** `busyMs`: the worker's whole time for the batch (session.run and the packing around it). */
+  executed?(rows: number, requests: number, computeMs: number, busyMs: number): void;
   /** A batch's outputs did not follow its rows: its requests are rerun one at a time, and batching is off from now on. */
   batchingOff?(reason: string): void;
   /** A request failed when run alone, while its batch-mates (if any) were answered: it gets INPUT_REJECTED. */
@@ -311,13 +315,15 @@ export class Scheduler {
       (result) => {
         this.inFlight--;
         this.running.delete(run);
-        // the worker's occupancy as the scheduler sees it (message passing included), not
-        // session.run alone; a batch queued in a busy worker counts from when its worker could start it
-        const waitedMs = result.waitedMs ?? 0;
-        const measuredMs = this.now() - dispatchedAt - waitedMs;
+        // the worker's occupancy: for a batch sent to an idle worker, as the scheduler sees it
+        // (message passing included), not session.run alone; for one that waited behind a run, the
+        // worker's own time, because it went straight on from the run before and the main thread
+        // may read the answers late
+        const waitedMs = result.waitedMs;
+        const measuredMs = waitedMs > QUEUED_MS ? result.busyMs : this.now() - dispatchedAt;
         if (Number.isFinite(predictedMs)) this.observer.costed?.(rows, predictedMs, measuredMs);
         this.cost.observe(rows, measuredMs);
-        this.observer.executed?.(rows, batch.length, result.computeMs);
+        this.observer.executed?.(rows, batch.length, result.computeMs, result.busyMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
         else this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);

@@ -3,7 +3,6 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { performance } from 'node:perf_hooks';
 import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { SessionSettings } from './session-options.js';
 import type { Signature } from '../signature.js';
@@ -47,8 +46,10 @@ export class RunError extends Error {
 export interface RunResult {
   outputs: Record<string, Tensor>;
   computeMs: number;
-  /** Milliseconds it waited in its worker behind the batch before it (absent or 0: the worker was idle). */
-  waitedMs?: number;
+  /** The worker's own time for it, from taking it up to sending the result (session.run and the packing around it). */
+  busyMs: number;
+  /** Milliseconds it waited in its worker behind the batch before it (0: the worker was idle). */
+  waitedMs: number;
 }
 
 /** A run whose worker died under it: its inputs were not (or not fully) computed. */
@@ -63,9 +64,6 @@ interface Job {
   id: number;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
-  sentAt: number;
-  /** When its worker could start it: sent to an idle worker, or when the one before it came back. */
-  startAt: number;
 }
 
 interface Slot {
@@ -160,11 +158,9 @@ export class WorkerPool extends EventEmitter {
             const job = slot.jobs[0];
             if (!job || job.id !== msg.id) break;
             slot.jobs.shift();
-            const now = performance.now();
-            // the worker went straight on to the next batch: as the main thread sees it, now
-            const next = slot.jobs[0];
-            if (next) next.startAt = Math.max(next.sentAt, now);
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, waitedMs: job.startAt - job.sentAt });
+            // timings from the worker's clock: a main thread busy with HTTP reads this message late,
+            // and would see the batch queued behind it as waiting longer and running shorter than it did
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: msg.waitedMs });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;
@@ -258,8 +254,7 @@ export class WorkerPool extends EventEmitter {
     }
     const target = slot;
     return new Promise<RunResult>((resolve, reject) => {
-      const sentAt = performance.now();
-      target.jobs.push({ id, resolve, reject, sentAt, startAt: target.jobs.length === 0 ? sentAt : Infinity });
+      target.jobs.push({ id, resolve, reject });
       const msg: ToWorker = { type: 'run', id, inputs: wire };
       target.worker.postMessage(msg, transfer);
     });

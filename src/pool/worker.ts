@@ -43,7 +43,8 @@ function toWire(t: ort.Tensor): { wire: WireTensor; buffer: ArrayBuffer } {
   return { wire: { dtype: t.type as WireTensor['dtype'], dims: [...t.dims], buffer, byteOffset, length: data.length }, buffer };
 }
 
-async function run(id: number, inputs: Record<string, WireTensor>): Promise<void> {
+async function run(id: number, inputs: Record<string, WireTensor>, receivedAt: number): Promise<void> {
+  const takenAt = performance.now();
   const fault = pendingFault;
   pendingFault = undefined;
   if (fault) {
@@ -71,7 +72,7 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
     outputs[name] = wire;
     if (!transfer.includes(buffer)) transfer.push(buffer);
   }
-  send({ type: 'result', id, outputs, computeMs }, transfer);
+  send({ type: 'result', id, outputs, computeMs, busyMs: performance.now() - takenAt, waitedMs: takenAt - receivedAt }, transfer);
 }
 
 async function close(): Promise<void> {
@@ -83,9 +84,10 @@ async function close(): Promise<void> {
   port.close(); // nothing else keeps this thread alive: it ends
 }
 
-// Runs are strictly sequential: the pool sends one batch at a time, and a close waits behind a run.
+// Runs are strictly sequential: a batch sent while one runs waits behind it, and a close waits behind both.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: ToWorker) => {
+  const receivedAt = performance.now();
   if (msg.type === 'fault') {
     if (init.faultHooks) pendingFault = msg.fault;
     return;
@@ -94,7 +96,7 @@ port.on('message', (msg: ToWorker) => {
     chain = chain.then(async () => send({ type: 'ready', warmup: await warmUp(msg.plan) }));
     return;
   }
-  chain = chain.then(() => (msg.type === 'run' ? run(msg.id, msg.inputs) : close()));
+  chain = chain.then(() => (msg.type === 'run' ? run(msg.id, msg.inputs, receivedAt) : close()));
 });
 
 let signature: { inputs: TensorSignature[]; outputs: TensorSignature[] } | undefined;

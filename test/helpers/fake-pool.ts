@@ -43,13 +43,16 @@ export class FakePool extends EventEmitter {
     this.idle++;
     this.emit('idle');
   }
-  /** Answers call i with y = 2·x, then frees the worker; `waitedMs`: as if it had waited that long behind another run. */
-  succeed(i: number, waitedMs?: number): void {
+  /**
+   * Answers call i with y = 2·x, then frees the worker; `waitedMs`: as if it had waited that long
+   * behind another run, `busyMs`: the worker's own time for it.
+   */
+  succeed(i: number, waitedMs = 0, busyMs = 1): void {
     const c = this.calls[i]!;
     const x = c.inputs.x!;
     const y = new Float32Array(x.data.length);
     for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
-    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1, ...(waitedMs === undefined ? {} : { waitedMs }) });
+    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1, busyMs, waitedMs });
     this.freeWorker();
   }
   /** The run fails with err; the worker stays (as for a run-error) unless `dead`. */

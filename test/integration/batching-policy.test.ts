@@ -42,6 +42,9 @@ t.test('the adaptive policy is the default, with a cost model seeded at load and
   t.ok(value('cost_predicted_seconds_total') > 0, 'predicted run time is counted');
   t.ok(value('cost_measured_seconds_total') > 0, 'beside the measured one');
   t.ok(value('cost_error_ratio_count') >= 25, 'and each run\'s error');
+  const busy = value('worker_busy_seconds_total');
+  const compute = value('compute_duration_seconds_sum');
+  t.ok(busy >= compute && busy > 0, `the workers' busy time holds their session.run time (${busy} >= ${compute} s)`);
   t.match(metrics, /^onnx_serve_predicted_drain_seconds\{model="mlp",version="1",variant=""\} \S+$/m, 'the predicted drain time is a gauge');
 });
 
