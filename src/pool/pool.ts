@@ -3,6 +3,7 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { SessionSettings } from './session-options.js';
 import type { Signature } from '../signature.js';
@@ -64,6 +65,8 @@ interface Job {
   id: number;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
+  /** timeOrigin + now when it was posted: against the worker's takenAt, how long it sat behind the run before it. */
+  sentAt: number;
 }
 
 interface Slot {
@@ -160,7 +163,7 @@ export class WorkerPool extends EventEmitter {
             slot.jobs.shift();
             // timings from the worker's clock: a main thread busy with HTTP reads this message late,
             // and would see the batch queued behind it as waiting longer and running shorter than it did
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: msg.waitedMs });
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt) });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;
@@ -254,7 +257,7 @@ export class WorkerPool extends EventEmitter {
     }
     const target = slot;
     return new Promise<RunResult>((resolve, reject) => {
-      target.jobs.push({ id, resolve, reject });
+      target.jobs.push({ id, resolve, reject, sentAt: performance.timeOrigin + performance.now() });
       const msg: ToWorker = { type: 'run', id, inputs: wire };
       target.worker.postMessage(msg, transfer);
     });

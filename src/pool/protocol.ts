@@ -73,8 +73,11 @@ export type FromWorker =
       computeMs: number;
       /** The worker's own clock: from taking the batch up (its previous run over) to sending the result. */
       busyMs: number;
-      /** The worker's own clock: how long the batch sat in the worker behind the run before it. */
-      waitedMs: number;
+      /**
+       * When the worker took the batch up, as timeOrigin + now (comparable across threads): a
+       * session.run blocks the worker's thread, so the worker cannot see a batch arrive during it.
+       */
+      takenAt: number;
     }
   /** `injected`: a test fault, which stands for a failure that is not the request's. */
   | { type: 'run-error'; id: number; message: string; injected?: boolean }

@@ -43,7 +43,7 @@ function toWire(t: ort.Tensor): { wire: WireTensor; buffer: ArrayBuffer } {
   return { wire: { dtype: t.type as WireTensor['dtype'], dims: [...t.dims], buffer, byteOffset, length: data.length }, buffer };
 }
 
-async function run(id: number, inputs: Record<string, WireTensor>, receivedAt: number): Promise<void> {
+async function run(id: number, inputs: Record<string, WireTensor>): Promise<void> {
   const takenAt = performance.now();
   const fault = pendingFault;
   pendingFault = undefined;
@@ -72,7 +72,7 @@ async function run(id: number, inputs: Record<string, WireTensor>, receivedAt: n
     outputs[name] = wire;
     if (!transfer.includes(buffer)) transfer.push(buffer);
   }
-  send({ type: 'result', id, outputs, computeMs, busyMs: performance.now() - takenAt, waitedMs: takenAt - receivedAt }, transfer);
+  send({ type: 'result', id, outputs, computeMs, busyMs: performance.now() - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
 }
 
 async function close(): Promise<void> {
@@ -87,7 +87,6 @@ async function close(): Promise<void> {
 // Runs are strictly sequential: a batch sent while one runs waits behind it, and a close waits behind both.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: ToWorker) => {
-  const receivedAt = performance.now();
   if (msg.type === 'fault') {
     if (init.faultHooks) pendingFault = msg.fault;
     return;
@@ -96,7 +95,7 @@ port.on('message', (msg: ToWorker) => {
     chain = chain.then(async () => send({ type: 'ready', warmup: await warmUp(msg.plan) }));
     return;
   }
-  chain = chain.then(() => (msg.type === 'run' ? run(msg.id, msg.inputs, receivedAt) : close()));
+  chain = chain.then(() => (msg.type === 'run' ? run(msg.id, msg.inputs) : close()));
 });
 
 let signature: { inputs: TensorSignature[]; outputs: TensorSignature[] } | undefined;
