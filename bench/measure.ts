@@ -101,6 +101,8 @@ export interface Measurement {
   clientCpu?: CpuUse;
   /** Which round of an interleaved comparison this row is (0-based); absent for single rows. */
   round?: number;
+  /** The workers' busy time over the window ÷ (window × instances): 1 = never idle. */
+  workerBusyShare?: number;
   /** Cores' worth of CPU used by everything else on the machine during the window (other processes, kernel). */
   otherCores?: number;
 }
@@ -128,22 +130,32 @@ export async function modelView(origin: string, model: string): Promise<VersionV
   return body?.models.find((m) => m.name === model)?.versions.at(-1);
 }
 
-/** Sum and count of onnx_serve_request_duration_seconds, or undefined when the server has no such metric. */
-async function durationTotals(origin: string): Promise<{ sum: number; count: number } | undefined> {
+interface MetricTotals {
+  sum: number;
+  count: number;
+  /** onnx_serve_worker_busy_seconds_total over every model (seconds). */
+  busyS: number;
+}
+
+/** Sum and count of onnx_serve_request_duration_seconds and the workers' busy time, or undefined when the server has no such metric. */
+async function durationTotals(origin: string): Promise<MetricTotals | undefined> {
   const res = await request(`${origin}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
   const text = await res.body.text();
   if (res.statusCode !== 200) return undefined;
   let sum = 0;
   let count = 0;
+  let busyS = 0;
   let seen = false;
   for (const line of text.split('\n')) {
+    const busy = /^onnx_serve_worker_busy_seconds_total(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (busy) busyS += Number(busy[1]);
     const m = /^onnx_serve_request_duration_seconds_(sum|count)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     seen = true;
     if (m[1] === 'sum') sum += Number(m[2]);
     else count += Number(m[2]);
   }
-  return seen ? { sum, count } : undefined;
+  return seen ? { sum, count, busyS } : undefined;
 }
 
 export function batchDelta(a: VersionView['stats'], b: VersionView['stats']): BatchStats | undefined {
@@ -190,7 +202,7 @@ export interface MeasureOptions {
 export async function measure(server: ChildServer, o: MeasureOptions): Promise<Measurement> {
   const cpu: { server: (CpuSample | undefined)[]; client: (CpuSample | undefined)[]; system: (number | undefined)[] } = { server: [], client: [], system: [] };
   const views: (VersionView | undefined)[] = [];
-  const durations: ({ sum: number; count: number } | undefined)[] = [];
+  const durations: (MetricTotals | undefined)[] = [];
   const snapshot = async (): Promise<void> => {
     cpu.system.push(sampleSystemBusy());
     cpu.server.push(sampleCpu(server.pid));
@@ -224,5 +236,6 @@ export async function measure(server: ChildServer, o: MeasureOptions): Promise<M
   }
   const [d0, d1] = durations;
   if (d0 && d1 && d1.count > d0.count) m.serverSideMs = ((d1.sum - d0.sum) / (d1.count - d0.count)) * 1000;
+  if (d0 && d1 && m.info && serverCpu && serverCpu.wallS > 0) m.workerBusyShare = (d1.busyS - d0.busyS) / (serverCpu.wallS * Math.max(1, m.info.instances));
   return m;
 }

@@ -74,6 +74,7 @@ function measurementTable(r: Results, ms: Measurement[], first: 'mode' | 'model 
         f(m.load.queueMs, 2),
         f(m.load.computeMs, 2),
         ceil ? pct(m.load.reqPerS / ceil.result.rowsPerS) : '–',
+        m.workerBusyShare === undefined ? '–' : pct(m.workerBusyShare),
         coreShare(m, 'serverMain'),
         coreShare(m, 'serverOther'),
         coreShare(m, 'client'),
@@ -82,7 +83,7 @@ function measurementTable(r: Results, ms: Measurement[], first: 'mode' | 'model 
       ];
     });
   return table(
-    [first, 'c', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'queue ms', 'compute ms', '% of ceiling', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
+    [first, 'c', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'mean batch', 'dominant batch (rows share)', 'queue ms', 'compute ms', '% of ceiling', 'workers busy', 'server main thread', 'server other threads', 'client (bench)', 'other processes', 'errors'],
     rows,
   );
 }
@@ -568,7 +569,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
     '',
     `Settings: closed loop, ${s.warmupS} s warm-up then ${s.durationS} s measured per row (\`BENCH_WARMUP_S\`, \`BENCH_DURATION_S\`), both stretched (up to 6×) for slow rows until every virtual client has had about 2 round trips before and 10 inside the window, at most ${s.maxRequests} requests per row (\`BENCH_MAX_REQUESTS\`); concurrency ${s.concurrency.join(', ')} (\`BENCH_CONCURRENCY\`); sections ${s.only.join(', ')} (\`BENCH_ONLY\`); in-process ceilings ${s.ceilingS} s each (\`BENCH_CEILING_S\`); compared servers run side by side and their rows alternate, ${s.rounds} rounds at the top concurrency (\`BENCH_ROUNDS\`) and, for seed-mlp, at c=1 too (its p50 targets), where a target's ratio is the median of the per-round ratios and tables elsewhere use the median row; before each row the bench waits while other processes keep the machine busy, at most ${s.quietWaitS} s over the whole run (\`BENCH_QUIET_WAIT_S\`). Load: undici Pool from the bench process, one connection per virtual client, no pipelining, 8 pre-serialized bodies per model (one row, 6 decimals per value). Every server is a child process on 127.0.0.1.`,
     '',
-    'Batching **on** is the default config (no config.json: maxBatchSize 32, the adaptive policy, which holds a batch for more rows only when the cost model predicts the wait pays, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
+    'Batching **on** is the default config (no config.json: maxBatchSize 32, the adaptive policy, which holds a batch for more rows only when the cost model predicts the wait pays, instances and intra-op threads from the server defaults); batching **off** is `{"maxBatchSize": 1}`. *mean batch* is rows per execution from `/v1/models` stats over the window; *dominant batch* is the batch size that carried most rows. *queue/compute ms* are Server-Timing means. *workers busy* is the busy time of the workers (`onnx_serve_worker_busy_seconds_total`, by their own clock) over the window × instances: below 100 % a worker sat idle. CPU columns are the share of one core used over the window (Linux /proc, per thread): the server\'s main thread (HTTP, JSON, batching), its other threads (inference workers, onnxruntime, libuv, GC), and the bench process (load generator).',
     '',
   );
   if (r.failures.length) out.push('## Sections that failed', '', ...r.failures.map((x) => `- ${x}`), '');

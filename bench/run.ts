@@ -76,9 +76,10 @@ function log(line: string): void {
 function logMeasurement(m: Measurement): void {
   const l = m.load;
   const batch = m.batch ? `  batch ${m.batch.mean.toFixed(2)} (dominant ${m.batch.dominant})` : '';
+  const busy = m.workerBusyShare !== undefined ? `  workers busy ${(m.workerBusyShare * 100).toFixed(0)} %` : '';
   const errs = l.errors ? `  ERRORS ${l.errors}: ${l.errorSamples.join(' | ')}` : '';
   const check = l.checkProblem ? `  BAD ANSWER: ${l.checkProblem}` : '';
-  log(`  ${m.model.padEnd(9)} ${m.mode.padEnd(14)} c=${String(l.concurrency).padEnd(3)} ${l.reqPerS.toFixed(1).padStart(8)} req/s  p50 ${l.latency.p50.toFixed(2)} ms  p99 ${l.latency.p99.toFixed(2)} ms${batch}${errs}${check}${busyNote(m.otherCores)}`);
+  log(`  ${m.model.padEnd(9)} ${m.mode.padEnd(14)} c=${String(l.concurrency).padEnd(3)} ${l.reqPerS.toFixed(1).padStart(8)} req/s  p50 ${l.latency.p50.toFixed(2)} ms  p99 ${l.latency.p99.toFixed(2)} ms${batch}${busy}${errs}${check}${busyNote(m.otherCores)}`);
 }
 
 /** A v2 JSON answer must carry one output of outWidth values. */

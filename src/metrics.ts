@@ -45,6 +45,7 @@ class Families {
     readonly costPredicted: Counter<MV>,
     readonly costMeasured: Counter<MV>,
     readonly costError: Histogram<MV>,
+    readonly workerBusy: Counter<MV>,
   ) {}
 }
 
@@ -62,6 +63,7 @@ export class VersionMetrics implements SchedulerObserver {
   private readonly costPredicted: Counter.Internal;
   private readonly costMeasured: Counter.Internal;
   private readonly costError: Histogram.Internal<MV>;
+  private readonly workerBusy: Counter.Internal;
   private zeroed = false;
 
   constructor(
@@ -81,6 +83,7 @@ export class VersionMetrics implements SchedulerObserver {
     this.costPredicted = f.costPredicted.labels(...mv);
     this.costMeasured = f.costMeasured.labels(...mv);
     this.costError = f.costError.labels(...mv);
+    this.workerBusy = f.workerBusy.labels(...mv);
     this.rejects = { queue_full: f.rejected.labels(...mv, 'queue_full'), timeout: f.rejected.labels(...mv, 'timeout'), cancelled: f.rejected.labels(...mv, 'cancelled'), input_rejected: f.rejected.labels(...mv, 'input_rejected') };
   }
 
@@ -113,8 +116,9 @@ export class VersionMetrics implements SchedulerObserver {
     this.queueDuration.observe(ms / 1000);
   }
 
-  executed(rows: number, _requests: number, computeMs: number): void {
+  executed(rows: number, _requests: number, computeMs: number, busyMs: number): void {
     this.executions.inc();
+    this.workerBusy.inc(busyMs / 1000);
     this.inferences.inc(rows);
     this.batchSize.observe(rows);
     this.computeDuration.observe(computeMs / 1000);
@@ -155,6 +159,7 @@ export class Metrics {
       counter('cost_predicted_seconds_total', "Per execution: the cost model's predicted run time (dispatch to result), summed", MV_LABELS),
       counter('cost_measured_seconds_total', 'Per execution that had a prediction: the measured run time (dispatch to result), summed', MV_LABELS),
       new Histogram({ name: `${PREFIX}cost_error_ratio`, help: "Per execution: the cost model's error, |predicted - measured| / measured", labelNames: MV_LABELS, buckets: COST_ERROR_BUCKETS, registers }),
+      counter('worker_busy_seconds_total', "Workers' busy time on this model's batches (session.run and the packing around it), by the worker's clock: its rate over the instances is how busy they are", MV_LABELS),
     );
     new Gauge({
       name: `${PREFIX}queue_depth`,

@@ -79,10 +79,15 @@ const WAIT_SHARE = 0.4;
 /** Waits shorter than this cannot be kept: a timer fires after a whole millisecond at the earliest. */
 const MIN_WAIT_MS = 1;
 
-export function decide(q: QueueView, idleWorkers: number, now: number, cfg: BatchingPolicyConfig, est: Estimates): Decision {
+/**
+ * `queueable`: busy workers that can hold one more batch behind their run. One of them is sent a
+ * batch only when it is full (or cannot batch, or holds a request near its deadline): a batch
+ * sent early would leave behind the rows that arrive while the run ends.
+ */
+export function decide(q: QueueView, idleWorkers: number, now: number, cfg: BatchingPolicyConfig, est: Estimates, queueable = 0): Decision {
   const nextDeadline = q.earliestDeadline();
   if (nextDeadline <= now) return EXPIRE;
-  if (q.length === 0 || idleWorkers <= 0) return wait(nextDeadline - now);
+  if (q.length === 0 || (idleWorkers <= 0 && queueable <= 0)) return wait(nextDeadline - now);
 
   let head = q.head()!;
   let first: PendingRequest | undefined;
@@ -99,6 +104,7 @@ export function decide(q: QueueView, idleWorkers: number, now: number, cfg: Batc
   const max = cfg.maxBatchSize;
   const rows = q.keyRows(key);
   if (rows >= max) return go(key, max, first);
+  if (idleWorkers <= 0) return first ? go(key, max, first) : wait(nextDeadline - now);
   // Triton's rule: the largest preferred size the queued rows reach is cut and sent at once
   const preferred = largestPreferred(cfg.preferredBatchSizes, rows, max);
   if (preferred > 0) return go(key, preferred, first);

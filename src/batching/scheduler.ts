@@ -28,6 +28,9 @@ export interface InferenceResult {
   batchSize: number;
 }
 
+/** A batch that waited longer than this in its worker was queued behind a run (less is message passing). */
+const QUEUED_MS = 0.05;
+
 /** Why a request left without being computed: reported to the observer for metrics. */
 export type RejectReason = 'queue_full' | 'timeout' | 'cancelled' | 'input_rejected';
 
@@ -37,7 +40,8 @@ export interface SchedulerObserver {
   /** Once per request, at its first dispatch: milliseconds from enqueue to dispatch. */
   queued?(ms: number): void;
   /** Once per successful execution: rows computed, requests in the batch, session.run time. */
-  executed?(rows: number, requests: number, computeMs: number): void;
+  /** `busyMs`: the worker's whole time for the batch (session.run and the packing around it). */
+  executed?(rows: number, requests: number, computeMs: number, busyMs: number): void;
   /** A batch's outputs did not follow its rows: its requests are rerun one at a time, and batching is off from now on. */
   batchingOff?(reason: string): void;
   /** A request failed when run alone, while its batch-mates (if any) were answered: it gets INPUT_REJECTED. */
@@ -171,7 +175,7 @@ export class Scheduler {
       this.arrivals.arrive(now, opts.rows);
       // every worker busy: the policy would only say "wait for the earliest deadline", so skip
       // asking it for each arrival under load (the queue is scanned once a worker frees up)
-      if (this.pool.idleCount() === 0) this.arm(item.deadline - now);
+      if (this.pool.idleCount() === 0 && this.pool.queueableCount() === 0) this.arm(item.deadline - now);
       else this.pump();
     });
   }
@@ -224,7 +228,8 @@ export class Scheduler {
       const now = Math.max(this.now(), notBefore);
       this.estimates.rowsPerMs = this.arrivals.rowsPerMs(now);
       this.estimates.workers = Math.max(1, this.pool.liveCount());
-      const d: Decision = decide(this.queue, this.pool.idleCount(), now, this.rules, this.estimates);
+      const idle = this.pool.idleCount();
+      const d: Decision = decide(this.queue, idle, now, this.rules, this.estimates, idle > 0 ? 0 : this.pool.queueableCount());
       if (d.expire) {
         this.expire(now);
         continue;
@@ -232,7 +237,7 @@ export class Scheduler {
       if (d.dispatch) {
         const { key, maxRows, first } = d.dispatch;
         if (this.arrivals.waiting) this.arrivals.waitEnded(now, this.queue.keyRows(key));
-        this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined));
+        this.dispatch(this.queue.take(key, maxRows, first as QueueItem | undefined), idle === 0);
         continue;
       }
       if (d.expectRows > 0) this.arrivals.waitBegan(now, this.queue.keyRows(this.queue.head()!.key), this.estimates.rowsPerMs);
@@ -276,7 +281,8 @@ export class Scheduler {
     this.timerAt = Infinity;
   }
 
-  private dispatch(batch: QueueItem[]): void {
+  /** `queued`: no worker was idle, so the batch waits in a busy worker behind its run. */
+  private dispatch(batch: QueueItem[], queued: boolean): void {
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     const pads = this.cfg.paddingPlan?.inputs;
@@ -296,20 +302,31 @@ export class Scheduler {
     for (const item of batch) item.queueReported = true;
     this.inFlight++;
     const predictedMs = this.cost.predict(rows);
-    const run = { endsAt: dispatchedAt + (Number.isFinite(predictedMs) ? predictedMs : 0) };
+    // a queued batch starts when the run ahead of it ends (one worker's, or the soonest of several)
+    let startsAt = dispatchedAt;
+    if (queued) {
+      let soonest = Infinity;
+      for (const r of this.running) soonest = Math.min(soonest, r.endsAt);
+      if (Number.isFinite(soonest)) startsAt = Math.max(dispatchedAt, soonest);
+    }
+    const run = { endsAt: startsAt + (Number.isFinite(predictedMs) ? predictedMs : 0) };
     this.running.add(run);
     this.pool.run(packed).then(
       (result) => {
         this.inFlight--;
         this.running.delete(run);
-        // the worker's occupancy as the scheduler sees it (message passing included), not session.run alone
-        const measuredMs = this.now() - dispatchedAt;
+        // the worker's occupancy: for a batch sent to an idle worker, as the scheduler sees it
+        // (message passing included), not session.run alone; for one that waited behind a run, the
+        // worker's own time, because it went straight on from the run before and the main thread
+        // may read the answers late
+        const waitedMs = result.waitedMs;
+        const measuredMs = waitedMs > QUEUED_MS ? result.busyMs : this.now() - dispatchedAt;
         if (Number.isFinite(predictedMs)) this.observer.costed?.(rows, predictedMs, measuredMs);
         this.cost.observe(rows, measuredMs);
-        this.observer.executed?.(rows, batch.length, result.computeMs);
+        this.observer.executed?.(rows, batch.length, result.computeMs, result.busyMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
-        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt, rows);
+        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
         this.checkDrained();
       },
       (err: Error) => {
@@ -321,7 +338,8 @@ export class Scheduler {
     );
   }
 
-  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, dispatchedAt: number, rows: number): void {
+  /** `runAt`: when its worker could start it (its dispatch, or later for a batch queued behind a run): queue time ends there. */
+  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, runAt: number, rows: number): void {
     const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
     const cutsOf = this.cfg.paddingPlan?.outputs;
     // a lone request takes its outputs whole, whatever their first dimension (and was not padded)
@@ -335,8 +353,8 @@ export class Scheduler {
     const answeredAt = this.now();
     batch.forEach((item, i) => {
       this.detach(item);
-      this.observer.answered?.(answeredAt - item.startedAt, dispatchedAt - item.startedAt, computeMs);
-      item.resolve({ outputs: perRequest[i]!, queueMs: dispatchedAt - item.startedAt, computeMs, batchSize: rows });
+      this.observer.answered?.(answeredAt - item.startedAt, runAt - item.startedAt, computeMs);
+      item.resolve({ outputs: perRequest[i]!, queueMs: runAt - item.startedAt, computeMs, batchSize: rows });
     });
   }
 

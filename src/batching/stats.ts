@@ -32,13 +32,17 @@ export class VersionStats implements Required<SchedulerObserver> {
     this.next.queued?.(ms);
   }
 
-  executed(rows: number, requests: number, computeMs: number): void {
+  /** The workers' busy time (ns): against wall time × instances, how much of them the model used. */
+  workerBusyNs = 0;
+
+  executed(rows: number, requests: number, computeMs: number, busyMs: number): void {
+    this.workerBusyNs += busyMs * 1e6;
     this.executions++;
     this.inferences += rows;
     this.batchSizes.set(rows, (this.batchSizes.get(rows) ?? 0) + 1);
     this.batchComputeNs.set(rows, (this.batchComputeNs.get(rows) ?? 0) + computeMs * 1e6);
     this.lastInferenceMs = Date.now();
-    this.next.executed?.(rows, requests, computeMs);
+    this.next.executed?.(rows, requests, computeMs, busyMs);
   }
 
   answered(totalMs: number, queueMs: number, computeMs: number): void {

@@ -3,6 +3,7 @@
 // the process if a thread is terminated inside session.run).
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
 import type { SessionSettings } from './session-options.js';
 import type { Signature } from '../signature.js';
@@ -46,6 +47,10 @@ export class RunError extends Error {
 export interface RunResult {
   outputs: Record<string, Tensor>;
   computeMs: number;
+  /** The worker's own time for it, from taking it up to sending the result (session.run and the packing around it). */
+  busyMs: number;
+  /** Milliseconds it waited in its worker behind the batch before it (0: the worker was idle). */
+  waitedMs: number;
 }
 
 /** A run whose worker died under it: its inputs were not (or not fully) computed. */
@@ -60,19 +65,28 @@ interface Job {
   id: number;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
+  /** timeOrigin + now when it was posted: against the worker's takenAt, how long it sat behind the run before it. */
+  sentAt: number;
 }
 
 interface Slot {
   worker: Worker;
   ready: boolean;
-  job?: Job;
+  /** Batches sent and not answered, in the order the worker runs them: at most QUEUE_DEPTH. */
+  jobs: Job[];
   closing: boolean;
 }
+
+/**
+ * Batches a worker may hold: the one it runs and one queued behind it, so that it starts the next
+ * as soon as it ends instead of waiting for a round trip through a main thread busy with HTTP.
+ */
+const QUEUE_DEPTH = 2;
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
 /**
- * Events: 'idle' (a worker can take a batch), 'worker-exit' ({code, replaced}),
+ * Events: 'idle' (a worker can take a batch, now or queued behind its run), 'worker-exit' ({code, replaced}),
  * 'unavailable' (no worker lives and none is coming).
  */
 export class WorkerPool extends EventEmitter {
@@ -110,7 +124,7 @@ export class WorkerPool extends EventEmitter {
   private spawn(): Promise<WarmupReport> {
     const init: WorkerInit = { modelPath: this.opts.modelPath, intraOpThreads: this.opts.intraOpThreads, session: this.opts.session, faultHooks: !!this.opts.faultHooks };
     const worker = new Worker(workerUrl, { workerData: init });
-    const slot: Slot = { worker, ready: false, closing: false };
+    const slot: Slot = { worker, ready: false, closing: false, jobs: [] };
     this.slots.add(slot);
     return new Promise<WarmupReport>((resolve, reject) => {
       let settled = false;
@@ -144,10 +158,12 @@ export class WorkerPool extends EventEmitter {
             break;
           case 'result':
           case 'run-error': {
-            const job = slot.job;
+            const job = slot.jobs[0];
             if (!job || job.id !== msg.id) break;
-            slot.job = undefined;
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs });
+            slot.jobs.shift();
+            // timings from the worker's clock: a main thread busy with HTTP reads this message late,
+            // and would see the batch queued behind it as waiting longer and running shorter than it did
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt) });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;
@@ -168,9 +184,8 @@ export class WorkerPool extends EventEmitter {
           settled = true;
           reject(new Error(`worker exited with code ${code} while loading`));
         }
-        const job = slot.job;
-        slot.job = undefined;
-        job?.reject(new WorkerDiedError(`worker thread exited with code ${code} during the run`));
+        const jobs = slot.jobs.splice(0);
+        for (const job of jobs) job.reject(new WorkerDiedError(`worker thread exited with code ${code} during the run`));
         if (slot.closing || this.closed) return;
         // an unexpected death of a loaded worker: replace it
         const replaced = slot.ready;
@@ -203,20 +218,35 @@ export class WorkerPool extends EventEmitter {
 
   idleCount(): number {
     let n = 0;
-    for (const s of this.slots) if (s.ready && !s.closing && !s.job) n++;
+    for (const s of this.slots) if (s.ready && !s.closing && s.jobs.length === 0) n++;
+    return n;
+  }
+
+  /** Busy workers that can queue one more batch behind their run. */
+  queueableCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.ready && !s.closing && s.jobs.length > 0 && s.jobs.length < QUEUE_DEPTH) n++;
     return n;
   }
 
   busyCount(): number {
     let n = 0;
-    for (const s of this.slots) if (s.job) n++;
+    for (const s of this.slots) if (s.jobs.length > 0) n++;
     return n;
   }
 
-  /** Runs a packed batch on an idle worker; the caller checks idleCount() first. */
+  /**
+   * Runs a packed batch on an idle worker, else queued behind the run of a busy one that has room;
+   * the caller checks idleCount() or queueableCount() first.
+   */
   run(inputs: Record<string, Tensor>): Promise<RunResult> {
-    const slot = [...this.slots].find((s) => s.ready && !s.closing && !s.job);
-    if (!slot) return Promise.reject(new Error('no idle worker'));
+    let slot: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.ready || s.closing || s.jobs.length >= QUEUE_DEPTH) continue;
+      if (!slot || s.jobs.length < slot.jobs.length) slot = s;
+      if (s.jobs.length === 0) break;
+    }
+    if (!slot) return Promise.reject(new Error('no worker can take a batch'));
     const id = this.nextJobId++;
     const wire: Record<string, WireTensor> = {};
     const transfer: ArrayBuffer[] = [];
@@ -225,10 +255,11 @@ export class WorkerPool extends EventEmitter {
       wire[name] = { dtype: t.dtype, dims: [...t.dims], buffer, byteOffset: t.data.byteOffset, length: t.data.length };
       if (!transfer.includes(buffer)) transfer.push(buffer);
     }
+    const target = slot;
     return new Promise<RunResult>((resolve, reject) => {
-      slot.job = { id, resolve, reject };
+      target.jobs.push({ id, resolve, reject, sentAt: performance.timeOrigin + performance.now() });
       const msg: ToWorker = { type: 'run', id, inputs: wire };
-      slot.worker.postMessage(msg, transfer);
+      target.worker.postMessage(msg, transfer);
     });
   }
 

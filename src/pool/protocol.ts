@@ -66,7 +66,19 @@ export type FromWorker =
   | { type: 'loaded'; inputs: TensorSignature[]; outputs: TensorSignature[]; providers: ProviderReport; loadMs: number }
   | { type: 'ready'; warmup: WarmupReport }
   | { type: 'load-error'; message: string }
-  | { type: 'result'; id: number; outputs: Record<string, WireTensor>; computeMs: number }
+  | {
+      type: 'result';
+      id: number;
+      outputs: Record<string, WireTensor>;
+      computeMs: number;
+      /** The worker's own clock: from taking the batch up (its previous run over) to sending the result. */
+      busyMs: number;
+      /**
+       * When the worker took the batch up, as timeOrigin + now (comparable across threads): a
+       * session.run blocks the worker's thread, so the worker cannot see a batch arrive during it.
+       */
+      takenAt: number;
+    }
   /** `injected`: a test fault, which stands for a failure that is not the request's. */
   | { type: 'run-error'; id: number; message: string; injected?: boolean }
   | { type: 'closed' };

@@ -44,6 +44,7 @@ function toWire(t: ort.Tensor): { wire: WireTensor; buffer: ArrayBuffer } {
 }
 
 async function run(id: number, inputs: Record<string, WireTensor>): Promise<void> {
+  const takenAt = performance.now();
   const fault = pendingFault;
   pendingFault = undefined;
   if (fault) {
@@ -71,7 +72,7 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
     outputs[name] = wire;
     if (!transfer.includes(buffer)) transfer.push(buffer);
   }
-  send({ type: 'result', id, outputs, computeMs }, transfer);
+  send({ type: 'result', id, outputs, computeMs, busyMs: performance.now() - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
 }
 
 async function close(): Promise<void> {
@@ -83,7 +84,7 @@ async function close(): Promise<void> {
   port.close(); // nothing else keeps this thread alive: it ends
 }
 
-// Runs are strictly sequential: the pool sends one batch at a time, and a close waits behind a run.
+// Runs are strictly sequential: a batch sent while one runs waits behind it, and a close waits behind both.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'fault') {

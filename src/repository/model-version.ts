@@ -165,7 +165,7 @@ export class ModelVersion {
     return {
       rejected: (reason) => metrics?.rejected?.(reason),
       queued: (ms) => metrics?.queued?.(ms),
-      executed: (rows, requests, computeMs) => metrics?.executed?.(rows, requests, computeMs),
+      executed: (rows, requests, computeMs, busyMs) => metrics?.executed?.(rows, requests, computeMs, busyMs),
       costed: (rows, predictedMs, measuredMs) => metrics?.costed?.(rows, predictedMs, measuredMs),
       batchingOff: (reason) => {
         this.batching = Object.freeze({ ...this.batching!, maxBatchSize: 0 });

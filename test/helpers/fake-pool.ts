@@ -23,13 +23,19 @@ export class FakePool extends EventEmitter {
   idleCount(): number {
     return this.idle;
   }
+  /** Busy workers that can queue a batch: none unless a test sets it (the real pool queues one per worker). */
+  queueable = 0;
+  queueableCount(): number {
+    return this.queueable;
+  }
   /** Workers alive: as many as it started with (the fake never loses one). */
   liveCount(): number {
     return this.workers;
   }
   run(inputs: Record<string, Tensor>): Promise<RunResult> {
-    if (this.idle <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
-    this.idle--;
+    if (this.idle <= 0 && this.queueable <= 0) return Promise.reject(new Error('FakePool: run() with no idle worker'));
+    if (this.idle > 0) this.idle--;
+    else this.queueable--;
     return new Promise<RunResult>((resolve, reject) => this.calls.push({ inputs, resolve, reject }));
   }
   /** A worker becomes available (finished, or a replacement loaded): like the real pool, emit 'idle'. */
@@ -37,13 +43,16 @@ export class FakePool extends EventEmitter {
     this.idle++;
     this.emit('idle');
   }
-  /** Answers call i with y = 2·x, then frees the worker. */
-  succeed(i: number): void {
+  /**
+   * Answers call i with y = 2·x, then frees the worker; `waitedMs`: as if it had waited that long
+   * behind another run, `busyMs`: the worker's own time for it.
+   */
+  succeed(i: number, waitedMs = 0, busyMs = 1): void {
     const c = this.calls[i]!;
     const x = c.inputs.x!;
     const y = new Float32Array(x.data.length);
     for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
-    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1 });
+    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1, busyMs, waitedMs });
     this.freeWorker();
   }
   /** The run fails with err; the worker stays (as for a run-error) unless `dead`. */

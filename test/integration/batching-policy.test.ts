@@ -42,6 +42,9 @@ t.test('the adaptive policy is the default, with a cost model seeded at load and
   t.ok(value('cost_predicted_seconds_total') > 0, 'predicted run time is counted');
   t.ok(value('cost_measured_seconds_total') > 0, 'beside the measured one');
   t.ok(value('cost_error_ratio_count') >= 25, 'and each run\'s error');
+  const busy = value('worker_busy_seconds_total');
+  const compute = value('compute_duration_seconds_sum');
+  t.ok(busy >= compute && busy > 0, `the workers' busy time holds their session.run time (${busy} >= ${compute} s)`);
   t.match(metrics, /^onnx_serve_predicted_drain_seconds\{model="mlp",version="1",variant=""\} \S+$/m, 'the predicted drain time is a gauge');
 });
 
@@ -127,10 +130,13 @@ t.test('priorities on one busy worker: the urgent level runs first, the others s
     });
   const occupying = send('occupying', 2);
   await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
+  // a busy worker holds one batch queued behind its run (here a batch is one request): fill it
+  const queuedBehind = send('queued-behind', 2);
+  await waitUntil(() => pool.queueableCount() === 0, "the worker's queue is full");
   const lows = [send('low-1', 3), send('low-2', 3)];
   await waitUntil(() => mv.scheduler!.depth === 2, 'two low requests queued');
   const highs = [send('high-1', 1), send('high-2', 1)];
   await waitUntil(() => mv.scheduler!.depth === 4, 'two high requests queued behind them');
-  t.same(await Promise.all([occupying, ...lows, ...highs]), [200, 200, 200, 200, 200], 'every request is answered');
-  t.same(order, ['occupying', 'high-1', 'high-2', 'low-1', 'low-2'], 'the urgent level first, arrival order within a level');
+  t.same(await Promise.all([occupying, queuedBehind, ...lows, ...highs]), [200, 200, 200, 200, 200, 200], 'every request is answered');
+  t.same(order, ['occupying', 'queued-behind', 'high-1', 'high-2', 'low-1', 'low-2'], 'the urgent level first, arrival order within a level');
 });

@@ -97,6 +97,23 @@ t.test('no idle worker: nothing goes, even full; wait until the earliest deadlin
   t.equal(d.waitMs, 590);
 });
 
+t.test('a busy worker with room is sent a batch only when it is full, cannot batch, or holds a request near its deadline', async (t) => {
+  for (const policy of ['static', 'adaptive'] as const) {
+    const c = cfg({ policy, maxBatchSize: 4 });
+    const est = line(4, 0.5, 1);
+    const full = queueOf(ones(6));
+    const d = decide(full, 0, 0, c, est, 1);
+    t.same(taken(full, d).length, 4, `${policy}: a full batch goes to the busy worker's queue`);
+    t.notOk(decide(queueOf(ones(3)), 0, 0, c, est, 1).dispatch, `${policy}: 3 of 4 rows wait for the rows that come while the run ends`);
+    t.notOk(decide(queueOf(ones(6)), 0, 0, c, est, 0).dispatch, `${policy}: no room: nothing goes`);
+    t.ok(decide(queueOf(ones(1)), 0, 0, cfg({ policy, maxBatchSize: 0 }), est, 1).dispatch, `${policy}: a model that does not batch sends its next request`);
+    // a low-priority request 3 ms from its deadline (two full runs: 12 ms) jumps ahead
+    const near = queueOf([req(1, { level: 0, deadline: 1000 }), req(1, { level: 2, deadline: 3 })]);
+    const u = decide(near, 0, 0, c, est, 1);
+    t.ok(u.dispatch?.first, `${policy}: a request near its deadline is queued behind the run with its batch`);
+  }
+});
+
 t.test('deadlines: an expired request is taken out first, never dispatched', async (t) => {
   const late = req(1, { deadline: 50 });
   const q = queueOf([late, req(1, { deadline: 200 })]);

@@ -147,6 +147,32 @@ t.test('admission: an idle scheduler admits a request its cost model says cannot
   t.ok(s.cost.predict(1) < 500, `the 5 ms run pulled the model down (${s.cost.predict(1).toFixed(1)} ms)`);
 });
 
+t.test('a full batch goes to a busy worker that can hold it; the cost model counts its run from its start', async (t) => {
+  const { s, pool, request, advance, costed } = setup(t);
+  s.cost.seed(QUICK);
+  const a = request(1, 0);
+  t.equal(pool.calls.length, 1, 'the first goes to the idle worker');
+  pool.queueable = 1; // the real pool: a busy worker holds one batch behind its run
+  const waiting = Array.from({ length: 8 }, (_, i) => request(1, 100 + i));
+  t.equal(pool.calls.length, 2, 'the eighth row filled a batch: it was queued behind the run');
+  t.equal(pool.rows(1), 8);
+  const partial = request(1, 900);
+  t.equal(pool.calls.length, 2, 'a partial batch waits (no room left, and it is not full)');
+  advance(10);
+  pool.succeed(0);
+  await settle();
+  t.ok(a.value, 'the first answered');
+  // the queued batch waited 10 ms behind the first and ran 17 by its worker's clock; the main
+  // thread, busy elsewhere, reads its answer 40 ms after the first's
+  advance(40);
+  pool.succeed(1, 10, 17);
+  await settle();
+  t.ok(waiting.every((w) => w.value), 'the queued batch answered');
+  t.equal(waiting[0]!.value!.queueMs, 10, 'its queue time runs to when its worker could start it');
+  t.same(costed.map((c) => c.measuredMs), [10, 17], "the cost model saw the worker's 17 ms, not the 50 since its dispatch nor the 40 since the first's answer");
+  t.notOk(partial.settled(), 'the partial one is still unanswered');
+});
+
 t.test('admission: an unmeasured cost model admits whatever the backlog', async (t) => {
   const { s, pool, rejected, request } = setup(t);
   request(1, 0);

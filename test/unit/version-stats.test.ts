@@ -8,7 +8,7 @@ t.test('counts executions, answers and failures, and forwards each event', async
   const stats = new VersionStats({
     rejected: (r) => seen.push(`rejected ${r}`),
     queued: (ms) => seen.push(`queued ${ms}`),
-    executed: (rows, requests, ms) => seen.push(`executed ${rows} ${requests} ${ms}`),
+    executed: (rows, requests, ms, busy) => seen.push(`executed ${rows} ${requests} ${ms} ${busy}`),
     answered: (total, queue, compute) => seen.push(`answered ${total} ${queue} ${compute}`),
     failed: (total) => seen.push(`failed ${total}`),
     split: (runs) => seen.push(`split ${runs}`),
@@ -16,9 +16,9 @@ t.test('counts executions, answers and failures, and forwards each event', async
     inputRejected: (m) => seen.push(`input ${m}`),
   });
   stats.queued(1);
-  stats.executed(4, 2, 3);
-  stats.executed(4, 1, 5);
-  stats.executed(1, 1, 1);
+  stats.executed(4, 2, 3, 4);
+  stats.executed(4, 1, 5, 6);
+  stats.executed(1, 1, 1, 1.5);
   stats.answered(10, 2, 3);
   stats.failed(7);
   stats.rejected('timeout');
@@ -31,8 +31,9 @@ t.test('counts executions, answers and failures, and forwards each event', async
   t.equal(stats.batchComputeNs.get(4), 8e6, 'compute ns by batch size');
   t.strictSame([stats.successCount, stats.successNs, stats.queueNs, stats.computeNs], [1, 10e6, 2e6, 3e6]);
   t.strictSame([stats.failCount, stats.failNs], [1, 7e6]);
+  t.equal(stats.workerBusyNs, 11.5e6, "the workers' busy time");
   t.equal(stats.bisectionRuns, 2);
   t.ok(stats.lastInferenceMs > 0, 'the time of the last execution');
-  t.strictSame(seen, ['queued 1', 'executed 4 2 3', 'executed 4 1 5', 'executed 1 1 1', 'answered 10 2 3', 'failed 7', 'rejected timeout', 'split 2', 'off why', 'input bad id'], 'every event passed on, once, in order');
-  t.doesNotThrow(() => new VersionStats().executed(1, 1, 1), 'no next observer: fine');
+  t.strictSame(seen, ['queued 1', 'executed 4 2 3 4', 'executed 4 1 5 6', 'executed 1 1 1 1.5', 'answered 10 2 3', 'failed 7', 'rejected timeout', 'split 2', 'off why', 'input bad id'], 'every event passed on, once, in order');
+  t.doesNotThrow(() => new VersionStats().executed(1, 1, 1, 1), 'no next observer: fine');
 });
