@@ -13,6 +13,11 @@ export interface Backlog {
   /** Batches running now (one that runs past its prediction still counts here, not in runningMs). */
   runningBatches: number;
   workers: number;
+  /**
+   * Milliseconds the main thread has lately taken to read a finished batch (busy with HTTP, it
+   * reads late): every answer waits that long after its run, so every finish includes it.
+   */
+  readLagMs: number;
 }
 
 /** Predicted milliseconds per row in full batches (per request for a model that does not batch). */
@@ -34,7 +39,7 @@ export function predictedDrainMs(b: Backlog, maxBatchSize: number, cost: (rows: 
 /** Milliseconds until a request that arrives now would be answered: its wait plus its own batch's run. */
 export function predictedFinishMs(b: Backlog, rows: number, maxBatchSize: number, cost: (rows: number) => number): number {
   const runMs = cost(maxBatchSize > 0 ? Math.min(maxBatchSize, Math.max(rows, b.rowsAhead + rows)) : rows);
-  return predictedWaitMs(b, maxBatchSize, cost) + runMs;
+  return predictedWaitMs(b, maxBatchSize, cost) + runMs + b.readLagMs;
 }
 
 export type Admission = { admit: true } | { admit: false; predictedMs: number; retryAfterS: number };

@@ -51,6 +51,8 @@ export interface RunResult {
   busyMs: number;
   /** Milliseconds it waited in its worker behind the batch before it (0: the worker was idle). */
   waitedMs: number;
+  /** Milliseconds from the worker's sending the result to this thread's reading it: late when this thread is busy. */
+  readLagMs: number;
 }
 
 /** A run whose worker died under it: its inputs were not (or not fully) computed. */
@@ -163,7 +165,7 @@ export class WorkerPool extends EventEmitter {
             slot.jobs.shift();
             // timings from the worker's clock: a main thread busy with HTTP reads this message late,
             // and would see the batch queued behind it as waiting longer and running shorter than it did
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt) });
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;

@@ -25,6 +25,8 @@ export class FakePool extends EventEmitter {
   }
   /** Busy workers that can queue a batch: none unless a test sets it (the real pool queues one per worker). */
   queueable = 0;
+  /** What every answer reports as its read lag (the real pool: how late the main thread read it). */
+  readLagMs = 0;
   queueableCount(): number {
     return this.queueable;
   }
@@ -52,7 +54,7 @@ export class FakePool extends EventEmitter {
     const x = c.inputs.x!;
     const y = new Float32Array(x.data.length);
     for (let k = 0; k < y.length; k++) y[k] = 2 * Number(x.data[k]);
-    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1, busyMs, waitedMs });
+    c.resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: y } }, computeMs: 1, busyMs, waitedMs, readLagMs: this.readLagMs });
     this.freeWorker();
   }
   /** The run fails with err; the worker stays (as for a run-error) unless `dead`. */

@@ -8,7 +8,7 @@ import { RequestQueue, type Queued } from '../../src/batching/queue.js';
 /** 4 ms fixed + 0.5 ms a row: a full batch of 8 costs 8 ms, 1 ms a row. */
 const cost = (n: number): number => 4 + 0.5 * n;
 const MAX = 8;
-const backlog = (over: Partial<Backlog> = {}): Backlog => ({ rowsAhead: 0, rowsQueued: 0, runningMs: 0, runningBatches: 1, workers: 1, ...over });
+const backlog = (over: Partial<Backlog> = {}): Backlog => ({ rowsAhead: 0, rowsQueued: 0, runningMs: 0, runningBatches: 1, workers: 1, readLagMs: 0, ...over });
 
 t.test('predictedWaitMs: running time plus the rows ahead in full batches, over the workers', async (t) => {
   t.equal(predictedWaitMs(backlog(), MAX, cost), 0, 'nothing ahead: no wait');
@@ -110,4 +110,7 @@ t.test('predictedFinishMs: the wait plus its own batch, what admit compares with
   const b = backlog({ runningMs: 6, rowsAhead: 20, rowsQueued: 30, workers: 2 });
   t.equal(predictedFinishMs(b, 2, MAX, cost), 21, '13 ms wait + a full batch of 8 ms');
   t.equal(predictedFinishMs(backlog(), 3, MAX, cost), 5.5, 'alone: cost(3)');
+  t.equal(predictedFinishMs({ ...b, readLagMs: 7 }, 2, MAX, cost), 28, 'a main thread that reads answers 7 ms late: 7 ms more');
+  t.equal(admit({ ...b, readLagMs: 7 }, 2, 25, MAX, cost).admit, false, 'which can tip the verdict (21 fits in 25, 28 does not)');
+  t.equal(admit(b, 2, 25, MAX, cost).admit, true);
 });

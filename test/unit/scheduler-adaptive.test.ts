@@ -173,6 +173,39 @@ t.test('a full batch goes to a busy worker that can hold it; the cost model coun
   t.notOk(partial.settled(), 'the partial one is still unanswered');
 });
 
+t.test('a main thread that reads answers late queues no batch behind a run, and admission counts the lag', async (t) => {
+  const { s, pool, request, advance } = setup(t);
+  s.cost.seed(QUICK);
+  request(1, 0);
+  // 10 ms left of the run ahead + its own 10 ms run = 20 ms: fits in 23
+  const control = request(1, 10, { timeoutMs: 23 });
+  t.notOk(control.settled(), 'admitted without a lag');
+  advance(10);
+  pool.succeed(0);
+  await settle();
+  t.equal(pool.calls.length, 2, 'and sent when the worker came back');
+  pool.readLagMs = 30; // from now on every answer is read 30 ms after its worker sent it
+  advance(10);
+  pool.succeed(1);
+  await settle();
+  t.ok(control.value, 'answered');
+  request(1, 20);
+  const tight = request(1, 30, { timeoutMs: 23 });
+  await settle();
+  t.ok(isServeError(tight.error, 'QUEUE_FULL', 429), 'the same request is refused: 20 ms plus the lag learnt from one late answer (6 ms) is past 23');
+  pool.queueable = 1;
+  const waiting = Array.from({ length: 8 }, (_, i) => request(1, 100 + i));
+  t.equal(pool.calls.length, 3, 'a full batch is not queued behind the run while answers are read late');
+  advance(10);
+  pool.succeed(2);
+  await settle();
+  t.equal(pool.calls.length, 4, 'it goes when the worker is idle');
+  advance(17);
+  pool.succeed(3);
+  await settle();
+  t.ok(waiting.every((w) => w.value), 'and is answered');
+});
+
 t.test('admission: an unmeasured cost model admits whatever the backlog', async (t) => {
   const { s, pool, rejected, request } = setup(t);
   request(1, 0);

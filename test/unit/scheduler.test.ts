@@ -371,7 +371,7 @@ t.test('a lone request takes its outputs whole, whatever their first dimension',
   const a = track(s.enqueue({ ...input(2, 0), timeoutMs: 50 }));
   advance(5);
   t.equal(pool.calls.length, 1);
-  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1, 2, 3]], 'float32') }, computeMs: 1, busyMs: 1, waitedMs: 0 }); // 1 row for a 2-row request
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1, 2, 3]], 'float32') }, computeMs: 1, busyMs: 1, waitedMs: 0, readLagMs: 0 }); // 1 row for a 2-row request
   pool.freeWorker();
   await tick();
   t.strictSame(toNested(a.value!.outputs.y!), [[1, 2, 3]], 'answered with the output as it came');
@@ -394,7 +394,7 @@ t.test('a batch whose outputs do not follow its rows is rerun one request at a t
   t.equal(pool.calls.length, 1, 'one batch of both');
   t.strictSame(pool.calls[0]!.inputs.x!.dims, [3, 2]);
   // e.g. a count of detections: dimension 0 is symbolic but is not the batch
-  pool.calls[0]!.resolve({ outputs: { y: fromNested([[7, 7]], 'float32') }, computeMs: 1, busyMs: 1, waitedMs: 0 });
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[7, 7]], 'float32') }, computeMs: 1, busyMs: 1, waitedMs: 0, readLagMs: 0 });
   pool.freeWorker();
   await tick();
   t.notOk(a.settled() || b.settled(), 'not answered from the stray batch');
