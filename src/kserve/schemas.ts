@@ -117,6 +117,64 @@ export function metadataSchema(withVersion: boolean) {
   };
 }
 
+const configTensor = openObject({
+  name: { type: 'string' },
+  data_type: { type: 'string', description: 'Triton\'s type name: `TYPE_FP32`, `TYPE_INT64`, … (`TYPE_STRING` for BYTES).' },
+  dims: { type: 'array', items: { type: 'integer' }, description: 'Without the batch dimension when `max_batch_size` > 0; -1 is a variable dimension.' },
+  format: { type: 'string', description: 'Inputs only: `FORMAT_NCHW` / `FORMAT_NHWC` for image-like inputs (3 dims with 1 or 3 channels first or last), else `FORMAT_NONE`.' },
+  label_filename: { type: 'string', description: 'Outputs only, when the model folder has a `labels.txt` (classification labels).' },
+});
+
+export function configSchema(withVersion: boolean) {
+  return {
+    summary: withVersion ? 'Model version configuration' : 'Model configuration',
+    description:
+      `Triton's model configuration extension: the ${withVersion ? 'named version' : 'highest version'} as the JSON of Triton's ModelConfig message ` +
+      '(`max_batch_size`, `input`, `output`, `dynamic_batching`, `instance_group`, …), so that Triton\'s clients (e.g. image_client.py) work unchanged.',
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    response: {
+      200: openObject(
+        {
+          name: { type: 'string' },
+          platform: { type: 'string' },
+          backend: { type: 'string' },
+          max_batch_size: { type: 'integer', description: '0 when the model does not batch.' },
+          input: { type: 'array', items: configTensor },
+          output: { type: 'array', items: configTensor },
+          dynamic_batching: { type: 'object', additionalProperties: true, description: 'Only for a model that batches.' },
+          instance_group: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        },
+        {
+          description: 'Model configuration.',
+          examples: [
+            {
+              name: 'digits',
+              platform: 'onnxruntime_onnx',
+              backend: 'onnxruntime',
+              version_policy: { all: {} },
+              max_batch_size: 32,
+              input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [64], format: 'FORMAT_NONE' }],
+              output: [{ name: 'logits', data_type: 'TYPE_FP32', dims: [10] }, { name: 'probabilities', data_type: 'TYPE_FP32', dims: [10] }],
+              dynamic_batching: {
+                max_queue_delay_microseconds: 0,
+                preferred_batch_size: [],
+                priority_levels: 3,
+                default_priority_level: 2,
+                default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 10000000, allow_timeout_override: true, max_queue_size: 1024 },
+              },
+              instance_group: [{ name: 'digits_0', kind: 'KIND_CPU', count: 1 }],
+              parameters: { batching_policy: { string_value: 'adaptive' }, execution_providers: { string_value: 'cpu' } },
+            },
+          ],
+        },
+      ),
+      404: errors[404],
+      503: errors[503],
+    },
+  };
+}
+
 export function readySchema(withVersion: boolean) {
   const body = (description: string) => ({
     description,

@@ -6,9 +6,9 @@ import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { timeErrorAnswer } from '../request-metrics.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
-import { modelMetadata, serverMetadata } from '../kserve/metadata.js';
+import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
-import { allStatsSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
+import { allStatsSchema, configSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
 
 // the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
 interface ModelParams {
@@ -59,6 +59,11 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
       modelMetadata(app.serving.repository, request.params.model_name, request.params.model_version),
     );
 
+    // Triton's model configuration extension (image_client.py reads it after the metadata)
+    app.get<{ Params: ModelParams }>(`${base}/config`, { schema: configSchema(withVersion) }, async (request) =>
+      modelConfig(app.serving.repository, request.params.model_name, request.params.model_version),
+    );
+
     app.get<{ Params: ModelParams }>(`${base}/ready`, { schema: readySchema(withVersion) }, async (request, reply) => {
       const { model_name: m, model_version: v } = request.params;
       let versions;
@@ -95,13 +100,14 @@ async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: Mod
   const variant = requestedVariant(parsed.request.variant, request.query.variant);
   if (variant !== undefined) mv = resolveForRequest(app, request, name, mv.version, variant);
   const { request: req, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
-  const plan = planOutputs(req, mv.signature!.outputs);
+  const batched = mv.batching!.maxBatchSize > 0;
+  const plan = planOutputs(req, mv.signature!.outputs, batched);
   const result = await runInference(request, reply, mv, inputs, {
     ...(req.priority !== undefined ? { priority: req.priority } : {}),
     ...(req.timeoutUs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(req.timeoutUs / 1000)) } : {}),
   });
 
-  const res = encodeInferResponse(mv, req.id, plan, result.outputs);
+  const res = encodeInferResponse(mv, req.id, plan, result.outputs, { batched, labels: mv.labels });
   if (res.headerLength === undefined) {
     reply.type('application/json; charset=utf-8');
   } else {
