@@ -13,6 +13,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { Metrics } from './metrics.js';
 import { instrumentInferenceRequests, timeErrorAnswer } from './request-metrics.js';
 import { registerDocs } from './openapi.js';
+import { decodeRequestBodies } from './body-decoding.js';
+import fastifyCompress from '@fastify/compress';
 
 export interface Serving {
   repository: ModelRepository;
@@ -38,7 +40,12 @@ export interface AppOptions {
    * and pools report to them; without it buildApp makes its own, fed only by the request hook.
    */
   metrics?: Metrics;
+  /** Compress answers of at least COMPRESS_THRESHOLD bytes when Accept-Encoding asks (gzip, deflate); default true. */
+  responseCompression?: boolean;
 }
+
+/** Answers smaller than this go uncompressed: a few hundred bytes gain nothing worth the CPU. */
+export const COMPRESS_THRESHOLD = 1024;
 
 /** Default body limit: maxBatchSize rows of each model's largest input as JSON (≈ 24 bytes a number), at least 8 MiB. */
 export function defaultBodyLimit(repository: ModelRepository): number {
@@ -99,6 +106,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done(null, payload);
   });
 
+  // request bodies with Content-Encoding gzip / deflate, decoded with the limit on the decoded size
+  decodeRequestBodies(app, opts.bodyLimit);
+  // answers compressed on Accept-Encoding: a plugin of onRoute hooks, so before every route; its own
+  // request decompression is off (decodeRequestBodies above answers in the catalogue's terms)
+  if (opts.responseCompression !== false) {
+    await app.register(fastifyCompress, { encodings: ['gzip', 'deflate'], threshold: COMPRESS_THRESHOLD, globalDecompression: false });
+  }
   // the spec is built from the routes' schemas as they are added: swagger comes before every route
   await registerDocs(app);
   await app.register(healthRoutes);

@@ -22,7 +22,12 @@ export interface ServeOptions {
   intraOpThreadsFrom: string | undefined;
   /** Bytes the models' copies of their weights may take (auto sizing stays within it). */
   memoryBudget: number;
+  /** Compress answers when Accept-Encoding asks (gzip, deflate; answers of 1 KiB and up). */
+  responseCompression: boolean;
 }
+
+/** Answer compression unless --response-compression says otherwise (see README.md, Compression). */
+export const RESPONSE_COMPRESSION_DEFAULT = 'on';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -75,6 +80,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         instances: { type: 'string' },
         'intra-op-threads': { type: 'string' },
         'memory-budget': { type: 'string' },
+        'response-compression': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -121,6 +127,8 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     if (n === undefined || n < 1024 ** 2) throw new OptionError(`${mb.from}: "${mb.value}" is not allowed; use a size of at least 1MiB, e.g. 4GiB, 512MiB or 2gb (binary multiples)`);
     memoryBudget = n;
   }
+  const rc = pick('response-compression', 'ONNX_SERVE_RESPONSE_COMPRESSION', RESPONSE_COMPRESSION_DEFAULT);
+  if (rc.value !== 'on' && rc.value !== 'off') throw new OptionError(`${rc.from}: "${rc.value}" is not allowed; use on or off`);
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
@@ -134,5 +142,6 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     instancesFrom: instances.from,
     intraOpThreadsFrom: threads.from,
     memoryBudget,
+    responseCompression: rc.value === 'on',
   });
 }

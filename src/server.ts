@@ -40,7 +40,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics });
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
 
