@@ -44,8 +44,18 @@ const modelStatsItem = openObject({
   last_inference: { type: 'number', description: 'Milliseconds since the epoch of the last inference (0: none).' },
   inference_count: { type: 'number' },
   execution_count: { type: 'number' },
-  inference_stats: { type: 'object', additionalProperties: true, properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
-  batch_stats: listOf({ batch_size: { type: 'number' }, compute_infer: duration }),
+  inference_stats: {
+    type: 'object',
+    additionalProperties: true,
+    properties: { success: duration, fail: duration, queue: duration, compute_input: duration, compute_infer: duration, compute_output: duration, cache_hit: duration, cache_miss: duration },
+  },
+  batch_stats: listOf({ batch_size: { type: 'number' }, compute_input: duration, compute_infer: duration, compute_output: duration }),
+  memory_usage: listOf({ type: { type: 'string' }, id: { type: 'number' }, byte_size: { type: 'number' } }, { description: 'Memory by device; empty: onnxruntime-node reports none.' }),
+  response_stats: {
+    type: 'object',
+    description: 'Per response index (one response per request: only "0"): compute_infer, compute_output, success, fail, empty_response.',
+    additionalProperties: openObject({ compute_infer: duration, compute_output: duration, success: duration, fail: duration, empty_response: duration }),
+  },
   variants: listOf({ variant: { type: 'string' } }, { description: 'Only for a version with compressed variants: the same statistics for each, with its name in `variant`.' }),
 });
 const statsResponse = (description: string) => openObject({ model_stats: { type: 'array', items: modelStatsItem } }, { description });

@@ -17,7 +17,9 @@ const CATALOGUE: Record<string, number> = {
   ROUTE_NOT_FOUND: 404, // an unknown path answers from the same catalogue
   FORBIDDEN: 403, // plugin errors (the docs' static files) keep their status
   PRECONDITION_FAILED: 412,
+  INVALID_ENCODING: 400, // a gzip / deflate body that does not decode
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_ENCODING: 415, // a Content-Encoding other than gzip, deflate, identity
   RANGE_NOT_SATISFIABLE: 416,
   INPUT_REJECTED: 422, // a request that onnxruntime refuses when it runs alone
   QUEUE_FULL: 429,
