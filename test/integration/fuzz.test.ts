@@ -1,10 +1,12 @@
-// A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary)
-// and of odd URLs against the real server: every malformed request is a 4xx with the route's
+// A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary),
+// their bodies sent compressed (gzip, deflate, corrupt, unknown codings, a bomb), classification
+// parameters, and odd URLs (the config route's too) against the real server: every malformed request is a 4xx with the route's
 // error shape and a catalogue code, nothing answers 5xx or kills the process, and afterwards
 // every model still answers correctly. FUZZ_SEED=<n> replays (or explores) another seed; a
 // failure names the seed, the case number and the body.
 import t from 'tap';
 import { connect } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { makeRepo, startServer } from '../helpers/server.js';
 import { mulberry32 } from '../helpers/random.js';
@@ -120,6 +122,8 @@ const BOMB = (() => {
   const row = new Array(70_000).fill(1).join(',');
   return `[[${row}],${row.slice(2)}]`;
 })();
+/** 12 MiB of zeros as about 12 KB of gzip: past the fuzz server's 8 MiB limit once decoded. */
+const GZIP_BOMB = gzipSync(Buffer.alloc(12 * 1024 * 1024));
 const SENTINEL_DEEP = '\u0000deep';
 const SENTINEL_BOMB = '\u0000bomb';
 
@@ -345,6 +349,7 @@ function gen(rng: () => number) {
       const { header, chunks } = v2Header(v, binary, false);
       return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} shared dim mismatch`, '/v2/models/seq_pair/infer', header, chunks, binary);
     }
+    if (r < 0.25) return classificationCase(model, path, binary);
     if (binary && r < 0.45) return framingCase(path);
     if (!binary && r < 0.3) {
       const kind = pick(['random body', 'random bytes', 'invalid utf-8', 'truncated', 'empty', 'content type']);
@@ -362,6 +367,37 @@ function gen(rng: () => number) {
     }
     const { header, chunks, label } = v2Header(valid(model), binary, true);
     return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} ${label}`, path, header, chunks, binary);
+  }
+
+  /** A valid request asking for one output as classes: counts in range (200) and out of it (400). */
+  function classificationCase(model: string, path: string, binary: boolean): Case {
+    const v = valid(model);
+    const { header, chunks } = v2Header(v, binary, false);
+    const n = pick([1, 1, 2, 3, 4, 5, 0, -1, 1.5, '2', null, true, [2], { n: 2 }, 1e9, 2 ** 53]);
+    header.outputs = [{ name: pick(Object.keys(MODELS[model]!.outputs)), parameters: { classification: n, ...(chance(0.5) ? { binary_data: chance(0.5) } : {}) } }];
+    return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} classification ${JSON.stringify(n)}`, path, header, chunks, binary);
+  }
+
+  /** The same request with its body sent under a Content-Encoding: valid ones keep their expected answer. */
+  function encodedCase(c: Case): Case {
+    const raw = c.body === undefined ? Buffer.alloc(0) : Buffer.from(c.body);
+    const kind = pick(['gzip', 'gzip', 'deflate', 'x-gzip', 'identity', 'truncated gzip', 'corrupt gzip', 'random bytes', 'plain as gzip', 'plain as deflate', 'unknown coding', 'bomb']);
+    let body: Buffer = gzipSync(raw);
+    let coding = 'gzip';
+    if (kind === 'deflate') [body, coding] = [deflateSync(raw), 'deflate'];
+    else if (kind === 'x-gzip') coding = 'x-gzip';
+    else if (kind === 'identity') [body, coding] = [raw, pick(['identity', 'IDENTITY'])];
+    else if (kind === 'truncated gzip') body = body.subarray(0, int(1, body.length - 1));
+    else if (kind === 'corrupt gzip') {
+      body = Buffer.from(body);
+      body[int(10, body.length - 1)]! ^= int(1, 255);
+    } else if (kind === 'random bytes') body = Buffer.from(Array.from({ length: int(1, 200) }, () => int(0, 255)));
+    else if (kind === 'plain as gzip') body = raw.length ? raw : Buffer.from('{}');
+    else if (kind === 'plain as deflate') [body, coding] = [raw.length ? raw : Buffer.from('{}'), 'deflate'];
+    else if (kind === 'unknown coding') [body, coding] = [raw, pick(['br', 'zstd', 'compress', 'gzip, gzip', 'x-foo', 'gzip;q=1'])];
+    else if (kind === 'bomb') body = GZIP_BOMB;
+    const valid = ['gzip', 'deflate', 'x-gzip', 'identity'].includes(kind);
+    return { kind: `${c.kind} + ${kind} body`, method: c.method, path: c.path, headers: { ...c.headers, 'content-encoding': coding }, body, ...(valid && c.expect ? { expect: c.expect } : {}) };
   }
 
   function binaryOrJson(kind: string, path: string, header: unknown, chunks: Buffer[], binary: boolean, expect?: Case['expect']): Case {
@@ -432,6 +468,11 @@ function gen(rng: () => number) {
       '/v2/models/seq_pair/ready',
       '/v2/models/nope',
       '/v2/models/seq_pair/stats',
+      '/v2/models/seq_pair/config',
+      '/v2/models/dense4/versions/1/config',
+      '/v2/models/scalar/versions/9/config',
+      '/v2/models/nope/config',
+      '/v2/models/mixed/config?x=1',
       '/v2/health/ready',
       '/v1/models',
       '/metrics',
@@ -442,7 +483,7 @@ function gen(rng: () => number) {
     return { kind: `url ${method}`, method, path, headers: withBody ? json : {}, ...(withBody ? { body: SIGFPE_BODY } : {}) };
   }
 
-  return { v1Case, v2Case, urlCase, int, chance };
+  return { v1Case, v2Case, urlCase, encodedCase, int, chance };
 }
 
 function bytesOf(dtype: DType, vals: readonly (number | boolean)[]): Buffer {
@@ -460,9 +501,10 @@ function makeCases(seed: number): Case[] {
   return Array.from({ length: CASES }, () => {
     const r = g.int(0, 99);
     if (r < 5) return g.urlCase();
-    if (r < 37) return g.v1Case();
-    if (r < 69) return g.v2Case(false);
-    return g.v2Case(true);
+    if (r < 34) return g.v1Case();
+    if (r < 63) return g.v2Case(false);
+    if (r < 91) return g.v2Case(true);
+    return g.encodedCase(r < 94 ? g.v1Case() : r < 97 ? g.v2Case(false) : g.v2Case(true));
   });
 }
 
@@ -527,6 +569,7 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
   const cases = makeCases(SEED);
   const failures: string[] = [];
   const statuses = new Map<string, Map<number, number>>();
+  const extras: Record<string, Set<number>> = {};
   const started = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -540,6 +583,8 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
         const per = statuses.get(route) ?? new Map<number, number>();
         per.set(res.statusCode, (per.get(res.statusCode) ?? 0) + 1);
         statuses.set(route, per);
+        const extra = / \+ .* body$/.test(c.kind) ? 'encoded bodies' : c.kind.includes(' classification ') ? 'classification' : undefined;
+        if (extra) (extras[extra] ??= new Set()).add(res.statusCode);
         const p = problem(c, res.statusCode, buf);
         if (p) failures.push(`seed ${SEED} case ${i} (${c.kind}): ${p}\n  ${show(c)}`);
       } catch (err) {
@@ -561,6 +606,9 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
     t.ok(total > 50, `${route}: ${total} requests`);
     if (route !== 'url') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
   }
+
+  t.ok(['encoded bodies', 'classification'].every((k) => extras[k]?.has(200) && extras[k]?.has(400)), `compressed bodies and classification answered 200 and 400 (${Object.entries(extras).map(([k, v]) => `${k}: ${[...v].sort().join(' ')}`).join('; ')})`);
+  t.ok(extras['encoded bodies']?.has(413) && extras['encoded bodies']?.has(415), 'bombs are 413, unknown codings 415');
 
   // the server survived: alive, no worker thread died, and each model still computes correctly
   const live = await pool.request({ method: 'GET', path: '/v2/health/live' });
