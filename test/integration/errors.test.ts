@@ -42,6 +42,12 @@ t.test('every error code from a real request', async (t) => {
   await expectError(await postJson(url, { model: 'broken', inputs: { input: [row(1)] } }), 'MODEL_NOT_READY', 'a model that failed to load');
   await expectError(await getJson(`${served.url}/v1/nothing-here`), 'ROUTE_NOT_FOUND', 'an unknown path');
   await expectError(await postJson(url, { model: 'emb', inputs: { ids: [[VOCAB + 5]] } }), 'INPUT_REJECTED', 'an id onnxruntime refuses');
+  const encoded = async (body: Buffer, coding: string) => {
+    const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body });
+    return { status: res.statusCode, body: (await res.body.json()) as any };
+  };
+  await expectError(await encoded(Buffer.from('{"model": "mlp"}'), 'gzip'), 'INVALID_ENCODING', 'a body that is not the gzip it says');
+  await expectError(await encoded(Buffer.from('{"model": "mlp"}'), 'br'), 'UNSUPPORTED_ENCODING', 'a Content-Encoding not served');
 
   // the docs' static files (@fastify/static, @fastify/send) keep their statuses
   const get = async (path: string, headers: Record<string, string> = {}) => {
