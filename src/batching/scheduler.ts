@@ -355,7 +355,7 @@ export class Scheduler {
         if (stray) this.unbatch(batch, stray);
         else {
           const sliceMs = this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
-          this.observer.phases?.(rows, batch.length, dispatchedAt - packStart, Math.max(0, result.busyMs - result.computeMs) + sliceMs);
+          this.observer.phases?.(rows, batch.length, dispatchedAt - packStart, (result.outputMs ?? 0) + sliceMs);
         }
         this.checkDrained();
       },
