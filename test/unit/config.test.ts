@@ -157,3 +157,12 @@ t.test('unknown flags and positionals throw OptionError', async (t) => {
     if (argv[0]!.startsWith('--')) t.ok(err instanceof Error && err.message.includes(argv[0]!), `${argv.join(' ')}: names the flag`);
   }
 });
+
+t.test('--response-compression: off by default, on or off from the flag or the environment', async (t) => {
+  t.equal(parseServeOptions([], {}).responseCompression, false, 'off: gzip costs main-thread CPU');
+  t.equal(parseServeOptions(['--response-compression', 'on'], {}).responseCompression, true);
+  t.equal(parseServeOptions([], { ONNX_SERVE_RESPONSE_COMPRESSION: 'on' }).responseCompression, true);
+  t.equal(parseServeOptions(['--response-compression', 'off'], { ONNX_SERVE_RESPONSE_COMPRESSION: 'on' }).responseCompression, false, 'the flag wins');
+  badOption(t, ['--response-compression', 'yes'], {}, '--response-compression', 'yes');
+  badOption(t, [], { ONNX_SERVE_RESPONSE_COMPRESSION: 'gzip' }, 'ONNX_SERVE_RESPONSE_COMPRESSION', 'gzip');
+});
