@@ -98,6 +98,13 @@ export function v1Errors(statuses: number[]): Record<string, unknown> {
   return out;
 }
 
+/** The request header Content-Encoding, as every inference route takes it (src/body-decoding.ts). */
+export const CONTENT_ENCODING_DOC = {
+  type: 'string',
+  description: 'gzip, x-gzip or deflate: the body is decoded first, and its decoded size counts against the body limit (413 past it; 400 when it does not decode; 415 for another coding).',
+  examples: ['gzip'],
+};
+
 /** The /v2 error shape. */
 export function v2Error(description: string) {
   return {

@@ -1,7 +1,7 @@
 // The OpenAPI schemas of the KServe v2 routes (src/routes/v2.ts): they document the routes
 // (GET /openapi.json) and validate params and headers. Data only: no routes, no handlers.
 import { V2_DATATYPES } from './datatypes.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, listOf, openObject, v2Error } from '../openapi.js';
+import { CONTENT_ENCODING_DOC, DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, listOf, openObject, v2Error } from '../openapi.js';
 
 const TAGS = ['kserve-v2'];
 
@@ -17,9 +17,10 @@ function paramsSchema(withVersion: boolean) {
 }
 
 const errors = {
-  400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers.'),
+  400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers, a bad classification count, a body that does not decode as its Content-Encoding says.'),
   404: v2Error('No such model or version (or no such route).'),
-  413: v2Error('The body exceeds the body limit (--body-limit).'),
+  413: v2Error('The body exceeds the body limit (--body-limit); a gzip / deflate body counts by its decoded size.'),
+  415: v2Error('The body has a Content-Encoding other than gzip, deflate or identity.'),
   422: v2Error("onnxruntime refused this request's inputs when it ran alone (its batch-mates were answered); the message is onnxruntime's."),
   500: v2Error("onnxruntime failed to run this request for a reason that is not the request's."),
   503: v2Error("The model is not ready, the server is draining, or the model's queue is full (with `Retry-After`)."),
@@ -242,7 +243,20 @@ const inferRequest = {
       items: {
         type: 'object',
         required: ['name'],
-        properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+        properties: {
+          name: { type: 'string' },
+          parameters: {
+            type: 'object',
+            properties: {
+              binary_data: { type: 'boolean' },
+              classification: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Triton\'s classification extension: answer this output as BYTES, the top N entries per row as "value:index" or "value:index:label" (labels.txt), shape [batch, N].',
+              },
+            },
+          },
+        },
       },
     },
     parameters: {
@@ -250,6 +264,8 @@ const inferRequest = {
       properties: {
         binary_data_output: { type: 'boolean', description: 'Every output as binary data unless it says otherwise.' },
         variant: VARIANT_DOC,
+        priority: { type: 'integer', description: "Triton's priority: 1 the most urgent, 0 the model's default level." },
+        timeout: { type: 'integer', description: "Triton's timeout, in microseconds: the request's deadline (`x-request-timeout-ms` wins when both are given)." },
       },
     },
   },
@@ -309,6 +325,7 @@ export function inferSchema(withVersion: boolean) {
           examples: ['112'],
         },
         'x-request-timeout-ms': TIMEOUT_HEADER_DOC,
+        'content-encoding': CONTENT_ENCODING_DOC,
       },
     },
     response: {
