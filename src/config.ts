@@ -29,7 +29,7 @@ export interface ServeOptions {
 /**
  * Answer compression is opt-in: gzip runs on the main thread, about 0.45 ms (level 1) per 19 KB
  * answer of floats as JSON, which saves only about half of it; measured on the heavy MLP at
- * c=64, asking for gzip cut the requests served by 40-60 % (README.md, Compression).
+ * c=64, asking for gzip (level 6) cut the requests served by 30-60 % (README.md, Compression).
  */
 export const RESPONSE_COMPRESSION_DEFAULT = 'off';
 
