@@ -2,7 +2,6 @@
 // as far as the server's answers decide them, written from the client's logic: it refuses a model
 // unless one FP32 vector output, one input of 3 dims (after the batch) and format NCHW or NHWC.
 /** image_client.py's parse_model, as far as the server's answers decide it (metadata + config as JSON). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function imageClientParse(metadata: any, config: any): { maxBatchSize: number; c: number; h: number; w: number; format: string } {
   if (metadata.inputs.length !== 1 || metadata.outputs.length !== 1 || config.input.length !== 1) throw new Error('expecting 1 input and 1 output');
   const input = metadata.inputs[0];
