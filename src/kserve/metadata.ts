@@ -11,7 +11,7 @@ import { ServeError } from '../errors.js';
 import { toV2Datatype, v2Shape } from './datatypes.js';
 
 /** Extensions implemented here, as reported by GET /v2. */
-export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics']);
+export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics', 'model_repository', 'logging']);
 
 /**
  * onnx-serve's own package.json: the first one named "onnx-serve" up from this module's folder,
