@@ -13,7 +13,7 @@ const adminHeaders = { type: 'object', properties: { authorization: { type: 'str
 export async function loggingRoutes(app: FastifyInstance): Promise<void> {
   const admin = adminOnly(() => app.serving.admin.token);
   const settings = { type: 'object', additionalProperties: true, properties: Object.fromEntries(Object.entries(settingsOf('info')).map(([k, v]) => [k, { type: typeof v === 'number' ? 'integer' : typeof v }])) };
-  app.get('/logging', { schema: { summary: 'Log settings', description: "Triton's log settings, read from the server's log level. Needs no token.", tags, response: { 200: { description: 'The settings.', ...settings } } } }, async () =>
+  app.get('/logging', { schema: { summary: 'Log settings', description: "Triton's log settings, read from the server's log level. Needs no token.", tags, response: { 200: { description: 'The settings.', ...settings }, '4xx': v2Error('A path or method nobody serves.') } } }, async () =>
     settingsOf(app.log.level),
   );
   app.post(
