@@ -2,9 +2,8 @@
 // model's config.json and the size and time of each version's files), compared with the last
 // one, and the models that changed are reloaded (atomically, src/repository/repository.ts),
 // the new ones loaded and the removed ones unloaded. The comparison is pure (planChanges).
-import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { scanRepository } from './scan.js';
+import { fileStamp, scanRepository } from './scan.js';
 import type { ModelRepository, RepositoryLogger } from './repository.js';
 
 /** Model name → a text that changes whenever anything a load reads changes. */
@@ -29,7 +28,6 @@ export async function snapshot(root: string): Promise<Map<string, string>> {
   const { models, errors } = await scanRepository(root);
   const out = new Map<string, string>();
   for (const e of errors) out.set(e.name, `error ${e.message}`);
-  const fileStamp = (p: string) => stat(p).then((s) => `${s.size}@${s.mtimeMs}`, () => 'missing');
   for (const m of models) {
     const raw = m.rawConfig as { variants?: unknown; warmup?: unknown } | undefined;
     const variants = raw && typeof raw.variants === 'object' && raw.variants !== null ? Object.values(raw.variants).filter((f): f is string => typeof f === 'string') : [];
@@ -73,7 +71,8 @@ export function startPolling(repository: ModelRepository, initial: Snapshot, int
       await repository.unloadModel(name, { remember: false, reason: 'removed from the repository' }).catch((err: Error) => log.error({ model: name, reason: err.message }, 'repository poll: unload failed'));
     }
     await Promise.all(
-      plan.load.map((name) => (stopped ? undefined : repository.loadModel(name).catch(() => undefined))), // loadModel logs its failures
+      // versions whose files and config did not change keep serving as they are; loadModel logs its failures
+      plan.load.map((name) => (stopped ? undefined : repository.loadModel(name, { reuseUnchanged: true }).catch(() => undefined))),
     );
   };
   const schedule = (): void => {

@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { scanModel, scanRepository, type ScannedModel } from './scan.js';
+import { fileStamp, scanModel, scanRepository, type ScannedModel, type ScannedVersion } from './scan.js';
 import { checkModelName, fileOutside, modelFolder } from './model-folder.js';
 import { parseModelConfig, type ConfigDefaults, type ModelConfig } from './model-config.js';
 import { chooseSizing, estimateCopyBytes, type Explicit, type Sizing } from './sizing.js';
@@ -44,6 +44,11 @@ export interface IndexEntry {
 export interface LoadRequest {
   /** Parsed JSON used instead of config.json (Triton's load parameter "config"). */
   config?: unknown;
+  /**
+   * Keep serving versions whose config and files did not change (poll mode: a version folder
+   * added loads only that version). Without it (a load request) every version loads anew.
+   */
+  reuseUnchanged?: boolean;
 }
 
 /** The CLI's instances and threads (undefined: auto), where each came from, and the memory budget of every model's copies. */
@@ -68,6 +73,8 @@ export class ModelRepository {
   private readonly pending = new Set<Promise<unknown>>();
   /** model.onnx bytes of each version, for the memory budget of later loads. */
   private readonly bytes = new WeakMap<ModelVersion, number>();
+  /** What each version loaded from: its config and its files' stamps (reuseUnchanged compares them). */
+  private readonly stamps = new WeakMap<ModelVersion, string>();
   private loadOpts: RepositoryLoadOptions = {};
   private closed = false;
 
@@ -98,6 +105,7 @@ export class ModelRepository {
       }
       // every other version loads at least one copy: this one's extra copies get what is left
       const versions = this.versionsOf(m, config, sizes, (bytes) => allCopies - estimateCopyBytes(bytes));
+      for (const mv of versions) this.stamps.set(mv, await this.stampOf(m, m.rawConfig, config, { version: mv.version, path: mv.path }));
       this.models.set(m.name, versions);
       loads.push(this.loadVersions(versions));
     }
@@ -270,21 +278,27 @@ export class ModelRepository {
       const files = m.versions.flatMap((v) => [v.path, ...Object.values(config.variants).map((f) => join(dirname(v.path), f))]);
       const outside = await fileOutside(this.root, [dir, ...files]);
       if (outside !== undefined) return failed(`${scrubPaths(outside, this.root)} is a link to a file outside the model repository`);
-      const rawOverride = request.config !== undefined ? { ...m, rawConfig: request.config } : m;
-      const sizes = await this.modelSizes([m]);
+      const stamps = new Map(await Promise.all(m.versions.map(async (v) => [v.version, await this.stampOf(m, raw, config, v)] as const)));
+      const reused = new Map<string, ModelVersion>();
+      for (const mv of request.reuseUnchanged ? (serving ?? []) : []) if (mv.ready && this.stamps.get(mv) === stamps.get(mv.version)) reused.set(mv.version, mv);
+      const scanned = { ...m, rawConfig: raw, versions: m.versions.filter((v) => !reused.has(v.version)) };
+      const sizes = await this.modelSizes([scanned]);
       // the budget left by every other model's copies, as they run, and one copy of each other new version
-      const others = this.all().filter((mv) => mv.name !== name).reduce((a, mv) => a + mv.sizing.instances * estimateCopyBytes(this.bytes.get(mv) ?? 0), 0);
+      const others = this.all().filter((mv) => mv.name !== name || reused.has(mv.version)).reduce((a, mv) => a + mv.sizing.instances * estimateCopyBytes(this.bytes.get(mv) ?? 0), 0);
       const news = [...sizes.values()].reduce((a, b) => a + estimateCopyBytes(b), 0);
-      const versions = this.versionsOf(rawOverride, config, sizes, (bytes) => others + news - estimateCopyBytes(bytes));
-      this.loading.set(name, versions);
+      const fresh = this.versionsOf(scanned, config, sizes, (bytes) => others + news - estimateCopyBytes(bytes));
+      for (const mv of fresh) this.stamps.set(mv, stamps.get(mv.version)!);
+      const versions = m.versions.map((v) => reused.get(v.version) ?? fresh.find((mv) => mv.version === v.version)!);
+      if (serving && fresh.length === 0 && versions.length === serving.length) return serving; // nothing changed
+      this.loading.set(name, fresh);
       try {
-        await this.loadVersions(versions);
+        await this.loadVersions(fresh);
       } finally {
         this.loading.delete(name);
       }
-      const bad = versions.find((mv) => mv.state !== 'READY');
+      const bad = fresh.find((mv) => mv.state !== 'READY');
       if (bad || this.closed) {
-        await this.retire(versions, serving ?? []);
+        await this.retire(fresh, serving ?? []);
         if (this.closed) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; the load was abandoned');
         return failed(`version ${bad!.version}: ${bad!.reason ?? bad!.state}`);
       }
@@ -292,8 +306,11 @@ export class ModelRepository {
       this.models.set(name, versions);
       this.offline.delete(name);
       this.dropBroken(name);
-      this.log.info({ model: name, versions: versions.map((v) => v.version), replaced: serving?.map((v) => v.version) ?? [] }, serving ? 'model reloaded' : 'model loaded');
-      if (serving) await this.retire(serving, versions);
+      this.log.info(
+        { model: name, versions: versions.map((v) => v.version), loaded: fresh.map((v) => v.version), replaced: serving?.filter((mv) => !reused.has(mv.version)).map((v) => v.version) ?? [] },
+        serving ? 'model reloaded' : 'model loaded',
+      );
+      if (serving) await this.retire(serving.filter((mv) => reused.get(mv.version) !== mv), versions);
       return versions;
     });
   }
@@ -355,6 +372,13 @@ export class ModelRepository {
       for (const v of disk.get(name)?.versions ?? []) if (!seen.has(v.version)) out.push({ name, version: v.version, state: 'UNAVAILABLE', reason: why });
     }
     return onlyReady ? out.filter((e) => e.state === 'READY') : out;
+  }
+
+  /** What a version's load reads: the config and the stamps of its model, variant and warm-up files. */
+  private async stampOf(m: ScannedModel, raw: unknown, config: ModelConfig, v: ScannedVersion): Promise<string> {
+    const files = [v.path, ...Object.values(config.variants).map((f) => join(dirname(v.path), f))];
+    if (typeof config.warmup === 'string') files.push(join(m.dir, config.warmup));
+    return [JSON.stringify(raw ?? null), ...(await Promise.all(files.map(async (f) => `${f} ${await fileStamp(f)}`)))].join('\n');
   }
 
   /** Ends versions that no longer serve (their queues drained first), and their metric series unless `kept` serves them on. */

@@ -36,6 +36,11 @@ export async function isFile(p: string): Promise<boolean> {
   }
 }
 
+/** A file's size and modification time as text ("missing" when it cannot be read): equal stamps, the same file for a reload's purposes. */
+export async function fileStamp(p: string): Promise<string> {
+  return stat(p).then((s) => `${s.size}@${s.mtimeMs}`, () => 'missing');
+}
+
 /** One model folder: `model.onnx` is version "1"; numbered subfolders each with `model.onnx` are versions. */
 export async function scanModel(dir: string, name: string): Promise<ScannedModel> {
   const configFile = join(dir, 'config.json');

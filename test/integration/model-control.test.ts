@@ -235,9 +235,16 @@ t.test('poll model control: a folder added, a version added, a folder removed', 
   await writeFile(join(repo, 'q', 'model.onnx'), mlpModel([4, 3], 3));
   await until('a new folder q serves within the poll', async () => (await ready('/v2/models/q/ready')) === 200);
 
+  const p1 = served.app.serving.repository.find('p', '1')[0];
   await mkdir(join(repo, 'p', '2'));
   await writeFile(join(repo, 'p', '2', 'model.onnx'), mlpModel([4, 3], 4));
   await until('a new version folder p/2 serves', async () => (await predict(base, 'p')).body?.version === '2');
+  t.equal(served.app.serving.repository.find('p', '1')[0], p1, 'version 1, unchanged, served on as it was (not reloaded)');
+  t.equal((await predict(base, 'p', '1')).status, 200);
+
+  await rm(join(repo, 'p', '1'), { recursive: true });
+  await until('a removed version folder is unloaded', async () => (await ready('/v2/models/p/versions/1/ready')) === 404);
+  t.equal((await predict(base, 'p')).body?.version, '2', 'version 2 serves on');
 
   await rm(join(repo, 'q'), { recursive: true });
   await until('a removed folder is unloaded', async () => (await ready('/v2/models/q/ready')) === 404);
