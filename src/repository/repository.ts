@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileStamp, scanModel, scanRepository, type ScannedModel, type ScannedVersion } from './scan.js';
 import { checkModelName, fileOutside, modelFolder } from './model-folder.js';
+import { fromTritonConfig, isTritonConfig } from './triton-config.js';
 import { parseModelConfig, type ConfigDefaults, type ModelConfig } from './model-config.js';
 import { chooseSizing, estimateCopyBytes, type Explicit, type Sizing } from './sizing.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
@@ -268,9 +269,11 @@ export class ModelRepository {
       } catch (err) {
         return failed(scrubPaths((err as Error).message, this.root));
       }
-      const raw = request.config !== undefined ? request.config : m.rawConfig;
+      let raw = request.config !== undefined ? request.config : m.rawConfig;
       let config: ModelConfig;
       try {
+        // Triton's own form (tritonclient's load_model(config=...)): mapped over config.json
+        if (request.config !== undefined && isTritonConfig(raw)) raw = fromTritonConfig(raw, name, m.rawConfig);
         config = parseModelConfig(raw, request.config !== undefined ? `${name}: the load request's parameters.config` : m.configFile, this.defaults);
       } catch (err) {
         return failed(scrubPaths((err as Error).message, this.root));

@@ -32,6 +32,10 @@ export function configOverride(body: Record<string, unknown>): unknown {
   const p = body.parameters;
   if (p === undefined) return undefined;
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ServeError('INVALID_INPUT', 'parameters must be a JSON object, e.g. {"parameters": {"config": "{\\"maxBatchSize\\": 8}"}}');
+  for (const k of Object.keys(p)) {
+    // Triton's "file:<path>" parameters carry model files in the request: never written here
+    if (k !== 'config') throw new ServeError('INVALID_INPUT', `parameter "${k}" is not supported; a load reads the model's folder, with parameters.config in place of its config.json`);
+  }
   const { config } = p as Record<string, unknown>;
   if (config === undefined) return undefined;
   if (typeof config === 'object' && config !== null && !Array.isArray(config)) return config;

@@ -162,6 +162,18 @@ t.test('explicit model control: load and unload, readiness, listings and metrics
     t.match(badKey.body.error, /unknown key "maxBatchSise".*still serve/);
     t.equal((await post(`${base}/v2/repository/models/a/load`, { parameters: { config: '{not json' } }, auth)).status, 400, 'parameters.config that is not JSON');
     t.equal((await post(`${base}/v2/repository/models/a/load`, { params: {} }, auth)).status, 400, 'an unknown key');
+    const files = await post(`${base}/v2/repository/models/a/load`, { parameters: { 'file:1/model.onnx': 'AAAA' } }, auth);
+    t.equal(files.status, 400, "Triton's file: parameters (model files in the request) are refused");
+    t.match(files.body.error, /parameter "file:1\/model.onnx" is not supported/);
+
+    // Triton's own form, as tritonclient's load_model(config=...) sends it
+    const triton = { name: 'a', platform: 'onnxruntime_onnx', max_batch_size: 4, instance_group: [{ kind: 'KIND_CPU', count: 1 }], dynamic_batching: { max_queue_delay_microseconds: 0, default_queue_policy: { default_timeout_microseconds: 5_000_000, max_queue_size: 16 } } };
+    t.equal((await post(`${base}/v2/repository/models/a/load`, { parameters: { config: JSON.stringify(triton) } }, auth)).status, 200, "a Triton-form config");
+    const ta = (await getJson(`${base}/v1/models`)).body.models.find((m: { name: string }) => m.name === 'a').versions[0];
+    t.match(ta.batching, { maxBatchSize: 4, policy: 'adaptive', timeoutMs: 5000, maxQueueSize: 16 }, 'mapped onto config.json keys');
+    const wrongName = await post(`${base}/v2/repository/models/a/load`, { parameters: { config: JSON.stringify({ ...triton, name: 'b' }) } }, auth);
+    t.equal(wrongName.status, 400);
+    t.match(wrongName.body.error, /not the model's name/);
 
     await mkdir(join(repo, 'a', '2'));
     await writeFile(join(repo, 'a', '2', 'model.onnx'), 'not an onnx file');
