@@ -88,7 +88,8 @@ async function main(argv: string[]): Promise<void> {
     [
       `onnx-serve listening on ${served.url}`,
       `models from ${repo.root}:`,
-      ...(lines.length ? lines : ['  (none found)']),
+      ...(lines.length ? lines : [opts.modelControl === 'explicit' ? '  (none loaded: POST /v2/repository/models/<name>/load, see POST /v2/repository/index)' : '  (none found)']),
+      ...(opts.modelControl === 'none' ? [] : [`model control: ${opts.modelControl}${opts.modelControl === 'poll' ? ` (every ${opts.repositoryPollSecs} s)` : ''}; admin routes ${opts.adminToken ? 'on' : 'off (no admin token)'}`]),
       `try:    curl -s ${served.url}/v1/models`,
       `docs:   ${served.url}/docs`,
     ].join('\n'),
