@@ -143,7 +143,8 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (loadModels.length > 0 && mode.value !== 'explicit') {
     throw new OptionError(`--load-model "${loadModels[0]}" is allowed only with --model-control explicit (the other modes load every model at start)`);
   }
-  const badName = loadModels.find((n) => !MODEL_NAME.test(n));
+  if (loadModels.includes('*') && loadModels.length > 1) throw new OptionError('--load-model "*" (every model) must be the only --load-model');
+  const badName = loadModels.find((n) => n !== '*' && !MODEL_NAME.test(n));
   if (badName !== undefined) throw new OptionError(`--load-model: "${badName}" is not allowed; name a model folder (letters, digits, "_", "." and "-", starting with a letter or digit)`);
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,

@@ -41,7 +41,8 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const loadOpts = { faultHooks: extra.faultHooks, instrument: metrics.instrument, retire: metrics.retire };
   // poll: the snapshot is taken before the start-up load, so a change made during it is seen by the first poll
   const initial = opts.modelControl === 'poll' ? await snapshot(modelsDir) : undefined;
-  if (opts.modelControl === 'explicit') await loadNamed(repository, opts.loadModels, loadOpts);
+  // explicit with --load-model '*' (Triton's spelling): every model, as in the other modes
+  if (opts.modelControl === 'explicit' && !opts.loadModels.includes('*')) await loadNamed(repository, opts.loadModels, loadOpts);
   else await repository.loadAll(loadOpts);
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);

@@ -124,6 +124,20 @@ t.test('explicit model control: load and unload, readiness, listings and metrics
   t.equal((await post(`${base}/v2/repository/models/b/load`, undefined, auth)).status, 200, 'b loads again');
   t.match(await metricsText(base), /onnx_serve_inferences_total\{model="b",version="1",variant=""\} 0/, 'its series start again at 0');
 
+  t.test('loads and unloads of one model run one at a time, in order', async (t) => {
+    // called in this order in one tick (HTTP requests on separate connections may arrive in any order)
+    const repository = served.app.serving.repository;
+    const order: string[] = [];
+    await Promise.all([
+      repository.loadModel('b').then(() => order.push('load')),
+      repository.unloadModel('b').then(() => order.push('unload')),
+      repository.loadModel('b').then(() => order.push('load again')),
+    ]);
+    t.same(order, ['load', 'unload', 'load again'], 'each waited for the one before');
+    t.equal((await getJson(`${base}/v2/models/b/ready`)).status, 200, 'the last one (a load) wins');
+    t.equal(served.app.serving.repository.find('b').length, 1, 'one set of versions serves');
+  });
+
   t.test('hostile or unknown names never leave the repository', async (t) => {
     // a URL parser (undici's, WHATWG) resolves ".." and "%2e%2e" segments before sending: another route, or none (404)
     for (const [name, status] of [

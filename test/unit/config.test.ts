@@ -176,6 +176,8 @@ t.test('model control: mode, poll interval, --load-model', async (t) => {
   badOption(t, ['--repository-poll-secs', '0'], {}, '--repository-poll-secs', '0');
   badOption(t, ['--load-model', 'a'], {}, '--load-model', 'a');
   badOption(t, ['--model-control', 'explicit', '--load-model', '../x'], {}, '--load-model', '../x');
+  t.same(parseServeOptions(['--model-control', 'explicit', '--load-model', '*'], {}).loadModels, ['*'], '"*": every model');
+  t.ok(thrown(() => parseServeOptions(['--model-control', 'explicit', '--load-model', '*', '--load-model', 'a'], {})) instanceof OptionError, '"*" only alone');
 });
 
 t.test('admin token: flag, file (one trailing newline trimmed), environment; bad files stop the start', async (t) => {
