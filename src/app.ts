@@ -5,6 +5,7 @@ import Fastify, { LogController, type ConnectionError, type FastifyInstance, typ
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ModelRepository } from './repository/repository.js';
+import type { ModelControl } from './config.js';
 import { ServeError, clientError, errorBody, errorPayload, isV2Url, toServeError } from './errors.js';
 import { predictRoutes } from './routes/predict.js';
 import { modelRoutes } from './routes/models.js';
@@ -21,6 +22,8 @@ export interface Serving {
   metrics: Metrics;
   /** Set on SIGTERM: readiness answers 503 and new inference requests SHUTTING_DOWN. */
   draining: boolean;
+  /** The admin routes' token (undefined: they answer 403) and the model control mode (none: no load or unload). */
+  admin: { token: string | undefined; modelControl: ModelControl };
 }
 
 declare module 'fastify' {
@@ -42,6 +45,10 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Compress answers of at least COMPRESS_THRESHOLD bytes when Accept-Encoding asks (gzip, deflate); default false (it costs main-thread CPU). */
   responseCompression?: boolean;
+  /** The bearer token of the admin routes; without one they answer 403 ADMIN_DISABLED. */
+  adminToken?: string;
+  /** Triton's model control mode; default none (load and unload answer MODEL_CONTROL_DISABLED). */
+  modelControl?: ModelControl;
 }
 
 /** Answers smaller than this go uncompressed: a few hundred bytes gain nothing worth the CPU. */
@@ -85,7 +92,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: onClientError,
   });
   const metrics = opts.metrics ?? new Metrics(() => opts.repository.allWithVariants());
-  app.decorate('serving', { repository: opts.repository, metrics, draining: false });
+  app.decorate('serving', { repository: opts.repository, metrics, draining: false, admin: { token: opts.adminToken, modelControl: opts.modelControl ?? 'none' } });
   instrumentInferenceRequests(app, metrics); // before any route: it hooks routes as they are added
 
   app.setErrorHandler((err: FastifyError | ServeError, request, reply) => {

@@ -65,6 +65,8 @@ export class VersionMetrics implements SchedulerObserver {
   private readonly costError: Histogram.Internal<MV>;
   private readonly workerBusy: Counter.Internal;
   private zeroed = false;
+  /** Set once its version stopped serving and its series were removed: late writes change nothing. */
+  private removed = false;
 
   constructor(
     private readonly f: Families,
@@ -97,8 +99,19 @@ export class VersionMetrics implements SchedulerObserver {
     for (const r of REASONS) this.rejects[r].inc(0);
   }
 
+  /** Removes every series of this version (it no longer serves); later writes are dropped, so none comes back. */
+  remove(): void {
+    this.removed = true;
+    const mv = [this.model, this.version, this.variant] as const;
+    for (const f of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize, this.f.costError]) f.remove(...mv);
+    for (const f of [this.f.inferences, this.f.executions, this.f.workerRestarts, this.f.costPredicted, this.f.costMeasured, this.f.workerBusy]) f.remove(...mv);
+    for (const r of REASONS) this.f.rejected.remove(...mv, r);
+    for (const status of this.requestsByStatus.keys()) this.f.requests.remove(...mv, String(status));
+  }
+
   /** One finished inference request: its HTTP status and seconds in the server. */
   request(status: number, seconds: number): void {
+    if (this.removed) return;
     let c = this.requestsByStatus.get(status);
     if (!c) {
       c = this.f.requests.labels(this.model, this.version, this.variant, String(status));
@@ -109,14 +122,17 @@ export class VersionMetrics implements SchedulerObserver {
   }
 
   rejected(reason: RejectReason): void {
+    if (this.removed) return;
     this.rejects[reason].inc();
   }
 
   queued(ms: number): void {
+    if (this.removed) return;
     this.queueDuration.observe(ms / 1000);
   }
 
   executed(rows: number, _requests: number, computeMs: number, busyMs: number): void {
+    if (this.removed) return;
     this.executions.inc();
     this.workerBusy.inc(busyMs / 1000);
     this.inferences.inc(rows);
@@ -125,6 +141,7 @@ export class VersionMetrics implements SchedulerObserver {
   }
 
   costed(_rows: number, predictedMs: number, measuredMs: number): void {
+    if (this.removed) return;
     this.costPredicted.inc(predictedMs / 1000);
     this.costMeasured.inc(measuredMs / 1000);
     this.costError.observe(Math.abs(predictedMs - measuredMs) / Math.max(measuredMs, 0.001));
@@ -132,7 +149,7 @@ export class VersionMetrics implements SchedulerObserver {
 
   /** The pool's 'worker-exit': a loaded worker died and a replacement is being spawned. */
   readonly workerExited = (info: { code: number; replaced: boolean }): void => {
-    if (info.replaced) this.restarts.inc();
+    if (info.replaced && !this.removed) this.restarts.inc();
   };
 }
 
@@ -141,6 +158,8 @@ export class Metrics {
   private readonly f: Families;
   /** (model, version, variant) → children; only names of loaded versions, configured variants and UNRESOLVED ever get here. */
   private readonly children = new Map<string, VersionMetrics>();
+  /** Versions that stopped serving: their (series-less) children answer late writes until the version loads again. */
+  private readonly retired = new Map<string, VersionMetrics>();
 
   constructor(versions: VersionSource) {
     const registers = [this.registry];
@@ -200,16 +219,27 @@ export class Metrics {
   /** The children of one model version or variant, made on first use. Pass only a resolved version's names, or UNRESOLVED. */
   forVersion(model: string, version: string, variant: string = BASE_VARIANT): VersionMetrics {
     const key = `${model}\0${version}\0${variant}`;
-    let vm = this.children.get(key);
+    let vm = this.children.get(key) ?? this.retired.get(key);
     if (!vm) this.children.set(key, (vm = new VersionMetrics(this.f, model, version, variant)));
     return vm;
   }
 
   /** The scheduler observer and worker-exit hook for a model version (or variant) about to load; its series start at 0. */
   readonly instrument = (model: string, version: string, variant: string = BASE_VARIANT): Instrumentation => {
+    this.retired.delete(`${model}\0${version}\0${variant}`); // loads again: new series from 0
     const vm = this.forVersion(model, version, variant);
     vm.zero();
     return { observer: vm, onWorkerExit: vm.workerExited };
+  };
+
+  /** A version (or variant) that no longer serves (unloaded, or gone in a reload): its series go from every family. */
+  readonly retire = (model: string, version: string, variant: string = BASE_VARIANT): void => {
+    const key = `${model}\0${version}\0${variant}`;
+    const vm = this.children.get(key);
+    if (!vm) return;
+    this.children.delete(key);
+    this.retired.set(key, vm);
+    vm.remove();
   };
 
   /** Prometheus text format of every metric in this registry. */

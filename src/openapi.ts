@@ -23,6 +23,7 @@ export const TAGS = [
   { name: 'kserve-v2', description: 'KServe v2 / Open Inference Protocol (JSON tensors and the binary tensor extension). Errors are `{"error": "message"}`.' },
   { name: 'health', description: 'Liveness and readiness probes (KServe v2 paths).' },
   { name: 'operations', description: 'Prometheus metrics.' },
+  { name: 'model-repository', description: "Triton's model repository and logging extensions: the index and GET /v2/logging are open; load, unload and POST /v2/logging need `Authorization: Bearer <admin token>`." },
 ];
 
 /** An answer's object schema: its documented properties, and any others let through (answers may grow fields). */

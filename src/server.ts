@@ -7,6 +7,7 @@ import { buildApp, defaultBodyLimit } from './app.js';
 import { ModelRepository } from './repository/repository.js';
 import { Metrics } from './metrics.js';
 import { loggerOptions } from './log-format.js';
+import { snapshot, startPolling, type Poller } from './repository/poll.js';
 import type { ServeOptions } from './config.js';
 
 /** Connections the kernel may hold before the server accepts them. */
@@ -37,12 +38,23 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const repository = new ModelRepository(modelsDir, { instances, intraOpThreads, instancesFrom, intraOpThreadsFrom, memoryBudget }, { info: line('info'), warn: line('warn'), error: line('error') });
   // metrics first: every scheduler and pool reports to them from the moment it loads
   const metrics = new Metrics(() => repository.allWithVariants());
-  await repository.loadAll({ faultHooks: extra.faultHooks, instrument: metrics.instrument });
+  const loadOpts = { faultHooks: extra.faultHooks, instrument: metrics.instrument, retire: metrics.retire };
+  // poll: the snapshot is taken before the start-up load, so a change made during it is seen by the first poll
+  const initial = opts.modelControl === 'poll' ? await snapshot(modelsDir) : undefined;
+  // explicit with --load-model '*' (Triton's spelling): every model, as in the other modes
+  if (opts.modelControl === 'explicit' && !opts.loadModels.includes('*')) await loadNamed(repository, opts.loadModels, loadOpts);
+  else await repository.loadAll(loadOpts);
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression });
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
+  let poller: Poller | undefined;
+  if (initial) {
+    poller = startPolling(repository, initial, opts.repositoryPollSecs * 1000, { info: line('info'), warn: line('warn'), error: line('error') });
+    // before the repository's own onClose (registered in buildApp): no load starts while it drains
+    app.addHook('preClose', async () => poller?.stop());
+  }
 
   // Node's default accept queue (511) overflows when hundreds of clients connect at once under
   // overload: the kernel drops their SYNs and each retries a whole second later (measured: 169
@@ -66,6 +78,21 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
     return closing;
   };
   return { app, url, shutdown };
+}
+
+/**
+ * Explicit model control's start: only the models named by --load-model. One that fails is
+ * unavailable (readiness 503, as at a start in mode none) until a load request succeeds.
+ */
+async function loadNamed(repository: ModelRepository, names: readonly string[], loadOpts: Parameters<ModelRepository['useLoadOptions']>[0]): Promise<void> {
+  repository.useLoadOptions(loadOpts);
+  await Promise.all(
+    names.map((name) =>
+      repository.loadModel(name).catch((err: Error) => {
+        repository.broken.push({ name, reason: err.message });
+      }),
+    ),
+  );
 }
 
 /** Wires SIGTERM/SIGINT to a bounded graceful shutdown and exits with its outcome. */

@@ -13,7 +13,7 @@ import { tritonModelConfig } from './model-config.js';
 import { LABELS_FILE } from '../repository/labels.js';
 
 /** Extensions implemented here, as reported by GET /v2. */
-export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics', 'model_configuration', 'classification']);
+export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics', 'model_configuration', 'classification', 'model_repository', 'logging']);
 
 /**
  * onnx-serve's own package.json: the first one named "onnx-serve" up from this module's folder,

@@ -8,6 +8,8 @@ import { timeErrorAnswer } from '../request-metrics.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
 import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
+import { repositoryRoutes } from './repository.js';
+import { loggingRoutes } from './logging.js';
 import { allStatsSchema, configSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
 
 // the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
@@ -47,6 +49,10 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get('/', { schema: serverMetadataSchema }, async () => serverMetadata());
+
+  // Triton's model repository and logging extensions (admin token for what changes the server)
+  await app.register(repositoryRoutes);
+  await app.register(loggingRoutes);
 
   // statistics of every model (a static route: it wins over /models/:m)
   app.get('/models/stats', { schema: allStatsSchema }, async () => {

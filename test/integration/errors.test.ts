@@ -108,6 +108,25 @@ t.test('every error code from a real request', async (t) => {
   await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(1)] } }), 'INFERENCE_FAILED', 'onnxruntime run failed');
   t.equal((await postJson(url, { model: 'slow', inputs: { input: [row(1)] } })).status, 200, 'the next request succeeds');
 
+  // the admin routes (/v2: {"error": message}, so the status and the message tell the code)
+  const admin = async (base: string, path: string, code: ErrorCode, what: string, body?: unknown, headers: Record<string, string> = {}): Promise<void> => {
+    const res = await request(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body ?? {}) });
+    const parsed = (await res.body.json()) as { error?: unknown };
+    t.equal(res.statusCode, ERRORS[code].status, `${what}: status ${ERRORS[code].status}`);
+    t.type(parsed.error, 'string', `${what}: has a message`);
+    seen.add(code);
+  };
+  const bearer = { authorization: 'Bearer tok' };
+  await admin(served.url, '/v2/repository/models/mlp/load', 'ADMIN_DISABLED', 'an admin route with no token configured');
+  served.app.serving.admin.token = 'tok'; // as if started with --admin-token tok
+  await admin(served.url, '/v2/repository/models/mlp/load', 'MODEL_CONTROL_DISABLED', 'load in mode none', undefined, bearer);
+  served.app.serving.admin.token = undefined;
+  const ctl = await startServer(t, repo, ['--model-control', 'explicit', '--admin-token', 'tok']);
+  await admin(ctl.url, '/v2/repository/models/mlp/load', 'UNAUTHORIZED', 'no bearer token');
+  await admin(ctl.url, '/v2/repository/models/x%2f..%2fy/load', 'INVALID_MODEL_NAME', 'a model name that is a path', undefined, bearer);
+  await admin(ctl.url, '/v2/repository/models/broken/load', 'MODEL_LOAD_FAILED', 'a model that does not load', undefined, bearer);
+  await admin(ctl.url, '/v2/logging', 'INVALID_LOG_SETTINGS', 'a log file', { log_file: '/var/log/x' }, bearer);
+
   // SHUTTING_DOWN: once draining, new requests are refused and readiness turns 503
   served.app.serving.draining = true;
   await expectError(await postJson(url, { model: 'mlp', inputs: { input: [row(1)] } }), 'SHUTTING_DOWN', 'draining');

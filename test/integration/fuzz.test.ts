@@ -113,6 +113,8 @@ const V2_TYPE: Record<string, string> = { int64: 'INT64', float32: 'FP32', float
 
 /** The body that killed the server with SIGFPE before zero-size dims were refused. */
 const SIGFPE_BODY = '{"model":"seq_pair","inputs":{"input_ids":[[]],"attention_mask":[[]]}}';
+/** The fuzzed server's admin token: admin cases send it, a wrong one, or none. */
+const ADMIN_TOKEN = 'fuzz-admin-token';
 
 // ---- texts too big or too odd to build as objects ----
 
@@ -473,6 +475,9 @@ function gen(rng: () => number) {
       '/v2/models/scalar/versions/9/config',
       '/v2/models/nope/config',
       '/v2/models/mixed/config?x=1',
+      '/v2/repository/index',
+      '/v2/repository/models/seq_pair/load',
+      '/v2/logging',
       '/v2/health/ready',
       '/v1/models',
       '/metrics',
@@ -483,7 +488,44 @@ function gen(rng: () => number) {
     return { kind: `url ${method}`, method, path, headers: withBody ? json : {}, ...(withBody ? { body: SIGFPE_BODY } : {}) };
   }
 
-  return { v1Case, v2Case, urlCase, encodedCase, int, chance };
+  // the admin routes: hostile and unknown model names, a spare model (never inferred) loaded and
+  // unloaded for real, bodies good and bad, with no, a wrong or the right token
+  function adminCase(): Case {
+    const name = pick(['spare', 'spare', 'nope', '%2e%2e', '..%2f..%2fetc', 'a%00b', '.hidden', 'node_modules', `${'n'.repeat(int(90, 130))}`, '%2fetc%2fpasswd', 'spare%2f..', '%C0%AE%C0%AE', 'x%5c..']);
+    const path = pick([
+      `/v2/repository/models/${name}/load`,
+      `/v2/repository/models/${name}/unload`,
+      '/v2/repository/index',
+      '/v2/repository/models',
+      '/v2/repository/models//load',
+      '/v2/logging',
+      `/v2/logging?${'q'.repeat(int(1, 100))}`,
+    ]);
+    const method = pick(['POST', 'POST', 'POST', 'GET', 'PUT', 'DELETE']);
+    const body = pick([
+      undefined,
+      '',
+      '{}',
+      SIGFPE_BODY,
+      '{"ready": true}',
+      '{"ready": "yes"}',
+      '{"parameters": {"config": "{\\"maxBatchSize\\": 4}"}}',
+      '{"parameters": {"config": "{bad"}}',
+      '{"parameters": {"config": 7}}',
+      '{"parameters": []}',
+      '{"log_level": "silent"}',
+      '{"log_verbose_level": "x"}',
+      '{"log_file": "/etc/passwd"}',
+      '[1, 2]',
+      'not json',
+      '\u0000',
+    ]);
+    const authorization = pick([undefined, `Bearer ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}`, 'Bearer nope', 'Basic eDp5', 'Bearer', `bearer ${ADMIN_TOKEN}x`]);
+    const headers: Record<string, string> = { ...(body !== undefined && method !== 'GET' ? json : {}), ...(authorization ? { authorization } : {}) };
+    return { kind: `admin ${method}`, method, path, headers, ...(body !== undefined && method !== 'GET' ? { body } : {}) };
+  }
+
+  return { v1Case, v2Case, urlCase, encodedCase, adminCase, int, chance };
 }
 
 function bytesOf(dtype: DType, vals: readonly (number | boolean)[]): Buffer {
@@ -501,10 +543,11 @@ function makeCases(seed: number): Case[] {
   return Array.from({ length: CASES }, () => {
     const r = g.int(0, 99);
     if (r < 5) return g.urlCase();
-    if (r < 34) return g.v1Case();
-    if (r < 63) return g.v2Case(false);
-    if (r < 91) return g.v2Case(true);
-    return g.encodedCase(r < 94 ? g.v1Case() : r < 97 ? g.v2Case(false) : g.v2Case(true));
+    if (r < 8) return g.adminCase();
+    if (r < 36) return g.v1Case();
+    if (r < 62) return g.v2Case(false);
+    if (r < 88) return g.v2Case(true);
+    return g.encodedCase(r < 92 ? g.v1Case() : r < 96 ? g.v2Case(false) : g.v2Case(true));
   });
 }
 
@@ -561,8 +604,10 @@ function show(c: Case): string {
 
 t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${SEED})`, async (t) => {
   t.comment(`FUZZ_SEED=${SEED}`);
-  const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
-  const served = await startServer(t, repo);
+  // explicit model control with an admin token: the admin cases reach every check, and load and
+  // unload only "spare", which no inference case names
+  const repo = await makeRepo(t, { ...Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])), spare: { onnx: MODELS.dense4!.onnx } });
+  const served = await startServer(t, repo, ['--model-control', 'explicit', ...NAMES.flatMap((n) => ['--load-model', n]), '--admin-token', ADMIN_TOKEN]);
   const pool = new Pool(served.url, { connections: IN_FLIGHT, pipelining: 1 });
   t.teardown(() => pool.close());
 
@@ -576,7 +621,7 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
     while (next < cases.length) {
       const i = next++;
       const c = cases[i]!;
-      const route = c.kind.startsWith('url') ? 'url' : c.kind.startsWith('v1') ? 'v1' : c.kind.startsWith('v2 binary') ? 'v2 binary' : 'v2 JSON';
+      const route = c.kind.startsWith('url') ? 'url' : c.kind.startsWith('admin') ? 'admin' : c.kind.startsWith('v1') ? 'v1' : c.kind.startsWith('v2 binary') ? 'v2 binary' : 'v2 JSON';
       try {
         const res = await pool.request({ method: c.method as 'POST', path: c.path, headers: c.headers, ...(c.body !== undefined ? { body: c.body } : {}) });
         const buf = Buffer.from(await res.body.arrayBuffer());
@@ -600,11 +645,12 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
   for (const f of failures.slice(0, 20)) t.fail(f);
   t.equal(failures.length, 0, `every one of ${cases.length} responses is < 500 with the route's error shape (seed ${SEED})`);
   // the fuzz reached every decoder with both good and bad requests, not only a parser in front
-  for (const route of ['v1', 'v2 JSON', 'v2 binary', 'url']) {
+  for (const route of ['v1', 'v2 JSON', 'v2 binary', 'url', 'admin']) {
     const per = statuses.get(route) ?? new Map<number, number>();
     const total = [...per.values()].reduce((a, b) => a + b, 0);
     t.ok(total > 50, `${route}: ${total} requests`);
-    if (route !== 'url') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
+    if (route === 'admin') t.ok([200, 400, 401, 404].every((s) => (per.get(s) ?? 0) > 0), 'admin: 200s, 400s, 401s and 404s');
+    if (route !== 'url' && route !== 'admin') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
   }
 
   t.ok(['encoded bodies', 'classification'].every((k) => extras[k]?.has(200) && extras[k]?.has(400)), `compressed bodies and classification answered 200 and 400 (${Object.entries(extras).map(([k, v]) => `${k}: ${[...v].sort().join(' ')}`).join('; ')})`);
