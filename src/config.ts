@@ -9,6 +9,8 @@ export interface ServeOptions {
   modelsDir: string;
   host: string;
   port: number;
+  /** The gRPC service's port (same host); undefined: no gRPC server. 0 binds an ephemeral port. */
+  grpcPort: number | undefined;
   logLevel: string;
   adminToken: string | undefined;
   /** Bytes; undefined: derived from the loaded models (maxBatchSize rows of the largest input as JSON). */
@@ -69,6 +71,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         models: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
+        'grpc-port': { type: 'string' },
         'log-level': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-timeout-ms': { type: 'string' },
@@ -121,10 +124,19 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     if (n === undefined || n < 1024 ** 2) throw new OptionError(`${mb.from}: "${mb.value}" is not allowed; use a size of at least 1MiB, e.g. 4GiB, 512MiB or 2gb (binary multiples)`);
     memoryBudget = n;
   }
+  // off unless asked for: one more listening port is one more thing to secure
+  const grpc = pick('grpc-port', 'ONNX_SERVE_GRPC_PORT', '');
+  const port = int('port', 'PORT', '8080', 0, 65535);
+  let grpcPort: number | undefined;
+  if (grpc.value !== '') {
+    grpcPort = int('grpc-port', 'ONNX_SERVE_GRPC_PORT', '', 0, 65535);
+    if (grpcPort === port && port !== 0) throw new OptionError(`${grpc.from}: "${grpc.value}" is not allowed; it is the HTTP port (--port), use another`);
+  }
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
-    port: int('port', 'PORT', '8080', 0, 65535),
+    port,
+    grpcPort,
     logLevel: logLevel.value,
     adminToken: env.ONNX_SERVE_ADMIN_TOKEN || undefined,
     bodyLimit,
