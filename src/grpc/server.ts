@@ -4,6 +4,7 @@
 // answer UNIMPLEMENTED saying so; every other error is a catalogue error mapped to its status
 // (src/grpc/status.ts), with its message (no absolute paths) and its code in trailing metadata.
 import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
 import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Serving } from '../app.js';
@@ -53,6 +54,18 @@ const UNSUPPORTED: Readonly<Record<string, string>> = Object.freeze({
   CudaSharedMemoryRegister: 'CUDA shared memory is not supported; send tensors in the request (raw_input_contents)',
   CudaSharedMemoryUnregister: 'CUDA shared memory is not supported; send tensors in the request (raw_input_contents)',
 });
+
+/**
+ * TCP_NODELAY on every accepted connection. grpc-js sets it on its clients' sockets but not on a
+ * server's, and a gRPC answer is several small HTTP/2 frames (headers, data, trailers): with
+ * Nagle's algorithm on, the last ones wait for the client's delayed ACK (~40 ms on Linux), and
+ * 16 calls on one connection ran at 194 calls/s with a 52 ms median against 1 call at 2.2 ms.
+ * grpc-js has no option for it, so its HTTP/2 servers (a private field) get a listener.
+ */
+function noDelay(server: Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<{ on(event: 'connection', fn: (socket: Socket) => void): void }, unknown> }).http2Servers;
+  for (const h of http2Servers?.keys() ?? []) h.on('connection', (socket) => socket.setNoDelay(true));
+}
 
 /** `host:port` as grpc binds it (an IPv6 literal in brackets). */
 const address = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -190,6 +203,7 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
+  noDelay(server);
   let closing: Promise<void> | undefined;
   return {
     port,
