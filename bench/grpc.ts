@@ -1,7 +1,8 @@
 // The bench's gRPC client: a closed loop of `concurrency` ModelInfer calls with raw_input_contents
 // (what Triton's clients send) against onnx-serve's --grpc-port, measured over the same kind of
 // window as the HTTP loop (warm-up, then a window opened and closed by the server snapshots of
-// measure()), in the LoadResult shape the report reads. Batch size and queue/compute times come
+// measure()), in the LoadResult shape the report reads. Requests are serialized once up front and
+// answers decoded only for the check, as the HTTP loop sends pre-built bodies and reads bytes. Batch size and queue/compute times come
 // from the answers' trailers (x-batch-size, server-timing), as over HTTP from the headers.
 import { fileURLToPath } from 'node:url';
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
@@ -49,9 +50,12 @@ export function rawRequest(model: string, inputName: string, dims: readonly numb
   return { model_name: model, inputs: [{ name: inputName, datatype: 'FP32', shape: [...dims] }], raw_input_contents: [bytes] };
 }
 
-function clients(address: string, n: number): (Client & Record<string, any>)[] {
-  const def = loadSync(PROTO, { keepCase: true, longs: String, defaults: true, oneofs: true });
-  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
+const DEFINITION = loadSync(PROTO, { keepCase: true, longs: String, defaults: true, oneofs: true });
+const METHOD = DEFINITION['inference.GRPCInferenceService'] as unknown as Record<string, { path: string; requestSerialize(o: object): Buffer; responseDeserialize(b: Buffer): unknown }>;
+const MODEL_INFER = METHOD.ModelInfer!;
+
+function clients(address: string, n: number): Client[] {
+  const Service = (loadPackageDefinition(DEFINITION) as any).inference.GRPCInferenceService;
   // a local subchannel pool: each client its own connection (grpc-js shares one per address otherwise)
   return Array.from({ length: n }, () => new Service(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 }));
 }
@@ -76,13 +80,16 @@ export async function grpcClosedLoop(o: GrpcLoadOptions, window: MeasuredWindow)
   let capped = false;
   const total = o.maxRequests * 4 + o.concurrency;
 
-  const one = (client: Client & Record<string, any>): Promise<void> =>
+  // serialized once, as the HTTP loop sends pre-built bodies; answers are decoded only to be checked
+  const messages = o.requests.map((r) => MODEL_INFER.requestSerialize(r));
+  const identity = (b: Buffer): Buffer => b;
+  const one = (client: Client): Promise<void> =>
     new Promise((resolve) => {
-      const req = o.requests[next++ % o.requests.length]!;
+      const message = messages[next++ % messages.length]!;
       const start = performance.now();
-      let res: GrpcInferAnswer | undefined;
+      let res: Buffer | undefined;
       let failed: ServiceError | undefined;
-      const call = client.ModelInfer(req, new Metadata(), { deadline: Date.now() + 60_000 }, (err: ServiceError | null, r: GrpcInferAnswer) => {
+      const call = client.makeUnaryRequest(MODEL_INFER.path, identity, identity, message, new Metadata(), { deadline: Date.now() + 60_000 }, (err: ServiceError | null, r?: Buffer) => {
         failed = err ?? undefined;
         res = r;
       });
@@ -95,7 +102,7 @@ export async function grpcClosedLoop(o: GrpcLoadOptions, window: MeasuredWindow)
         } else {
           if (!checked && res && o.check) {
             checked = true;
-            checkProblem = o.check(res);
+            checkProblem = o.check(MODEL_INFER.responseDeserialize(res) as GrpcInferAnswer);
           }
           if (inWindow) {
             const batch = Number(s.metadata.get('x-batch-size')[0] ?? 1);
