@@ -64,8 +64,13 @@ const UNSUPPORTED: Readonly<Record<string, string>> = Object.freeze({
  * client's delayed ACK (~40 ms on Linux), and 16 calls on one connection ran at 194 calls/s with
  * a 52 ms median against 1 call at 2.2 ms.
  */
-function tuneConnections(server: Server, maxMessageBytes: number): void {
+function tuneConnections(server: Server, maxMessageBytes: number, log: FastifyBaseLogger): void {
   const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0) {
+    // a grpc-js that keeps its servers elsewhere: calls still work, only slower
+    log.warn('gRPC: cannot reach grpc-js\'s HTTP/2 servers to set TCP_NODELAY and flow-control windows; gRPC calls will be slower');
+    return;
+  }
   // HTTP/2's default flow-control windows are 64 KiB, per stream and per connection: a 600 KiB
   // image waits for ~10 WINDOW_UPDATE round trips, and calls sharing a connection wait for each
   // other's. A request up to the message limit fits in one stream's window; the connection takes
@@ -75,8 +80,13 @@ function tuneConnections(server: Server, maxMessageBytes: number): void {
   for (const h of http2Servers?.keys() ?? []) {
     h.on('connection', (socket: Socket) => socket.setNoDelay(true));
     h.on('session', (session: ServerHttp2Session) => {
-      session.setLocalWindowSize(connection);
-      session.settings({ initialWindowSize: stream });
+      // a session closed at once must not throw out of an event listener (it would end the process)
+      try {
+        session.setLocalWindowSize(connection);
+        session.settings({ initialWindowSize: stream });
+      } catch (err) {
+        log.debug({ err }, 'gRPC: flow-control windows not set on a closing session');
+      }
     });
   }
 }
@@ -220,7 +230,7 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
-  tuneConnections(server, opts.maxMessageBytes);
+  tuneConnections(server, opts.maxMessageBytes, log);
   let closing: Promise<void> | undefined;
   return {
     port,
