@@ -228,7 +228,10 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
 
   server.addService(inferenceService(), impl);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address(opts.host, opts.port), ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    const where = address(opts.host, opts.port);
+    server.bindAsync(where, ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(new Error(`gRPC: cannot listen on ${where} (${err.message}); free the port or pick another --grpc-port`)) : resolve(bound),
+    );
   });
   tuneConnections(server, opts.maxMessageBytes, log);
   let closing: Promise<void> | undefined;

@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { request } from 'undici';
-import { ROOT, makeRepo, startServer, getJson, postJson, waitUntil, type Asserts } from '../helpers/server.js';
+import { createServer } from 'node:net';
+import { ROOT, makeRepo, startServer, getJson, postJson, waitUntil, freePort, type Asserts } from '../helpers/server.js';
+import { serve } from '../../src/server.js';
 import { identityModel, mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { DTYPES, type DType, type TypedArray } from '../../src/tensors/dtypes.js';
 import { toV2Datatype } from '../../src/kserve/datatypes.js';
@@ -115,6 +117,25 @@ t.test('options: --grpc-port and ONNX_SERVE_GRPC_PORT', async (t) => {
   t.throws(() => parseServeOptions(['--grpc-port', 'x'], {}), /--grpc-port: "x" is not allowed/);
   t.throws(() => parseServeOptions(['--grpc-port', '70000'], {}), /from 0 to 65535/);
   t.throws(() => parseServeOptions(['--port', '8080', '--grpc-port', '8080'], {}), /it is the HTTP port/);
+});
+
+t.test('a gRPC port in use: start-up fails saying so, and nothing is left listening', async (t) => {
+  const repo = await makeRepo(t, { mlp: { onnx: BASE } });
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => busy.close(() => r())));
+  const port = (busy.address() as { port: number }).port;
+  const httpPort = await freePort();
+  const opts = parseServeOptions(['--models', repo, '--host', '127.0.0.1', '--port', String(httpPort), '--grpc-port', String(port), '--log-level', 'silent', '--instances', '1'], {});
+  await t.rejects(serve(opts), new RegExp(`gRPC: cannot listen on 127\\.0\\.0\\.1:${port} .*--grpc-port`));
+  // the HTTP side that was already listening is closed again
+  const again = createServer();
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject);
+    again.listen(httpPort, '127.0.0.1', () => resolve());
+  });
+  t.pass('the HTTP port is free again');
+  await new Promise<void>((r) => again.close(() => r()));
 });
 
 t.test('served RPCs', async (t) => {
