@@ -5,7 +5,7 @@ import { parseServeOptions } from './config.js';
 import { OptionError } from './errors.js';
 import { serve, exitOnSignals } from './server.js';
 
-const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--log-level L]
+const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--grpc-port N] [--log-level L]
                         [--body-limit SIZE] [--drain-timeout-ms N] [--instances N|auto]
                         [--intra-op-threads N|auto] [--memory-budget SIZE]
                         [--response-compression on|off]
@@ -20,7 +20,7 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--l
 environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT,
              ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS,
              ONNX_SERVE_MEMORY_BUDGET, ONNX_SERVE_RESPONSE_COMPRESSION, ONNX_SERVE_MODEL_CONTROL,
-             ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE
+             ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE, ONNX_SERVE_GRPC_PORT
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 
@@ -88,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
   console.log(
     [
       `onnx-serve listening on ${served.url}`,
+      ...(served.grpcPort !== undefined ? [`gRPC (KServe v2, inference.GRPCInferenceService) on ${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${served.grpcPort}`] : []),
       `models from ${repo.root}:`,
       ...(lines.length ? lines : [opts.modelControl === 'explicit' ? '  (none loaded: POST /v2/repository/models/<name>/load, see POST /v2/repository/index)' : '  (none found)']),
       ...(opts.modelControl === 'none' ? [] : [`model control: ${opts.modelControl}${opts.modelControl === 'poll' ? ` (every ${opts.repositoryPollSecs} s)` : ''}; admin routes ${opts.adminToken ? 'on' : 'off (no admin token)'}`]),

@@ -10,6 +10,8 @@ export interface ServeOptions {
   modelsDir: string;
   host: string;
   port: number;
+  /** The gRPC service's port (same host); undefined: no gRPC server. 0 binds an ephemeral port. */
+  grpcPort: number | undefined;
   logLevel: string;
   /** The bearer token of the admin routes (src/routes/admin-auth.ts); undefined: those routes answer 403. */
   adminToken: string | undefined;
@@ -88,6 +90,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         models: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
+        'grpc-port': { type: 'string' },
         'log-level': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-timeout-ms': { type: 'string' },
@@ -157,10 +160,19 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (loadModels.includes('*') && loadModels.length > 1) throw new OptionError('--load-model "*" (every model) must be the only --load-model');
   const badName = loadModels.find((n) => n !== '*' && !MODEL_NAME.test(n));
   if (badName !== undefined) throw new OptionError(`--load-model: "${badName}" is not allowed; name a model folder (letters, digits, "_", "." and "-", starting with a letter or digit)`);
+  // off unless asked for: one more listening port is one more thing to secure
+  const grpc = pick('grpc-port', 'ONNX_SERVE_GRPC_PORT', '');
+  const port = int('port', 'PORT', '8080', 0, 65535);
+  let grpcPort: number | undefined;
+  if (grpc.value !== '') {
+    grpcPort = int('grpc-port', 'ONNX_SERVE_GRPC_PORT', '', 0, 65535);
+    if (grpcPort === port && port !== 0) throw new OptionError(`${grpc.from}: "${grpc.value}" is not allowed; it is the HTTP port (--port), use another`);
+  }
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
-    port: int('port', 'PORT', '8080', 0, 65535),
+    port,
+    grpcPort,
     logLevel: logLevel.value,
     adminToken: adminToken(values as Record<string, string | undefined>, env),
     modelControl: mode.value as ModelControl,

@@ -20,6 +20,9 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 export const UNRESOLVED = '';
 export const BASE_VARIANT = '';
 
+/** The transport a request came over: requests_total's `protocol` label. */
+export type Protocol = 'http' | 'grpc';
+
 const REASONS: readonly RejectReason[] = ['queue_full', 'timeout', 'cancelled', 'input_rejected'];
 
 type MV = 'model' | 'version' | 'variant';
@@ -33,7 +36,7 @@ export type VersionSource = () => Iterable<Pick<ModelVersion, 'name' | 'version'
 
 class Families {
   constructor(
-    readonly requests: Counter<MV | 'code'>,
+    readonly requests: Counter<MV | 'protocol' | 'code'>,
     readonly requestDuration: Histogram<MV>,
     readonly queueDuration: Histogram<MV>,
     readonly computeDuration: Histogram<MV>,
@@ -51,7 +54,8 @@ class Families {
 
 /** One model version's (or variant's) label children, made once; it is also its SchedulerObserver. */
 export class VersionMetrics implements SchedulerObserver {
-  private readonly requestsByStatus = new Map<number, Counter.Internal>();
+  /** By protocol and status: `${protocol} ${status}`. */
+  private readonly requestsByStatus = new Map<string, Counter.Internal>();
   private readonly requestDuration: Histogram.Internal<MV>;
   private readonly queueDuration: Histogram.Internal<MV>;
   private readonly computeDuration: Histogram.Internal<MV>;
@@ -106,16 +110,23 @@ export class VersionMetrics implements SchedulerObserver {
     for (const f of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize, this.f.costError]) f.remove(...mv);
     for (const f of [this.f.inferences, this.f.executions, this.f.workerRestarts, this.f.costPredicted, this.f.costMeasured, this.f.workerBusy]) f.remove(...mv);
     for (const r of REASONS) this.f.rejected.remove(...mv, r);
-    for (const status of this.requestsByStatus.keys()) this.f.requests.remove(...mv, String(status));
+    for (const key of this.requestsByStatus.keys()) {
+      const [protocol, status] = key.split(' ') as [string, string];
+      this.f.requests.remove(...mv, protocol, status);
+    }
   }
 
-  /** One finished inference request: its HTTP status and seconds in the server. */
-  request(status: number, seconds: number): void {
+  /**
+   * One finished inference request: its HTTP status (for gRPC, the catalogue's status of its
+   * error, 200 when answered), the protocol it came over and its seconds in the server.
+   */
+  request(status: number, seconds: number, protocol: Protocol = 'http'): void {
     if (this.removed) return;
-    let c = this.requestsByStatus.get(status);
+    const key = `${protocol} ${status}`;
+    let c = this.requestsByStatus.get(key);
     if (!c) {
-      c = this.f.requests.labels(this.model, this.version, this.variant, String(status));
-      this.requestsByStatus.set(status, c);
+      c = this.f.requests.labels(this.model, this.version, this.variant, protocol, String(status));
+      this.requestsByStatus.set(key, c);
     }
     c.inc();
     this.requestDuration.observe(seconds);
@@ -166,7 +177,7 @@ export class Metrics {
     const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => new Counter({ name: PREFIX + name, help, labelNames, registers });
     const histogram = (name: string, help: string, buckets: number[]): Histogram<MV> => new Histogram({ name: PREFIX + name, help, labelNames: MV_LABELS, buckets, registers });
     this.f = new Families(
-      counter('requests_total', 'Inference requests answered, by HTTP status code', [...MV_LABELS, 'code']),
+      counter('requests_total', 'Inference requests answered, by protocol (http, grpc) and HTTP status code (for gRPC: the status of the same answer over HTTP)', [...MV_LABELS, 'protocol', 'code']),
       histogram('request_duration_seconds', 'Whole inference request in the server, from arrival to the last byte of the answer', DURATION_BUCKETS),
       histogram('queue_duration_seconds', 'Per request: time from enqueue to its (first) dispatch to a worker', DURATION_BUCKETS),
       histogram('compute_duration_seconds', 'Per execution: session.run time as measured in the worker thread', DURATION_BUCKETS),

@@ -1,6 +1,6 @@
-// serve(): load the repository, build the app, listen, and shut down gracefully on
-// SIGTERM/SIGINT: readiness 503 at once, no new connections, queued and running requests
-// finish, workers end, exit 0 — or exit 1 if the drain timeout passes first.
+// serve(): load the repository, build the app, listen (HTTP, and gRPC when asked for), and shut
+// down gracefully on SIGTERM/SIGINT: readiness 503 at once, no new connections or calls, queued
+// and running requests finish, workers end, exit 0 — or exit 1 if the drain timeout passes first.
 import { resolve } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp, defaultBodyLimit } from './app.js';
@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { loggerOptions } from './log-format.js';
 import { snapshot, startPolling, type Poller } from './repository/poll.js';
 import type { ServeOptions } from './config.js';
+import { startGrpc, type GrpcServer } from './grpc/server.js';
 
 /** Connections the kernel may hold before the server accepts them. */
 const LISTEN_BACKLOG = 4096;
@@ -18,6 +19,8 @@ type Level = 'info' | 'warn' | 'error';
 export interface Served {
   app: FastifyInstance;
   url: string;
+  /** The gRPC service's bound port (--grpc-port, 0 for an ephemeral one); undefined when it is off. */
+  grpcPort: number | undefined;
   shutdown(signal?: string): Promise<void>;
 }
 
@@ -65,6 +68,13 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${host}:${port}`;
+  let grpc: GrpcServer | undefined;
+  try {
+    if (opts.grpcPort !== undefined) grpc = await startGrpc(app.serving, app.log, { host: opts.host, port: opts.grpcPort, maxMessageBytes: bodyLimit });
+  } catch (err) {
+    await app.close(); // the HTTP side is listening already: do not leave it (and the workers) behind
+    throw err;
+  }
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal = 'shutdown'): Promise<void> => {
@@ -72,12 +82,14 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
       app.serving.draining = true;
       for (const mv of repository.allWithVariants()) mv.scheduler?.flush();
       app.log.info({ signal, drainTimeoutMs: opts.drainTimeoutMs }, 'draining: finishing queued and running requests');
-      await app.close();
+      // gRPC stops taking calls and waits for those in flight while HTTP does the same; the
+      // repository (closed by app.close) lets queued requests finish before the workers end
+      await Promise.all([grpc?.shutdown(), app.close()]);
       app.log.info('drained; workers ended');
     })();
     return closing;
   };
-  return { app, url, shutdown };
+  return { app, url, grpcPort: grpc?.port, shutdown };
 }
 
 /**

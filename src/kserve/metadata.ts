@@ -1,9 +1,6 @@
 // KServe v2 metadata: the server's (name, version, extensions) and a model version's
 // (name, versions, platform, inputs and outputs with v2 datatypes and -1 for variable dims,
 // and its compressed variants when it has some).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelRepository } from '../repository/repository.js';
 import type { ModelVersion } from '../repository/model-version.js';
 import type { TensorSignature } from '../signature.js';
@@ -11,25 +8,10 @@ import { ServeError } from '../errors.js';
 import { toV2Datatype, v2Shape } from './datatypes.js';
 import { tritonModelConfig } from './model-config.js';
 import { LABELS_FILE } from '../repository/labels.js';
+import { ownPackage } from '../package-root.js';
 
 /** Extensions implemented here, as reported by GET /v2. */
 export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics', 'model_configuration', 'classification', 'model_repository', 'logging']);
-
-/**
- * onnx-serve's own package.json: the first one named "onnx-serve" up from this module's folder,
- * so the answer is the same from dist/src/kserve/ (the build) or src/kserve/ (the sources).
- */
-function ownPackage(): { name: string; version: string } {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'onnx-serve') return pkg as { name: string; version: string };
-    }
-    if (dirname(dir) === dir) throw new Error(`no package.json named "onnx-serve" in ${start} or any folder above it`);
-  }
-}
 
 const pkg = ownPackage();
 

@@ -98,7 +98,7 @@ t.test('every error code from a real request', async (t) => {
   t.equal(await gone, 'aborted', 'the client went away');
   await waitUntil(() => slowSched().depth === cancelledBefore, 'it left the queue');
   const metrics = await (await request(`${served.url}/metrics`)).body.text();
-  t.match(metrics, /onnx_serve_requests_total\{model="slow",version="1",variant="",code="499"\} 1/, 'answered 499, REQUEST_CANCELLED\'s status');
+  t.match(metrics, /onnx_serve_requests_total\{model="slow",version="1",variant="",protocol="http",code="499"\} 1/, 'answered 499, REQUEST_CANCELLED\'s status');
   t.match(metrics, /onnx_serve_rejected_total\{model="slow",version="1",variant="",reason="cancelled"\} 1/, 'counted as cancelled');
   t.equal((await busy).status, 200, 'the running request is answered');
   seen.add('REQUEST_CANCELLED');
