@@ -1,7 +1,6 @@
 // The model repository: every model version found in the folder, loaded in parallel, with
 // its state. A model that fails to load is logged and marked UNAVAILABLE; the rest serve.
 // Each version's compressed variants load beside it; a broken variant never fails its base.
-import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileStamp, scanModel, scanRepository, type ScannedModel, type ScannedVersion } from './scan.js';
@@ -9,6 +8,7 @@ import { checkModelName, fileOutside, modelFolder } from './model-folder.js';
 import { fromTritonConfig, isTritonConfig } from './triton-config.js';
 import { parseModelConfig, type ConfigDefaults, type ModelConfig } from './model-config.js';
 import { chooseSizing, estimateCopyBytes, type Explicit, type Sizing } from './sizing.js';
+import { modelBytesOnDisk } from './model-bytes.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
 import { attachVariants, loadVariant } from './variants.js';
 import { ServeError, scrubPaths } from '../errors.js';
@@ -165,12 +165,10 @@ export class ModelRepository {
     await Promise.all(loads);
   }
 
-  /** Each version's model.onnx size on disk, by path (0 when it cannot be read: the load says why). */
+  /** Each version's bytes on disk, external data included, by path (0 when it cannot be read: the load says why). */
   private async modelSizes(models: ScannedModel[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    await Promise.all(
-      models.flatMap((m) => m.versions).map(async (v) => out.set(v.path, await stat(v.path).then((st) => st.size, () => 0))),
-    );
+    await Promise.all(models.flatMap((m) => m.versions).map(async (v) => out.set(v.path, await modelBytesOnDisk(v.path))));
     return out;
   }
 
