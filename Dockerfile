@@ -46,10 +46,13 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # Models change less often than code: their layer comes first.
 COPY models ./models
 COPY --from=build /app/dist/src ./dist/src
+# The gRPC service's definition, read at start-up when ONNX_SERVE_GRPC_PORT is set (and by clients).
+COPY proto ./proto
 # Everything above is owned by root and not writable by `node`: the server writes no files.
 # The image's `node` user, by number: Kubernetes' runAsNonRoot can only verify a numeric USER.
 USER 1000:1000
 EXPOSE 8080
+# gRPC (KServe v2) is off by default: -e ONNX_SERVE_GRPC_PORT=8081 -p 8081:8081 serves it.
 # Slim images have no curl; node's fetch does it. Exec form (no shell) still sees the container's
 # environment, so the check follows PORT when it is overridden. It assumes a loopback-reachable
 # HOST (0.0.0.0, the default here).

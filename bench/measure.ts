@@ -199,7 +199,11 @@ export interface MeasureOptions {
   expectedStatus?: number;
 }
 
-export async function measure(server: ChildServer, o: MeasureOptions): Promise<Measurement> {
+/**
+ * One row: `loop` (the HTTP closed loop unless given, e.g. the gRPC one of bench/grpc.ts) runs the
+ * load while the server is snapshot at the window's ends.
+ */
+export async function measure(server: ChildServer, o: MeasureOptions, loop?: (window: MeasuredWindow) => Promise<LoadResult>): Promise<Measurement> {
   const cpu: { server: (CpuSample | undefined)[]; client: (CpuSample | undefined)[]; system: (number | undefined)[] } = { server: [], client: [], system: [] };
   const views: (VersionView | undefined)[] = [];
   const durations: (MetricTotals | undefined)[] = [];
@@ -212,7 +216,8 @@ export async function measure(server: ChildServer, o: MeasureOptions): Promise<M
     views.push(view);
     durations.push(dur);
   };
-  const load = await closedLoop(server.url, o, { warmupMs: o.warmupMs, maxRecorded: o.maxRequests, onOpen: snapshot, onClose: snapshot });
+  const window = { warmupMs: o.warmupMs, maxRecorded: o.maxRequests, onOpen: snapshot, onClose: snapshot };
+  const load = await (loop ? loop(window) : closedLoop(server.url, o, window));
   const m: Measurement = { model: o.model, mode: o.mode, load };
   const serverCpu = cpuBetween(cpu.server[0], cpu.server[1]);
   const clientCpu = cpuBetween(cpu.client[0], cpu.client[1]);

@@ -29,8 +29,10 @@ import {
   MODE_OFF,
   MODE_ON,
   MODE_V1,
+  MODE_GRPC,
   MODE_V2_BIN,
   MODE_V2_JSON,
+  medianRow,
   targets,
   topConcurrency,
   verdict,
@@ -123,6 +125,35 @@ function v2Section(r: Results): string {
     'Detail (same rows):',
     '',
     measurementTable(r, r.v2, 'model and protocol'),
+  ].join('\n');
+}
+
+/** Section grpc: gRPC ModelInfer (raw contents) and HTTP v2 binary side by side, then the detail rows. */
+function grpcSection(r: Results): string {
+  const rows = r.grpc ?? [];
+  const keys = [...new Set(rows.map((m) => `${m.model}|${m.load.concurrency}`))];
+  const side = table(
+    ['model', 'c', 'v2 binary req/s', 'p50 ms', 'p99 ms', 'gRPC req/s', 'p50 ms', 'p99 ms', 'gRPC / v2 binary'],
+    keys.map((k) => {
+      const [model, cs] = k.split('|') as [string, string];
+      const c = Number(cs);
+      const cells = (mode: string): string[] => {
+        const m = medianRow(rowsOf(rows, model, mode, c));
+        return m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–'];
+      };
+      const p = pairedRatio(rowsOf(rows, model, MODE_GRPC, c), rowsOf(rows, model, MODE_V2_BIN, c));
+      return [model, cs, ...cells(MODE_V2_BIN), ...cells(MODE_GRPC), p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–'];
+    }),
+  );
+  return [
+    'One onnx-serve server (default config, `--grpc-port 0`) serving tiny-cnn and seed-mlp (as in the v2 section), the same pre-built inputs through `POST /v2/models/{m}/infer` with the binary tensor extension (raw float32 in and out, one connection per client) and through gRPC `ModelInfer` with `raw_input_contents` (answers in `raw_output_contents`; @grpc/grpc-js client, one HTTP/2 connection per 16 concurrent calls). ' +
+      `The two are measured one after the other at each concurrency, in ${r.settings.rounds} interleaved rounds at c=${topConcurrency(r)} (median rows; the ratio is the median of the per-round ratios, in brackets). The bench's client shares the machine with the server: grpc-js costs the client more CPU per call than undici, which is part of what is measured.`,
+    '',
+    side,
+    '',
+    'Detail (same rows):',
+    '',
+    measurementTable(r, rows, 'model and protocol'),
   ].join('\n');
 }
 
@@ -591,6 +622,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.priority) out.push('## Priorities under overload (open loop)', '', prioritySection(r), '');
   if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
+  if (r.grpc?.length) out.push('## gRPC ModelInfer vs HTTP v2 binary', '', grpcSection(r), '');
   if (r.poison.length) out.push('## A request onnxruntime refuses: what it costs its batch-mates', '', poisonReport(r.poison, topConcurrency(r), table), '');
   if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
   if (r.padding) out.push('## Padding variable-length inputs (BERT-style)', '', paddingSection(r), '');
@@ -603,7 +635,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.measurements.some((m) => m.model === 'seed-mlp')) out.push('## Server overhead per request (seed-mlp)', '', overhead(r), '');
   const budget = cpuBudget(r);
   if (budget) out.push('## Where the CPU goes (heavy-mlp)', '', budget, '');
-  const busy = [...r.measurements, ...r.curveCapacity, ...r.split.server, ...(r.split.auto ?? []), ...(r.padding?.measurements ?? []), ...(r.memory ?? []).flatMap((e) => (e.load ? [e.load] : [])), ...r.v2, ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
+  const busy = [...r.measurements, ...r.curveCapacity, ...r.split.server, ...(r.split.auto ?? []), ...(r.padding?.measurements ?? []), ...(r.memory ?? []).flatMap((e) => (e.load ? [e.load] : [])), ...r.v2, ...(r.grpc ?? []), ...r.compressionServer].filter((m) => (m.otherCores ?? 0) >= BUSY_CORES).map((m) => `${m.model} ${m.mode} c=${m.load.concurrency}`);
   const busyCeil = [...r.ceilings.map((e) => e.result), ...r.split.inproc].filter((c) => (c.otherCores ?? 0) >= BUSY_CORES).map((c) => `ceiling batch ${c.batch} ${c.instances} × ${c.intraOpThreads}`);
   const flagged = [...new Set([...busy, ...busyCeil])];
   out.push('## Notes', '', NOTES);

@@ -114,6 +114,8 @@ export interface Results {
   codec?: CodecEntry[];
   /** Section v2: the same inputs through /v1/predict JSON, /v2 infer JSON and /v2 infer binary, one server. */
   v2: Measurement[];
+  /** Section grpc: gRPC ModelInfer with raw_input_contents and HTTP v2 binary, one server (absent in older results). */
+  grpc?: Measurement[];
   /** Bytes of one request body per protocol, per model in the v2 section. */
   v2BodySizes: Record<string, { v1: number; v2json: number; v2binary: number }>;
   /** Section compress: the heavy MLP in each compressed form. */
@@ -150,6 +152,8 @@ export const MODE_NAIVE = 'naive server';
 export const MODE_V1 = 'v1 predict JSON';
 export const MODE_V2_JSON = 'v2 infer JSON';
 export const MODE_V2_BIN = 'v2 infer binary';
+/** Section grpc: ModelInfer over gRPC with raw_input_contents (what Triton's clients send). */
+export const MODE_GRPC = 'gRPC ModelInfer raw';
 /** Section curve's servers: the default (adaptive) config and the static rule with two delays. */
 export const MODE_ADAPTIVE = 'adaptive';
 export const MODE_STATIC_0 = 'static 0 ms';
@@ -182,7 +186,7 @@ export function rowsOf(list: Measurement[], model: string, mode: string, c: numb
 }
 
 /** The row with the median throughput among the rounds (the lower middle one for an even count). */
-function medianRow(rows: Measurement[]): Measurement | undefined {
+export function medianRow(rows: Measurement[]): Measurement | undefined {
   const s = [...rows].sort((a, b) => a.load.reqPerS - b.load.reqPerS);
   return s[(s.length - 1) >> 1];
 }
@@ -305,6 +309,12 @@ export function targets(r: Results): Target[] {
     ratioTarget(`tiny-cnn, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('tiny-cnn', MODE_V2_JSON), v2rows('tiny-cnn', MODE_V1)),
     ratioTarget(`seed-mlp, c=${c}: v2 infer JSON vs /v1/predict JSON`, 'v2 JSON req/s ≥ 90 % of /v1/predict', 0.9, v2rows('seed-mlp', MODE_V2_JSON), v2rows('seed-mlp', MODE_V1), 0),
   );
+  const grpcRows = (model: string, mode: string): Measurement[] => rowsOf(r.grpc ?? [], model, mode, c);
+  if (r.grpc?.length) {
+    for (const model of ['tiny-cnn', 'seed-mlp']) {
+      out.push(ratioTarget(`${model}, c=${c}: gRPC ModelInfer (raw) vs v2 infer binary`, 'gRPC req/s ≥ 0.9 × HTTP binary', 0.9, grpcRows(model, MODE_GRPC), grpcRows(model, MODE_V2_BIN), model === 'seed-mlp' ? 0 : 1));
+    }
+  }
   out.push(...compressionTargets(r));
   for (const model of ['heavy-mlp']) {
     const naive = ratioTarget(`${model}, c=${c}: onnx-serve (batching on) vs the naive server`, 'throughput ≥ 4 × naive, and a lower p99', 4, rows(model, MODE_ON), rows(model, MODE_NAIVE));

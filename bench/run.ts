@@ -4,7 +4,7 @@
 // past the capacity and two priority levels with a latency target (open loop), ceilings at every
 // batch size, the knee of each shipped model (`npm run load -- --sweep`), in-process onnxruntime ceilings and
 // the workers × threads split, /v1/predict vs KServe v2 infer (JSON and binary) on a generated
-// image CNN and seed-mlp, the heavy MLP compressed (int8 dynamic/static, pruned) in process and
+// image CNN and seed-mlp, gRPC ModelInfer (raw contents) vs v2 binary on the same two (grpc), the heavy MLP compressed (int8 dynamic/static, pruned) in process and
 // through the server, the server with its default (auto-sized) config against the best two-core
 // ceiling (/v1 JSON and v2 binary; section split), a BERT-style model padded vs unpadded with a
 // correctness pass against each row alone in process (padding), a ~400 MB MLP's RSS with the
@@ -33,6 +33,7 @@ import { goodput, rejectedShare, runLanes, sideOf, summarizeTimes, withPriority,
 import { writePlots } from './plots.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
+import { grpcCheck, grpcClosedLoop, rawRequest } from './grpc.js';
 import { agreement, buildForms } from './compression.js';
 import { MODE_CLEAN, MODE_POISONED_OFF, MODE_POISONED_ON, POISON_MODEL, POISON_MODEL_UNBATCHED, embeddingMlp, poisonBodies } from './poison.js';
 import {
@@ -53,6 +54,7 @@ import {
   MODE_STATIC_0,
   MODE_STATIC_2,
   MODE_V1,
+  MODE_GRPC,
   MODE_V2_BIN,
   MODE_V2_JSON,
   OVERLOAD_MULTIPLES,
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
     ceilings: [],
     split: { batch: 32, inproc: [], server: [] },
     v2: [],
+    grpc: [],
     v2BodySizes: {},
     compression: [],
     compressionServer: [],
@@ -492,6 +495,44 @@ async function main(): Promise<void> {
           const rounds = (c: number): (number | undefined)[] => (c === top && s.rounds > 1 ? Array.from({ length: s.rounds }, (_, i) => i) : [undefined]);
           for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of [MODE_V1, MODE_V2_JSON, MODE_V2_BIN]) await run(cnn, mode, c, round);
           for (const round of rounds(top)) for (const mode of [MODE_V1, MODE_V2_JSON]) await run(seed, mode, top, round);
+        });
+      });
+    }
+    if (has('grpc')) {
+      await section('grpc', async () => {
+        const cnn = await ws.cnnModel();
+        const seed = ws.seedModel();
+        const dims = new Map<string, number[]>([[cnn.name, [1, 3, 224, 224]], [seed.name, [1, seed.sizes[0]!]]]);
+        const models = [cnn, seed];
+        const bodies = new Map<string, ProtocolBodies>(models.map((m) => [m.name, protocolBodies(m.name, m.inputName, dims.get(m.name)!, m === cnn ? 4 : 8)]));
+        // the same values as the HTTP binary bodies: their bytes after the JSON header
+        const requests = new Map(models.map((m) => {
+          const b = bodies.get(m.name)!;
+          return [m.name, b.v2binary.map((body, i) => rawRequest(m.name, m.inputName, dims.get(m.name)!, body.subarray(Number(b.v2binaryHeaders[i]!['inference-header-content-length']))))];
+        }));
+        const root = await ws.repo('grpc', cnn);
+        await ws.repo('grpc', seed);
+        await withServer(() => startOnnxServe(root, ['--grpc-port', '0']), async (server) => {
+          const port = /gRPC .* on \S+:(\d+)/.exec(server.output())?.[1];
+          if (!port) throw new Error(`onnx-serve printed no gRPC port:\n${server.output()}`);
+          const address = `127.0.0.1:${port}`;
+          const run = async (model: BenchModel, mode: string, c: number, round?: number): Promise<void> => {
+            const b = bodies.get(model.name)!;
+            const out = model.sizes.at(-1)!;
+            const opts = { ...common, model: model.name, mode, concurrency: c, onnxServe: true };
+            await quiet();
+            const m =
+              mode === MODE_GRPC
+                ? await measure(server, { ...opts, bodies: [] }, (window) => grpcClosedLoop({ address, requests: requests.get(model.name)!, concurrency: c, durationMs: common.durationMs, maxRequests: common.maxRequests, check: grpcCheck(out) }, window))
+                : await measure(server, { ...opts, bodies: b.v2binary, headers: b.v2binaryHeaders, path: `/v2/models/${encodeURIComponent(model.name)}/infer`, check: v2BinaryCheck(out) });
+            if (round !== undefined) m.round = round;
+            r.grpc!.push(m);
+            logMeasurement(m);
+          };
+          // both protocols interleaved at each concurrency, BENCH_ROUNDS rounds at the top one
+          const top = topConcurrency(r);
+          const rounds = (c: number): (number | undefined)[] => (c === top && s.rounds > 1 ? Array.from({ length: s.rounds }, (_, i) => i) : [undefined]);
+          for (const model of models) for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of [MODE_V2_BIN, MODE_GRPC]) await run(model, mode, c, round);
         });
       });
     }

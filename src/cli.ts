@@ -5,9 +5,12 @@ import { parseServeOptions } from './config.js';
 import { OptionError } from './errors.js';
 import { serve, exitOnSignals } from './server.js';
 
-const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--log-level L]
+const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--grpc-port N] [--log-level L]
                         [--body-limit SIZE] [--drain-timeout-ms N] [--instances N|auto]
                         [--intra-op-threads N|auto] [--memory-budget SIZE]
+                        [--response-compression on|off]
+                        [--model-control none|explicit|poll] [--load-model NAME]...
+                        [--repository-poll-secs N] [--admin-token T | --admin-token-file PATH]
        onnx-serve compress IN.onnx --out OUT.onnx --method int8-dynamic|int8-static|fp16|prune
                         [--per-tensor] [--calibration DATA.json] [--calibration-rows N]
                         [--calibrate minmax|percentile] [--percentile 99.99]
@@ -16,7 +19,8 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--l
        onnx-serve inspect MODEL.onnx [--json]
 environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT,
              ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS,
-             ONNX_SERVE_MEMORY_BUDGET
+             ONNX_SERVE_MEMORY_BUDGET, ONNX_SERVE_RESPONSE_COMPRESSION, ONNX_SERVE_MODEL_CONTROL,
+             ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE, ONNX_SERVE_GRPC_PORT
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 
@@ -84,8 +88,10 @@ async function main(argv: string[]): Promise<void> {
   console.log(
     [
       `onnx-serve listening on ${served.url}`,
+      ...(served.grpcPort !== undefined ? [`gRPC (KServe v2, inference.GRPCInferenceService) on ${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${served.grpcPort}`] : []),
       `models from ${repo.root}:`,
-      ...(lines.length ? lines : ['  (none found)']),
+      ...(lines.length ? lines : [opts.modelControl === 'explicit' ? '  (none loaded: POST /v2/repository/models/<name>/load, see POST /v2/repository/index)' : '  (none found)']),
+      ...(opts.modelControl === 'none' ? [] : [`model control: ${opts.modelControl}${opts.modelControl === 'poll' ? ` (every ${opts.repositoryPollSecs} s)` : ''}; admin routes ${opts.adminToken ? 'on' : 'off (no admin token)'}`]),
       `try:    curl -s ${served.url}/v1/models`,
       `docs:   ${served.url}/docs`,
     ].join('\n'),

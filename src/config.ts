@@ -4,13 +4,23 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { OptionError } from './errors.js';
+import { MODEL_NAME } from './repository/scan.js';
 
 export interface ServeOptions {
   modelsDir: string;
   host: string;
   port: number;
+  /** The gRPC service's port (same host); undefined: no gRPC server. 0 binds an ephemeral port. */
+  grpcPort: number | undefined;
   logLevel: string;
+  /** The bearer token of the admin routes (src/routes/admin-auth.ts); undefined: those routes answer 403. */
   adminToken: string | undefined;
+  /** Triton's model control modes: none loads the folder once; explicit loads on request; poll also follows the folder. */
+  modelControl: ModelControl;
+  /** poll: seconds between scans of the folder. */
+  repositoryPollSecs: number;
+  /** explicit: the models loaded at start (--load-model, repeatable). */
+  loadModels: readonly string[];
   /** Bytes; undefined: derived from the loaded models (maxBatchSize rows of the largest input as JSON). */
   bodyLimit: number | undefined;
   drainTimeoutMs: number;
@@ -22,7 +32,18 @@ export interface ServeOptions {
   intraOpThreadsFrom: string | undefined;
   /** Bytes the models' copies of their weights may take (auto sizing stays within it). */
   memoryBudget: number;
+  /** Compress answers when Accept-Encoding asks (gzip, deflate; answers of 1 KiB and up); off by default. */
+  responseCompression: boolean;
 }
+
+/**
+ * Answer compression is opt-in: gzip runs on the main thread, about 0.45 ms (level 1) per 19 KB
+ * answer of floats as JSON, which saves only about half of it; measured on the heavy MLP at
+ * c=64, asking for gzip (level 6) cut the requests served by 30-60 % (README.md, Compression).
+ */
+export const RESPONSE_COMPRESSION_DEFAULT = 'off';
+export type ModelControl = 'none' | 'explicit' | 'poll';
+export const MODEL_CONTROL_MODES: readonly ModelControl[] = ['none', 'explicit', 'poll'];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -69,12 +90,19 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         models: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
+        'grpc-port': { type: 'string' },
         'log-level': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-timeout-ms': { type: 'string' },
         instances: { type: 'string' },
         'intra-op-threads': { type: 'string' },
         'memory-budget': { type: 'string' },
+        'response-compression': { type: 'string' },
+        'admin-token': { type: 'string' },
+        'admin-token-file': { type: 'string' },
+        'model-control': { type: 'string' },
+        'repository-poll-secs': { type: 'string' },
+        'load-model': { type: 'string', multiple: true },
       },
       strict: true,
       allowPositionals: false,
@@ -121,12 +149,35 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     if (n === undefined || n < 1024 ** 2) throw new OptionError(`${mb.from}: "${mb.value}" is not allowed; use a size of at least 1MiB, e.g. 4GiB, 512MiB or 2gb (binary multiples)`);
     memoryBudget = n;
   }
+  const rc = pick('response-compression', 'ONNX_SERVE_RESPONSE_COMPRESSION', RESPONSE_COMPRESSION_DEFAULT);
+  if (rc.value !== 'on' && rc.value !== 'off') throw new OptionError(`${rc.from}: "${rc.value}" is not allowed; use on or off`);
+  const mode = pick('model-control', 'ONNX_SERVE_MODEL_CONTROL', 'none');
+  if (!MODEL_CONTROL_MODES.includes(mode.value as ModelControl)) throw new OptionError(`${mode.from}: "${mode.value}" is not allowed; use one of ${MODEL_CONTROL_MODES.join(', ')}`);
+  const loadModels = (values as { 'load-model'?: string[] })['load-model'] ?? [];
+  if (loadModels.length > 0 && mode.value !== 'explicit') {
+    throw new OptionError(`--load-model "${loadModels[0]}" is allowed only with --model-control explicit (the other modes load every model at start)`);
+  }
+  if (loadModels.includes('*') && loadModels.length > 1) throw new OptionError('--load-model "*" (every model) must be the only --load-model');
+  const badName = loadModels.find((n) => n !== '*' && !MODEL_NAME.test(n));
+  if (badName !== undefined) throw new OptionError(`--load-model: "${badName}" is not allowed; name a model folder (letters, digits, "_", "." and "-", starting with a letter or digit)`);
+  // off unless asked for: one more listening port is one more thing to secure
+  const grpc = pick('grpc-port', 'ONNX_SERVE_GRPC_PORT', '');
+  const port = int('port', 'PORT', '8080', 0, 65535);
+  let grpcPort: number | undefined;
+  if (grpc.value !== '') {
+    grpcPort = int('grpc-port', 'ONNX_SERVE_GRPC_PORT', '', 0, 65535);
+    if (grpcPort === port && port !== 0) throw new OptionError(`${grpc.from}: "${grpc.value}" is not allowed; it is the HTTP port (--port), use another`);
+  }
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
-    port: int('port', 'PORT', '8080', 0, 65535),
+    port,
+    grpcPort,
     logLevel: logLevel.value,
-    adminToken: env.ONNX_SERVE_ADMIN_TOKEN || undefined,
+    adminToken: adminToken(values as Record<string, string | undefined>, env),
+    modelControl: mode.value as ModelControl,
+    repositoryPollSecs: int('repository-poll-secs', 'ONNX_SERVE_REPOSITORY_POLL_SECS', '15', 1, 86_400),
+    loadModels: Object.freeze([...loadModels]),
     bodyLimit,
     drainTimeoutMs: int('drain-timeout-ms', 'ONNX_SERVE_DRAIN_TIMEOUT_MS', '30000', 0, 3_600_000),
     instances: instances.value,
@@ -134,5 +185,33 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     instancesFrom: instances.from,
     intraOpThreadsFrom: threads.from,
     memoryBudget,
+    responseCompression: rc.value === 'on',
   });
+}
+
+/**
+ * The admin token: --admin-token, --admin-token-file (a Kubernetes Secret mounted as a file; one
+ * trailing newline trimmed), else ONNX_SERVE_ADMIN_TOKEN or ONNX_SERVE_ADMIN_TOKEN_FILE. A file
+ * that cannot be read, or holds no token, stops the start: the operator asked for admin routes.
+ */
+function adminToken(values: Record<string, string | undefined>, env: NodeJS.ProcessEnv): string | undefined {
+  const flag = values['admin-token'];
+  const flagFile = values['admin-token-file'];
+  if (flag !== undefined && flagFile !== undefined) throw new OptionError('--admin-token and --admin-token-file are both given; give one');
+  if (flag !== undefined) {
+    if (flag === '') throw new OptionError('--admin-token: "" is not allowed; give a token (or leave the flag out to keep the admin routes off)');
+    return flag;
+  }
+  const file = flagFile !== undefined ? { path: flagFile, from: '--admin-token-file' } : env.ONNX_SERVE_ADMIN_TOKEN_FILE ? { path: env.ONNX_SERVE_ADMIN_TOKEN_FILE, from: 'ONNX_SERVE_ADMIN_TOKEN_FILE' } : undefined;
+  if (file === undefined || (flagFile === undefined && env.ONNX_SERVE_ADMIN_TOKEN)) return env.ONNX_SERVE_ADMIN_TOKEN || undefined;
+  let text: string;
+  try {
+    text = readFileSync(file.path, 'utf8');
+  } catch (err) {
+    throw new OptionError(`${file.from}: "${file.path}" cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a readable file holding the token`);
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.trim() === '') throw new OptionError(`${file.from}: "${file.path}" holds no token; write the token into it`);
+  if (/[\r\n]/.test(token)) throw new OptionError(`${file.from}: "${file.path}" holds more than one line; write the token alone on one line`);
+  return token;
 }

@@ -20,6 +20,9 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 export const UNRESOLVED = '';
 export const BASE_VARIANT = '';
 
+/** The transport a request came over: requests_total's `protocol` label. */
+export type Protocol = 'http' | 'grpc';
+
 const REASONS: readonly RejectReason[] = ['queue_full', 'timeout', 'cancelled', 'input_rejected'];
 
 type MV = 'model' | 'version' | 'variant';
@@ -33,7 +36,7 @@ export type VersionSource = () => Iterable<Pick<ModelVersion, 'name' | 'version'
 
 class Families {
   constructor(
-    readonly requests: Counter<MV | 'code'>,
+    readonly requests: Counter<MV | 'protocol' | 'code'>,
     readonly requestDuration: Histogram<MV>,
     readonly queueDuration: Histogram<MV>,
     readonly computeDuration: Histogram<MV>,
@@ -51,7 +54,8 @@ class Families {
 
 /** One model version's (or variant's) label children, made once; it is also its SchedulerObserver. */
 export class VersionMetrics implements SchedulerObserver {
-  private readonly requestsByStatus = new Map<number, Counter.Internal>();
+  /** By protocol and status: `${protocol} ${status}`. */
+  private readonly requestsByStatus = new Map<string, Counter.Internal>();
   private readonly requestDuration: Histogram.Internal<MV>;
   private readonly queueDuration: Histogram.Internal<MV>;
   private readonly computeDuration: Histogram.Internal<MV>;
@@ -65,6 +69,8 @@ export class VersionMetrics implements SchedulerObserver {
   private readonly costError: Histogram.Internal<MV>;
   private readonly workerBusy: Counter.Internal;
   private zeroed = false;
+  /** Set once its version stopped serving and its series were removed: late writes change nothing. */
+  private removed = false;
 
   constructor(
     private readonly f: Families,
@@ -97,26 +103,47 @@ export class VersionMetrics implements SchedulerObserver {
     for (const r of REASONS) this.rejects[r].inc(0);
   }
 
-  /** One finished inference request: its HTTP status and seconds in the server. */
-  request(status: number, seconds: number): void {
-    let c = this.requestsByStatus.get(status);
+  /** Removes every series of this version (it no longer serves); later writes are dropped, so none comes back. */
+  remove(): void {
+    this.removed = true;
+    const mv = [this.model, this.version, this.variant] as const;
+    for (const f of [this.f.requestDuration, this.f.queueDuration, this.f.computeDuration, this.f.batchSize, this.f.costError]) f.remove(...mv);
+    for (const f of [this.f.inferences, this.f.executions, this.f.workerRestarts, this.f.costPredicted, this.f.costMeasured, this.f.workerBusy]) f.remove(...mv);
+    for (const r of REASONS) this.f.rejected.remove(...mv, r);
+    for (const key of this.requestsByStatus.keys()) {
+      const [protocol, status] = key.split(' ') as [string, string];
+      this.f.requests.remove(...mv, protocol, status);
+    }
+  }
+
+  /**
+   * One finished inference request: its HTTP status (for gRPC, the catalogue's status of its
+   * error, 200 when answered), the protocol it came over and its seconds in the server.
+   */
+  request(status: number, seconds: number, protocol: Protocol = 'http'): void {
+    if (this.removed) return;
+    const key = `${protocol} ${status}`;
+    let c = this.requestsByStatus.get(key);
     if (!c) {
-      c = this.f.requests.labels(this.model, this.version, this.variant, String(status));
-      this.requestsByStatus.set(status, c);
+      c = this.f.requests.labels(this.model, this.version, this.variant, protocol, String(status));
+      this.requestsByStatus.set(key, c);
     }
     c.inc();
     this.requestDuration.observe(seconds);
   }
 
   rejected(reason: RejectReason): void {
+    if (this.removed) return;
     this.rejects[reason].inc();
   }
 
   queued(ms: number): void {
+    if (this.removed) return;
     this.queueDuration.observe(ms / 1000);
   }
 
   executed(rows: number, _requests: number, computeMs: number, busyMs: number): void {
+    if (this.removed) return;
     this.executions.inc();
     this.workerBusy.inc(busyMs / 1000);
     this.inferences.inc(rows);
@@ -125,6 +152,7 @@ export class VersionMetrics implements SchedulerObserver {
   }
 
   costed(_rows: number, predictedMs: number, measuredMs: number): void {
+    if (this.removed) return;
     this.costPredicted.inc(predictedMs / 1000);
     this.costMeasured.inc(measuredMs / 1000);
     this.costError.observe(Math.abs(predictedMs - measuredMs) / Math.max(measuredMs, 0.001));
@@ -132,7 +160,7 @@ export class VersionMetrics implements SchedulerObserver {
 
   /** The pool's 'worker-exit': a loaded worker died and a replacement is being spawned. */
   readonly workerExited = (info: { code: number; replaced: boolean }): void => {
-    if (info.replaced) this.restarts.inc();
+    if (info.replaced && !this.removed) this.restarts.inc();
   };
 }
 
@@ -141,13 +169,15 @@ export class Metrics {
   private readonly f: Families;
   /** (model, version, variant) → children; only names of loaded versions, configured variants and UNRESOLVED ever get here. */
   private readonly children = new Map<string, VersionMetrics>();
+  /** Versions that stopped serving: their (series-less) children answer late writes until the version loads again. */
+  private readonly retired = new Map<string, VersionMetrics>();
 
   constructor(versions: VersionSource) {
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => new Counter({ name: PREFIX + name, help, labelNames, registers });
     const histogram = (name: string, help: string, buckets: number[]): Histogram<MV> => new Histogram({ name: PREFIX + name, help, labelNames: MV_LABELS, buckets, registers });
     this.f = new Families(
-      counter('requests_total', 'Inference requests answered, by HTTP status code', [...MV_LABELS, 'code']),
+      counter('requests_total', 'Inference requests answered, by protocol (http, grpc) and HTTP status code (for gRPC: the status of the same answer over HTTP)', [...MV_LABELS, 'protocol', 'code']),
       histogram('request_duration_seconds', 'Whole inference request in the server, from arrival to the last byte of the answer', DURATION_BUCKETS),
       histogram('queue_duration_seconds', 'Per request: time from enqueue to its (first) dispatch to a worker', DURATION_BUCKETS),
       histogram('compute_duration_seconds', 'Per execution: session.run time as measured in the worker thread', DURATION_BUCKETS),
@@ -200,16 +230,27 @@ export class Metrics {
   /** The children of one model version or variant, made on first use. Pass only a resolved version's names, or UNRESOLVED. */
   forVersion(model: string, version: string, variant: string = BASE_VARIANT): VersionMetrics {
     const key = `${model}\0${version}\0${variant}`;
-    let vm = this.children.get(key);
+    let vm = this.children.get(key) ?? this.retired.get(key);
     if (!vm) this.children.set(key, (vm = new VersionMetrics(this.f, model, version, variant)));
     return vm;
   }
 
   /** The scheduler observer and worker-exit hook for a model version (or variant) about to load; its series start at 0. */
   readonly instrument = (model: string, version: string, variant: string = BASE_VARIANT): Instrumentation => {
+    this.retired.delete(`${model}\0${version}\0${variant}`); // loads again: new series from 0
     const vm = this.forVersion(model, version, variant);
     vm.zero();
     return { observer: vm, onWorkerExit: vm.workerExited };
+  };
+
+  /** A version (or variant) that no longer serves (unloaded, or gone in a reload): its series go from every family. */
+  readonly retire = (model: string, version: string, variant: string = BASE_VARIANT): void => {
+    const key = `${model}\0${version}\0${variant}`;
+    const vm = this.children.get(key);
+    if (!vm) return;
+    this.children.delete(key);
+    this.retired.set(key, vm);
+    vm.remove();
   };
 
   /** Prometheus text format of every metric in this registry. */

@@ -23,6 +23,7 @@ export const TAGS = [
   { name: 'kserve-v2', description: 'KServe v2 / Open Inference Protocol (JSON tensors and the binary tensor extension). Errors are `{"error": "message"}`.' },
   { name: 'health', description: 'Liveness and readiness probes (KServe v2 paths).' },
   { name: 'operations', description: 'Prometheus metrics.' },
+  { name: 'model-repository', description: "Triton's model repository and logging extensions: the index and GET /v2/logging are open; load, unload and POST /v2/logging need `Authorization: Bearer <admin token>`." },
 ];
 
 /** An answer's object schema: its documented properties, and any others let through (answers may grow fields). */
@@ -97,6 +98,13 @@ export function v1Errors(statuses: number[]): Record<string, unknown> {
   }
   return out;
 }
+
+/** The request header Content-Encoding, as every inference route takes it (src/body-decoding.ts). */
+export const CONTENT_ENCODING_DOC = {
+  type: 'string',
+  description: 'gzip, x-gzip or deflate: the body is decoded first, and its decoded size counts against the body limit (413 past it; 400 when it does not decode; 415 for another coding).',
+  examples: ['gzip'],
+};
 
 /** The /v2 error shape. */
 export function v2Error(description: string) {

@@ -42,7 +42,7 @@ const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 /** Counts, times and logs one finished request, once: the record is cleared afterwards. */
 function finish(metrics: Metrics, request: FastifyRequest, rec: InferenceRecord, status: number, ms: number): void {
   request.inference = null;
-  metrics.forVersion(rec.model, rec.version, rec.variant).request(status, ms / 1000);
+  metrics.forVersion(rec.model, rec.version, rec.variant).request(status, ms / 1000, 'http');
   request.log.info(
     // variant only when one served: base requests log the same fields as before
     { model: rec.model, version: rec.version, ...(rec.variant !== BASE_VARIANT ? { variant: rec.variant } : {}), status, batchSize: rec.batchSize, queueMs: round3(rec.queueMs), computeMs: round3(rec.computeMs), ms: round3(ms) },

@@ -60,6 +60,11 @@ export interface SchedulerObserver {
   split?(runs: number): void;
   /** Once per execution once the cost model could predict it: predicted and measured run time (ms). */
   costed?(rows: number, predictedMs: number, measuredMs: number): void;
+  /**
+   * Once per answered execution: its input phase (packing the requests' tensors into the batch)
+   * and output phase (the worker copying the outputs out, and cutting them per request), ms.
+   */
+  phases?(rows: number, requests: number, inputMs: number, outputMs: number): void;
 }
 
 interface QueueItem extends Queued {
@@ -303,6 +308,7 @@ export class Scheduler {
 
   /** `queued`: no worker was idle, so the batch waits in a busy worker behind its run. */
   private dispatch(batch: QueueItem[], queued: boolean): void {
+    const packStart = this.now();
     const names = Object.keys(batch[0]!.inputs);
     const packed: Record<string, Tensor> = {};
     const pads = this.cfg.paddingPlan?.inputs;
@@ -347,7 +353,10 @@ export class Scheduler {
         this.observer.executed?.(rows, batch.length, result.computeMs, result.busyMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
-        else this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
+        else {
+          const sliceMs = this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
+          this.observer.phases?.(rows, batch.length, dispatchedAt - packStart, (result.outputMs ?? 0) + sliceMs);
+        }
         this.checkDrained();
       },
       (err: Error) => {
@@ -359,8 +368,12 @@ export class Scheduler {
     );
   }
 
-  /** `runAt`: when its worker could start it (its dispatch, or later for a batch queued behind a run): queue time ends there. */
-  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, runAt: number, rows: number): void {
+  /**
+   * `runAt`: when its worker could start it (its dispatch, or later for a batch queued behind a run): queue time ends there.
+   * Returns the time spent cutting the outputs per request (ms).
+   */
+  private answer(batch: QueueItem[], outputs: Record<string, Tensor>, computeMs: number, runAt: number, rows: number): number {
+    const sliceStart = this.now();
     const perRequest: Record<string, Tensor>[] = batch.map(() => ({}));
     const cutsOf = this.cfg.paddingPlan?.outputs;
     // a lone request takes its outputs whole, whatever their first dimension (and was not padded)
@@ -377,6 +390,7 @@ export class Scheduler {
       this.observer.answered?.(answeredAt - item.startedAt, runAt - item.startedAt, computeMs);
       item.resolve({ outputs: perRequest[i]!, queueMs: runAt - item.startedAt, computeMs, batchSize: rows });
     });
+    return answeredAt - sliceStart;
   }
 
   /** Puts requests back at the head of their lanes, first in line again (reruns), in arrival order. */

@@ -21,6 +21,15 @@ export class VersionStats implements Required<SchedulerObserver> {
   lastInferenceMs = 0;
   /** Extra runs spent splitting failed batches to find the request that breaks them. */
   bisectionRuns = 0;
+  /**
+   * Per request, as computeNs (each request counts its execution's time): the input phase
+   * (packing into the batch) and the output phase (copying out of the worker, cutting per
+   * request), and by batch size, per execution.
+   */
+  phaseCount = 0;
+  inputNs = 0;
+  outputNs = 0;
+  readonly batchPhaseNs = new Map<number, { count: number; inputNs: number; outputNs: number }>();
 
   constructor(private readonly next: SchedulerObserver = {}) {}
 
@@ -74,5 +83,17 @@ export class VersionStats implements Required<SchedulerObserver> {
 
   costed(rows: number, predictedMs: number, measuredMs: number): void {
     this.next.costed?.(rows, predictedMs, measuredMs);
+  }
+
+  phases(rows: number, requests: number, inputMs: number, outputMs: number): void {
+    this.phaseCount += requests;
+    this.inputNs += inputMs * 1e6 * requests;
+    this.outputNs += outputMs * 1e6 * requests;
+    const b = this.batchPhaseNs.get(rows) ?? { count: 0, inputNs: 0, outputNs: 0 };
+    b.count++;
+    b.inputNs += inputMs * 1e6;
+    b.outputNs += outputMs * 1e6;
+    this.batchPhaseNs.set(rows, b);
+    this.next.phases?.(rows, requests, inputMs, outputMs);
   }
 }

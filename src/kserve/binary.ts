@@ -108,8 +108,8 @@ export function tensorBytes(t: Tensor): Buffer {
   return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-/** A binary response: the JSON header's bytes, then each binary output's bytes (one copy). */
-export function binaryBody(headerJson: string, tensors: readonly Tensor[]): { body: Buffer; headerLength: number } {
+/** A binary response: the JSON header's bytes, then each binary output's bytes (a tensor, or bytes already encoded: BYTES), in one copy. */
+export function binaryBody(headerJson: string, outputs: readonly (Tensor | Buffer)[]): { body: Buffer; headerLength: number } {
   const header = Buffer.from(headerJson, 'utf8');
-  return { body: Buffer.concat([header, ...tensors.map(tensorBytes)]), headerLength: header.length };
+  return { body: Buffer.concat([header, ...outputs.map((o) => (Buffer.isBuffer(o) ? o : tensorBytes(o)))]), headerLength: header.length };
 }

@@ -7,6 +7,7 @@ import { matchInputs, type DecodedInputs, type TensorSignature } from '../signat
 import { readBinaryTensors, splitBody, binaryBody } from './binary.js';
 import { parseInferRequest, decodeJsonTensor, checkDatatype, flatJsonData, type V2InferRequest } from './json.js';
 import { toV2Datatype } from './datatypes.js';
+import { bytesTensorData, checkClassCount, classify } from './classification.js';
 
 export interface DecodedInfer {
   request: V2InferRequest;
@@ -56,16 +57,32 @@ export function decodeInferInputs({ request, binary }: ParsedInfer, signature: r
 export interface PlannedOutput {
   name: string;
   binary: boolean;
+  /** Answer the top N classes (BYTES) instead of the tensor. */
+  classification?: number;
 }
 
-/** The outputs to answer, in order: those requested (each must exist), else all of the model's. */
-export function planOutputs(request: V2InferRequest, outputs: readonly TensorSignature[]): PlannedOutput[] {
+/**
+ * The outputs to answer, in order: those requested (each must exist), else all of the model's.
+ * A classification count is checked against the output's classes here when its shape is fixed
+ * (before anything runs), else against the computed tensor.
+ */
+export function planOutputs(request: V2InferRequest, outputs: readonly TensorSignature[], batched = false): PlannedOutput[] {
   if (!request.outputs) return outputs.map((o) => ({ name: o.name, binary: request.binaryOutput }));
-  const known = new Set(outputs.map((o) => o.name));
+  const known = new Map(outputs.map((o) => [o.name, o]));
   return request.outputs.map((o) => {
-    if (!known.has(o.name)) throw new ServeError('INVALID_INPUT', `unknown output "${o.name}"; the model's outputs are: ${[...known].join(', ')}`);
-    return { name: o.name, binary: o.binary ?? request.binaryOutput };
+    const sig = known.get(o.name);
+    if (!sig) throw new ServeError('INVALID_INPUT', `unknown output "${o.name}"; the model's outputs are: ${[...known.keys()].join(', ')}`);
+    if (o.classification === undefined) return { name: o.name, binary: o.binary ?? request.binaryOutput };
+    const rest = batched ? sig.dims.slice(1) : sig.dims;
+    if (rest.every((d) => typeof d === 'number' && d >= 0)) checkClassCount(o.classification, (rest as number[]).reduce((a, b) => a * b, 1), o.name);
+    return { name: o.name, binary: o.binary ?? request.binaryOutput, classification: o.classification };
   });
+}
+
+/** What classification needs to know of the model: whether dimension 0 is the batch, and its labels. */
+export interface ClassifyContext {
+  batched: boolean;
+  labels?: readonly string[] | undefined;
 }
 
 export interface InferResponse {
@@ -84,12 +101,25 @@ export function encodeInferResponse(
   id: string | undefined,
   plan: readonly PlannedOutput[],
   results: Record<string, Tensor>,
+  classes: ClassifyContext = { batched: false },
 ): InferResponse {
-  const binaries: Tensor[] = [];
+  const binaries: (Tensor | Buffer)[] = [];
   let outputs = '';
   for (const o of plan) {
     const t = results[o.name];
     if (!t) throw new ServeError('INFERENCE_FAILED', `the model did not produce output "${o.name}"`);
+    if (o.classification !== undefined) {
+      const { shape, strings } = classify(t, o.classification, classes.batched, classes.labels, o.name);
+      const head = `{"name":${JSON.stringify(o.name)},"datatype":"BYTES","shape":${JSON.stringify(shape)}`;
+      if (o.binary) {
+        const bytes = bytesTensorData(strings);
+        binaries.push(bytes);
+        outputs += `${outputs ? ',' : ''}${head},"parameters":{"binary_data_size":${bytes.length}}}`;
+      } else {
+        outputs += `${outputs ? ',' : ''}${head},"data":${JSON.stringify(strings)}}`;
+      }
+      continue;
+    }
     const head = `{"name":${JSON.stringify(o.name)},"datatype":"${toV2Datatype(t.dtype)}","shape":${JSON.stringify(t.dims)}`;
     if (o.binary) {
       binaries.push(t);

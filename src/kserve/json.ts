@@ -9,6 +9,7 @@ import { binaryDataSize, type BinaryTensorHeader } from './binary.js';
 import { fromV2Datatype, toV2Datatype } from './datatypes.js';
 import { preview } from '../preview.js';
 import { isObject } from '../json-shape.js';
+import { classificationCount } from './classification.js';
 
 export interface V2Input extends BinaryTensorHeader {
   datatype: string;
@@ -21,6 +22,8 @@ export interface V2RequestedOutput {
   name: string;
   /** parameters.binary_data, when given (it overrides the request's binary_data_output). */
   binary?: boolean;
+  /** parameters.classification (Triton's class_count): answer the top N classes as BYTES. */
+  classification?: number;
 }
 
 export interface V2InferRequest {
@@ -111,7 +114,8 @@ export function parseInferRequest(v: unknown): V2InferRequest {
       if (seen.has(o.name)) bad(`output "${o.name}" is requested twice`);
       seen.add(o.name);
       const binary = optionalBool(o.parameters, 'binary_data', `output "${o.name}"`);
-      return binary === undefined ? { name: o.name } : { name: o.name, binary };
+      const classification = isObject(o.parameters) ? classificationCount(o.parameters.classification, o.name) : undefined;
+      return { name: o.name, ...(binary !== undefined ? { binary } : {}), ...(classification !== undefined ? { classification } : {}) };
     });
   }
   return req;

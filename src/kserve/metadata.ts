@@ -1,33 +1,17 @@
 // KServe v2 metadata: the server's (name, version, extensions) and a model version's
 // (name, versions, platform, inputs and outputs with v2 datatypes and -1 for variable dims,
 // and its compressed variants when it has some).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelRepository } from '../repository/repository.js';
 import type { ModelVersion } from '../repository/model-version.js';
 import type { TensorSignature } from '../signature.js';
 import { ServeError } from '../errors.js';
 import { toV2Datatype, v2Shape } from './datatypes.js';
+import { tritonModelConfig } from './model-config.js';
+import { LABELS_FILE } from '../repository/labels.js';
+import { ownPackage } from '../package-root.js';
 
 /** Extensions implemented here, as reported by GET /v2. */
-export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics']);
-
-/**
- * onnx-serve's own package.json: the first one named "onnx-serve" up from this module's folder,
- * so the answer is the same from dist/src/kserve/ (the build) or src/kserve/ (the sources).
- */
-function ownPackage(): { name: string; version: string } {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'onnx-serve') return pkg as { name: string; version: string };
-    }
-    if (dirname(dir) === dir) throw new Error(`no package.json named "onnx-serve" in ${start} or any folder above it`);
-  }
-}
+export const EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'statistics', 'model_configuration', 'classification', 'model_repository', 'logging']);
 
 const pkg = ownPackage();
 
@@ -64,13 +48,19 @@ export function variantMetadata(mv: ModelVersion): V2VariantMetadata[] {
   }));
 }
 
-/** Model metadata for one version (the highest when none is named); 503 while its signature is unknown. */
-export function modelMetadata(repository: ModelRepository, name: string, version?: string) {
+/** The version named (the highest when none is), with its signature known: 404 for an unknown model or version, 503 while it is not loaded. */
+function loadedVersion(repository: ModelRepository, name: string, version?: string): ModelVersion & { signature: NonNullable<ModelVersion['signature']> } {
   const found = repository.find(name, version);
   const mv = found[found.length - 1]!;
   if (!mv.signature) {
     throw new ServeError('MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
   }
+  return mv as ModelVersion & { signature: NonNullable<ModelVersion['signature']> };
+}
+
+/** Model metadata for one version (the highest when none is named); 503 while its signature is unknown. */
+export function modelMetadata(repository: ModelRepository, name: string, version?: string) {
+  const mv = loadedVersion(repository, name, version);
   return {
     name,
     versions: repository.find(name).map((v) => v.version),
@@ -81,4 +71,18 @@ export function modelMetadata(repository: ModelRepository, name: string, version
     ...(mv.unbatchedReason ? { batching: { max_batch_size: 0, reason: mv.unbatchedReason } } : {}),
     ...(mv.variants.size ? { variants: variantMetadata(mv) } : {}),
   };
+}
+
+/** Triton's model configuration of one version (the highest when none is named): the same 404 and 503 as metadata. */
+export function modelConfig(repository: ModelRepository, name: string, version?: string) {
+  const mv = loadedVersion(repository, name, version);
+  return tritonModelConfig({
+    name,
+    signature: mv.signature,
+    maxBatchSize: mv.batching!.maxBatchSize,
+    batching: mv.batching!,
+    instances: mv.sizing.instances,
+    providers: mv.providers?.inUse ?? [],
+    labelFile: mv.labels ? LABELS_FILE : undefined,
+  });
 }

@@ -1,7 +1,7 @@
 // The OpenAPI schemas of the KServe v2 routes (src/routes/v2.ts): they document the routes
 // (GET /openapi.json) and validate params and headers. Data only: no routes, no handlers.
 import { V2_DATATYPES } from './datatypes.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, listOf, openObject, v2Error } from '../openapi.js';
+import { CONTENT_ENCODING_DOC, DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, listOf, openObject, v2Error } from '../openapi.js';
 
 const TAGS = ['kserve-v2'];
 
@@ -17,9 +17,10 @@ function paramsSchema(withVersion: boolean) {
 }
 
 const errors = {
-  400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers.'),
+  400: v2Error('Bad request: invalid JSON, a tensor whose name, shape, datatype or data does not fit the model, too many rows, bad headers, a bad classification count, a body that does not decode as its Content-Encoding says.'),
   404: v2Error('No such model or version (or no such route).'),
-  413: v2Error('The body exceeds the body limit (--body-limit).'),
+  413: v2Error('The body exceeds the body limit (--body-limit); a gzip / deflate body counts by its decoded size.'),
+  415: v2Error('The body has a Content-Encoding other than gzip, deflate or identity.'),
   422: v2Error("onnxruntime refused this request's inputs when it ran alone (its batch-mates were answered); the message is onnxruntime's."),
   500: v2Error("onnxruntime failed to run this request for a reason that is not the request's."),
   503: v2Error("The model is not ready, the server is draining, or the model's queue is full (with `Retry-After`)."),
@@ -44,8 +45,18 @@ const modelStatsItem = openObject({
   last_inference: { type: 'number', description: 'Milliseconds since the epoch of the last inference (0: none).' },
   inference_count: { type: 'number' },
   execution_count: { type: 'number' },
-  inference_stats: { type: 'object', additionalProperties: true, properties: { success: duration, fail: duration, queue: duration, compute_infer: duration } },
-  batch_stats: listOf({ batch_size: { type: 'number' }, compute_infer: duration }),
+  inference_stats: {
+    type: 'object',
+    additionalProperties: true,
+    properties: { success: duration, fail: duration, queue: duration, compute_input: duration, compute_infer: duration, compute_output: duration, cache_hit: duration, cache_miss: duration },
+  },
+  batch_stats: listOf({ batch_size: { type: 'number' }, compute_input: duration, compute_infer: duration, compute_output: duration }),
+  memory_usage: listOf({ type: { type: 'string' }, id: { type: 'number' }, byte_size: { type: 'number' } }, { description: 'Memory by device; empty: onnxruntime-node reports none.' }),
+  response_stats: {
+    type: 'object',
+    description: 'Per response index (one response per request: only "0"): compute_infer, compute_output, success, fail, empty_response.',
+    additionalProperties: openObject({ compute_infer: duration, compute_output: duration, success: duration, fail: duration, empty_response: duration }),
+  },
   variants: listOf({ variant: { type: 'string' } }, { description: 'Only for a version with compressed variants: the same statistics for each, with its name in `variant`.' }),
 });
 const statsResponse = (description: string) => openObject({ model_stats: { type: 'array', items: modelStatsItem } }, { description });
@@ -117,6 +128,64 @@ export function metadataSchema(withVersion: boolean) {
   };
 }
 
+const configTensor = openObject({
+  name: { type: 'string' },
+  data_type: { type: 'string', description: 'Triton\'s type name: `TYPE_FP32`, `TYPE_INT64`, … (`TYPE_STRING` for BYTES).' },
+  dims: { type: 'array', items: { type: 'integer' }, description: 'Without the batch dimension when `max_batch_size` > 0; -1 is a variable dimension.' },
+  format: { type: 'string', description: 'Inputs only: `FORMAT_NCHW` / `FORMAT_NHWC` for image-like inputs (3 dims with 1 or 3 channels first or last), else `FORMAT_NONE`.' },
+  label_filename: { type: 'string', description: 'Outputs only, when the model folder has a `labels.txt` (classification labels).' },
+});
+
+export function configSchema(withVersion: boolean) {
+  return {
+    summary: withVersion ? 'Model version configuration' : 'Model configuration',
+    description:
+      `Triton's model configuration extension: the ${withVersion ? 'named version' : 'highest version'} as the JSON of Triton's ModelConfig message ` +
+      '(`max_batch_size`, `input`, `output`, `dynamic_batching`, `instance_group`, …), so that Triton\'s clients (e.g. image_client.py) work unchanged.',
+    tags: TAGS,
+    params: paramsSchema(withVersion),
+    response: {
+      200: openObject(
+        {
+          name: { type: 'string' },
+          platform: { type: 'string' },
+          backend: { type: 'string' },
+          max_batch_size: { type: 'integer', description: '0 when the model does not batch.' },
+          input: { type: 'array', items: configTensor },
+          output: { type: 'array', items: configTensor },
+          dynamic_batching: { type: 'object', additionalProperties: true, description: 'Only for a model that batches.' },
+          instance_group: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        },
+        {
+          description: 'Model configuration.',
+          examples: [
+            {
+              name: 'digits',
+              platform: 'onnxruntime_onnx',
+              backend: 'onnxruntime',
+              version_policy: { all: {} },
+              max_batch_size: 32,
+              input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [64], format: 'FORMAT_NONE' }],
+              output: [{ name: 'logits', data_type: 'TYPE_FP32', dims: [10] }, { name: 'probabilities', data_type: 'TYPE_FP32', dims: [10] }],
+              dynamic_batching: {
+                max_queue_delay_microseconds: 0,
+                preferred_batch_size: [],
+                priority_levels: 3,
+                default_priority_level: 2,
+                default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 10000000, allow_timeout_override: true, max_queue_size: 1024 },
+              },
+              instance_group: [{ name: 'digits_0', kind: 'KIND_CPU', count: 1 }],
+              parameters: { batching_policy: { string_value: 'adaptive' }, execution_providers: { string_value: 'cpu' } },
+            },
+          ],
+        },
+      ),
+      404: errors[404],
+      503: errors[503],
+    },
+  };
+}
+
 export function readySchema(withVersion: boolean) {
   const body = (description: string) => ({
     description,
@@ -174,7 +243,20 @@ const inferRequest = {
       items: {
         type: 'object',
         required: ['name'],
-        properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+        properties: {
+          name: { type: 'string' },
+          parameters: {
+            type: 'object',
+            properties: {
+              binary_data: { type: 'boolean' },
+              classification: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Triton\'s classification extension: answer this output as BYTES, the top N entries per row as "value:index" or "value:index:label" (labels.txt), shape [batch, N].',
+              },
+            },
+          },
+        },
       },
     },
     parameters: {
@@ -182,6 +264,8 @@ const inferRequest = {
       properties: {
         binary_data_output: { type: 'boolean', description: 'Every output as binary data unless it says otherwise.' },
         variant: VARIANT_DOC,
+        priority: { type: 'integer', description: "Triton's priority: 1 the most urgent, 0 the model's default level." },
+        timeout: { type: 'integer', description: "Triton's timeout, in microseconds: the request's deadline (`x-request-timeout-ms` wins when both are given)." },
       },
     },
   },
@@ -241,6 +325,7 @@ export function inferSchema(withVersion: boolean) {
           examples: ['112'],
         },
         'x-request-timeout-ms': TIMEOUT_HEADER_DOC,
+        'content-encoding': CONTENT_ENCODING_DOC,
       },
     },
     response: {

@@ -9,14 +9,37 @@ export interface StatDuration {
   ns: number;
 }
 
+export interface InferenceStats {
+  success: StatDuration;
+  fail: StatDuration;
+  queue: StatDuration;
+  compute_input: StatDuration;
+  compute_infer: StatDuration;
+  compute_output: StatDuration;
+  cache_hit: StatDuration;
+  cache_miss: StatDuration;
+}
+
+/** Triton's per-response statistics (keyed by the response's index: one response per request here, so only "0"). */
+export interface ResponseStats {
+  compute_infer: StatDuration;
+  compute_output: StatDuration;
+  success: StatDuration;
+  fail: StatDuration;
+  empty_response: StatDuration;
+}
+
 export interface ModelStats {
   name: string;
   version: string;
   last_inference: number;
   inference_count: number;
   execution_count: number;
-  inference_stats: { success: StatDuration; fail: StatDuration; queue: StatDuration; compute_infer: StatDuration };
-  batch_stats: { batch_size: number; compute_infer: StatDuration }[];
+  inference_stats: InferenceStats;
+  batch_stats: { batch_size: number; compute_input: StatDuration; compute_infer: StatDuration; compute_output: StatDuration }[];
+  /** Triton's memory usage by device; empty: onnxruntime-node reports no session's memory. */
+  memory_usage: { type: string; id: number; byte_size: number }[];
+  response_stats: Record<string, ResponseStats>;
   /** Only on a version with variants: each variant's own statistics, with its name. */
   variants?: (ModelStats & { variant: string })[];
 }
@@ -32,13 +55,15 @@ export function modelStats(mv: ModelVersion): ModelStats {
 
 function ownStats(mv: ModelVersion): ModelStats {
   const s = mv.stats;
+  const zero = d(0, 0);
   if (!s) {
-    const zero = d(0, 0);
     return {
       name: mv.name, version: mv.version, last_inference: 0, inference_count: 0, execution_count: 0,
-      inference_stats: { success: zero, fail: zero, queue: zero, compute_infer: zero }, batch_stats: [],
+      inference_stats: { success: zero, fail: zero, queue: zero, compute_input: zero, compute_infer: zero, compute_output: zero, cache_hit: zero, cache_miss: zero },
+      batch_stats: [], memory_usage: [], response_stats: {},
     };
   }
+  const computeOutput = d(s.phaseCount, s.outputNs);
   return {
     name: mv.name,
     version: mv.version,
@@ -49,10 +74,32 @@ function ownStats(mv: ModelVersion): ModelStats {
       success: d(s.successCount, s.successNs),
       fail: d(s.failCount, s.failNs),
       queue: d(s.successCount, s.queueNs),
+      // input: packing the requests into the batch (the worker's feeds are views: no copy there)
+      compute_input: d(s.phaseCount, s.inputNs),
       compute_infer: d(s.successCount, s.computeNs),
+      // output: the worker's copy of the outputs to transfer them, and cutting them per request
+      compute_output: computeOutput,
+      // no response cache: nothing hits or misses one
+      cache_hit: zero,
+      cache_miss: zero,
     },
     batch_stats: [...s.batchSizes.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([size, count]) => ({ batch_size: size, compute_infer: d(count, s.batchComputeNs.get(size) ?? 0) })),
+      .map(([size, count]) => {
+        const p = s.batchPhaseNs.get(size);
+        return {
+          batch_size: size,
+          compute_input: d(p?.count ?? 0, p?.inputNs ?? 0),
+          compute_infer: d(count, s.batchComputeNs.get(size) ?? 0),
+          compute_output: d(p?.count ?? 0, p?.outputNs ?? 0),
+        };
+      }),
+    // onnxruntime-node exposes no session's memory use; Triton leaves the list empty when it cannot tell
+    memory_usage: [],
+    // one response per request: index "0" holds every request's, once one was answered or failed
+    response_stats:
+      s.successCount + s.failCount > 0
+        ? { '0': { compute_infer: d(s.successCount, s.computeNs), compute_output: computeOutput, success: d(s.successCount, s.successNs), fail: d(s.failCount, s.failNs), empty_response: zero } }
+        : {},
   };
 }

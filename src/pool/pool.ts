@@ -47,6 +47,8 @@ export class RunError extends Error {
 export interface RunResult {
   outputs: Record<string, Tensor>;
   computeMs: number;
+  /** The worker's copy of the outputs out of onnxruntime (absent from pools that do not measure it). */
+  outputMs?: number;
   /** The worker's own time for it, from taking it up to sending the result (session.run and the packing around it). */
   busyMs: number;
   /** Milliseconds it waited in its worker behind the batch before it (0: the worker was idle). */
@@ -165,7 +167,7 @@ export class WorkerPool extends EventEmitter {
             slot.jobs.shift();
             // timings from the worker's clock: a main thread busy with HTTP reads this message late,
             // and would see the batch queued behind it as waiting longer and running shorter than it did
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, outputMs: msg.outputMs ?? 0, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;

@@ -71,6 +71,8 @@ export type FromWorker =
       id: number;
       outputs: Record<string, WireTensor>;
       computeMs: number;
+      /** Copying the outputs out of onnxruntime into transferable buffers (Triton's compute_output). */
+      outputMs?: number;
       /** The worker's own clock: from taking the batch up (its previous run over) to sending the result. */
       busyMs: number;
       /**

@@ -64,7 +64,8 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
   } catch (err) {
     return send({ type: 'run-error', id, message: (err as Error).message });
   }
-  const computeMs = performance.now() - t0;
+  const t1 = performance.now();
+  const computeMs = t1 - t0;
   const outputs: Record<string, WireTensor> = {};
   const transfer: ArrayBuffer[] = [];
   for (const [name, value] of Object.entries(results)) {
@@ -72,7 +73,7 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
     outputs[name] = wire;
     if (!transfer.includes(buffer)) transfer.push(buffer);
   }
-  send({ type: 'result', id, outputs, computeMs, busyMs: performance.now() - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
+  send({ type: 'result', id, outputs, computeMs, outputMs: performance.now() - t1, busyMs: performance.now() - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
 }
 
 async function close(): Promise<void> {

@@ -5,7 +5,7 @@
 // v2 parameters.variant or ?variant=) runs on it, with its own pool and scheduler; nothing routes
 // between variants on its own.
 import { performance } from 'node:perf_hooks';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { WorkerPool } from '../pool/pool.js';
 import type { Signature } from '../signature.js';
 import { Scheduler, type SchedulerConfig, type SchedulerObserver } from '../batching/scheduler.js';
@@ -20,6 +20,7 @@ import { probeCost } from './cost-probe.js';
 import { paddingPlan } from './padding.js';
 import type { PaddingPlan } from '../tensors/pad.js';
 import type { Sizing } from './sizing.js';
+import { readLabels } from './labels.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -76,6 +77,8 @@ export class ModelVersion {
   readonly variants = new Map<string, ModelVersion>();
   /** Set on a variant: from its report file, read at load. */
   compression: Compression = { method: null, accuracyDelta: null };
+  /** Class labels from labels.txt (version folder, else model folder), line i = class i; undefined without one. */
+  labels: readonly string[] | undefined;
   private pool: WorkerPool | undefined;
 
   constructor(
@@ -107,6 +110,8 @@ export class ModelVersion {
     let pool: WorkerPool | undefined;
     try {
       const samples = await readWarmupSamples(this.config.warmup, this.configFile);
+      // a variant's file sits in its base's version folder: the same labels
+      this.labels = await readLabels([dirname(this.path), dirname(this.configFile)]);
       pool = new WorkerPool({
         modelPath: this.path,
         instances: this.sizing.instances,

@@ -24,7 +24,8 @@ export class ScanError extends Error {
   readonly code = 'ONNX_SERVE_ERR_SCAN';
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** A model folder's name: a plain name, never a path. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** A regular file (following links) at `p`; false when there is nothing there, or a folder. */
 export async function isFile(p: string): Promise<boolean> {
@@ -33,6 +34,11 @@ export async function isFile(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A file's size and modification time as text ("missing" when it cannot be read): equal stamps, the same file for a reload's purposes. */
+export async function fileStamp(p: string): Promise<string> {
+  return stat(p).then((s) => `${s.size}@${s.mtimeMs}`, () => 'missing');
 }
 
 /** One model folder: `model.onnx` is version "1"; numbered subfolders each with `model.onnx` are versions. */
@@ -68,8 +74,8 @@ export async function scanRepository(root: string): Promise<{ models: ScannedMod
   const errors: { name: string; message: string }[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (!e.isDirectory() || e.name.startsWith('.') || e.name.startsWith('_') || e.name === 'node_modules') continue;
-    if (!NAME.test(e.name)) {
-      errors.push({ name: e.name, message: `model folder name "${e.name}" must match ${NAME}` });
+    if (!MODEL_NAME.test(e.name)) {
+      errors.push({ name: e.name, message: `model folder name "${e.name}" must match ${MODEL_NAME}` });
       continue;
     }
     try {

@@ -8,6 +8,7 @@ import type { DecodedInputs } from '../signature.js';
 import type { InferenceResult } from '../batching/scheduler.js';
 import { BASE_VARIANT, UNRESOLVED } from '../metrics.js';
 import { requestKey } from '../tensors/pad.js';
+import type { Serving } from '../app.js';
 
 /** Response header naming the variant that computed the answer (absent when the base did). */
 export const VARIANT_HEADER = 'x-model-variant';
@@ -35,8 +36,13 @@ export interface RequestAsks {
 
 /** The deadline a request gets: its own (header first), else the model's latency target, else its queue timeout. */
 export function deadlineMs(request: FastifyRequest, mv: ModelVersion, asks: RequestAsks): number {
+  return requestTimeoutMs(request.headers['x-request-timeout-ms']) ?? defaultDeadlineMs(mv, asks);
+}
+
+/** A request's deadline without a transport's own (header, gRPC deadline): its parameters', else the model's. */
+export function defaultDeadlineMs(mv: ModelVersion, asks: RequestAsks): number {
   const b = mv.batching!;
-  return requestTimeoutMs(request.headers['x-request-timeout-ms']) ?? asks.timeoutMs ?? b.latencyTargetMs ?? b.timeoutMs;
+  return asks.timeoutMs ?? b.latencyTargetMs ?? b.timeoutMs;
 }
 
 /** A priority as a scheduler level (0 the most urgent); a value outside the model's levels is a 400. */
@@ -59,12 +65,37 @@ export function resolveForRequest(app: FastifyInstance, request: FastifyRequest,
   record.model = UNRESOLVED;
   record.version = UNRESOLVED;
   record.variant = BASE_VARIANT;
-  if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
-  const mv = app.serving.repository.resolve(name, version, variant);
+  const mv = resolveServing(app.serving, name, version, variant);
   record.model = mv.name;
   record.version = mv.version;
   record.variant = mv.variant ?? BASE_VARIANT;
   return mv;
+}
+
+/** The READY model version (or variant) named, for any transport: none while the server drains. */
+export function resolveServing(serving: Pick<Serving, 'repository' | 'draining'>, name: string, version: string | undefined, variant?: string): ModelVersion {
+  if (serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; send the request to another replica');
+  return serving.repository.resolve(name, version, variant);
+}
+
+/** What the scheduler needs besides the tensors: the same for every transport. */
+export interface EnqueueAsks {
+  timeoutMs: number;
+  level: number;
+  onCancel: (cancel: () => void) => void;
+}
+
+/** Queues one request's decoded tensors on its model version's scheduler (HTTP and gRPC alike). */
+export function enqueueDecoded(mv: ModelVersion, decoded: DecodedInputs, asks: EnqueueAsks): Promise<InferenceResult> {
+  return mv.scheduler!.enqueue({
+    inputs: decoded.tensors,
+    rows: decoded.rows,
+    // with padding, lengths along the padded dims do not keep requests apart
+    key: mv.padding ? requestKey(decoded.tensors, mv.padding) : decoded.key,
+    timeoutMs: asks.timeoutMs,
+    level: asks.level,
+    onCancel: asks.onCancel,
+  });
 }
 
 /** Queues decoded inputs for a batch and sets Server-Timing and x-batch-size on the reply. */
@@ -73,11 +104,7 @@ export async function runInference(request: FastifyRequest, reply: FastifyReply,
   const timeoutMs = Math.max(0.001, deadlineMs(request, mv, asks) - reply.elapsedTime);
   const level = priorityLevel(asks.priority, mv);
   const record = request.inference!;
-  const result = await mv.scheduler!.enqueue({
-    inputs: decoded.tensors,
-    rows: decoded.rows,
-    // with padding, lengths along the padded dims do not keep requests apart
-    key: mv.padding ? requestKey(decoded.tensors, mv.padding) : decoded.key,
+  const result = await enqueueDecoded(mv, decoded, {
     timeoutMs,
     level,
     // a client that goes away while queued is dropped from the queue: the inference hook's

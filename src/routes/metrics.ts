@@ -13,7 +13,7 @@ const metricsSchema = {
         'text/plain': {
           schema: { type: 'string' },
           example:
-            '# HELP onnx_serve_requests_total Inference requests answered, by HTTP status code\n# TYPE onnx_serve_requests_total counter\nonnx_serve_requests_total{model="digits",version="1",code="200"} 5\n',
+            '# HELP onnx_serve_requests_total Inference requests answered, by protocol (http, grpc) and HTTP status code\n# TYPE onnx_serve_requests_total counter\nonnx_serve_requests_total{model="digits",version="1",variant="",protocol="http",code="200"} 5\n',
         },
       },
     },

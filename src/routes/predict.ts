@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors/encode.js';
-import { DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, PRIORITY_DOC, openObject, v1Errors } from '../openapi.js';
+import { CONTENT_ENCODING_DOC, DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, PRIORITY_DOC, openObject, v1Errors } from '../openapi.js';
 
 interface PredictBody {
   model: string;
@@ -49,6 +49,7 @@ const predictSchema = {
     properties: {
       'x-request-timeout-ms': TIMEOUT_HEADER_DOC,
       'x-request-id': { type: 'string', description: 'Echoed in the log line as `reqId`.' },
+      'content-encoding': CONTENT_ENCODING_DOC,
     },
   },
   response: {
@@ -65,7 +66,7 @@ const predictSchema = {
         examples: [{ model: 'digits', version: '1', outputs: { logits: [DIGITS_LOGITS], probabilities: [DIGITS_PROBABILITIES] } }],
       },
     ),
-    ...v1Errors([400, 404, 413, 422, 429, 500, 503, 504]),
+    ...v1Errors([400, 404, 413, 415, 422, 429, 500, 503, 504]),
   },
 };
 

@@ -6,9 +6,11 @@ import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { timeErrorAnswer } from '../request-metrics.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
-import { modelMetadata, serverMetadata } from '../kserve/metadata.js';
+import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
-import { allStatsSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
+import { repositoryRoutes } from './repository.js';
+import { loggingRoutes } from './logging.js';
+import { allStatsSchema, configSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
 
 // the protocol's names: /v2/models/{model_name}[/versions/{model_version}]
 interface ModelParams {
@@ -48,6 +50,10 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/', { schema: serverMetadataSchema }, async () => serverMetadata());
 
+  // Triton's model repository and logging extensions (admin token for what changes the server)
+  await app.register(repositoryRoutes);
+  await app.register(loggingRoutes);
+
   // statistics of every model (a static route: it wins over /models/:m)
   app.get('/models/stats', { schema: allStatsSchema }, async () => {
     return { model_stats: app.serving.repository.all().map(modelStats) };
@@ -57,6 +63,11 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     const base = withVersion ? '/models/:model_name/versions/:model_version' : '/models/:model_name';
     app.get<{ Params: ModelParams }>(base, { schema: metadataSchema(withVersion) }, async (request) =>
       modelMetadata(app.serving.repository, request.params.model_name, request.params.model_version),
+    );
+
+    // Triton's model configuration extension (image_client.py reads it after the metadata)
+    app.get<{ Params: ModelParams }>(`${base}/config`, { schema: configSchema(withVersion) }, async (request) =>
+      modelConfig(app.serving.repository, request.params.model_name, request.params.model_version),
     );
 
     app.get<{ Params: ModelParams }>(`${base}/ready`, { schema: readySchema(withVersion) }, async (request, reply) => {
@@ -95,13 +106,14 @@ async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: Mod
   const variant = requestedVariant(parsed.request.variant, request.query.variant);
   if (variant !== undefined) mv = resolveForRequest(app, request, name, mv.version, variant);
   const { request: req, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
-  const plan = planOutputs(req, mv.signature!.outputs);
+  const batched = mv.batching!.maxBatchSize > 0;
+  const plan = planOutputs(req, mv.signature!.outputs, batched);
   const result = await runInference(request, reply, mv, inputs, {
     ...(req.priority !== undefined ? { priority: req.priority } : {}),
     ...(req.timeoutUs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(req.timeoutUs / 1000)) } : {}),
   });
 
-  const res = encodeInferResponse(mv, req.id, plan, result.outputs);
+  const res = encodeInferResponse(mv, req.id, plan, result.outputs, { batched, labels: mv.labels });
   if (res.headerLength === undefined) {
     reply.type('application/json; charset=utf-8');
   } else {

@@ -1,6 +1,6 @@
 // The Docker image's steps run for real, without a Docker engine: each stage of the Dockerfile is
 // replayed in a temp folder (its COPYs, ENVs and RUNs, in order), then the server starts from the
-// runtime layout, the HEALTHCHECK command runs as written, and SIGTERM drains to exit 0.
+// runtime layout (HTTP and gRPC), the HEALTHCHECK command runs as written, and SIGTERM drains to exit 0.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -8,6 +8,8 @@ import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { Copy, Env, type Instruction } from 'dockerfile-ast';
+import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { content, dockerfile as df, runtimeStage, stages } from '../helpers/dockerfile.js';
 import { ROOT, freePort, getJson, postJson, type Asserts } from '../helpers/server.js';
 
@@ -97,6 +99,18 @@ async function replay(t: Asserts, stage: Instruction[], stageRoot: string, built
 // npm ci may download (cold cache): more than .taprc's 180 s per file, told to the runner.
 t.setTimeout(300_000);
 
+/** One gRPC ServerReady call with a client made from `proto`. */
+async function grpcReady(proto: string, port: number): Promise<unknown> {
+  const def = loadSync(proto, { keepCase: true, defaults: true });
+  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
+  const client = new Service(`127.0.0.1:${port}`, credentials.createInsecure());
+  try {
+    return await new Promise((resolve, reject) => client.ServerReady({}, { deadline: Date.now() + 10_000 }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res))));
+  } finally {
+    client.close();
+  }
+}
+
 t.test('the image steps, replayed: build, production install, serve, healthcheck, drain', { timeout: 240_000 }, async (t) => {
   const tmp = await mkdtemp(join(tmpdir(), 'onnx-serve-image-'));
   let server: ChildProcess | undefined;
@@ -130,7 +144,8 @@ t.test('the image steps, replayed: build, production install, serve, healthcheck
   // WORKDIR is what serves (in the image it is set to that same /app/models).
   const cmd = JSON.parse(content(lastOf('CMD'))) as string[];
   t.equal(cmd[0], 'node', 'CMD starts node');
-  const env: NodeJS.ProcessEnv = { ...baseEnv, ...imageEnv, HOST: '127.0.0.1', PORT: '0' };
+  // gRPC on too (ONNX_SERVE_GRPC_PORT): its .proto must be where the image puts it
+  const env: NodeJS.ProcessEnv = { ...baseEnv, ...imageEnv, HOST: '127.0.0.1', PORT: '0', ONNX_SERVE_GRPC_PORT: '0' };
   delete env.ONNX_SERVE_MODELS;
   t.equal(env.NODE_ENV, 'production', 'runs with the image NODE_ENV');
   const proc = spawn(process.execPath, cmd.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -143,7 +158,7 @@ t.test('the image steps, replayed: build, production install, serve, healthcheck
     proc.stdout.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(output);
-      if (m && m[2] !== '0') {
+      if (m && m[2] !== '0' && /gRPC .* on 127\.0\.0\.1:\d+/.test(output)) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
@@ -154,6 +169,9 @@ t.test('the image steps, replayed: build, production install, serve, healthcheck
   t.ok(port > 0, `PORT=0 gives an ephemeral port (${port})`);
 
   t.equal((await getJson(`${url}/v2/health/ready`)).status, 200, 'ready');
+  const grpcPort = Number(/gRPC .* on 127\.0\.0\.1:(\d+)/.exec(output)![1]);
+  t.ok(existsSync(join(app, 'proto', 'grpc_service.proto')), 'the .proto is in the runtime layout');
+  t.same(await grpcReady(join(app, 'proto', 'grpc_service.proto'), grpcPort), { ready: true }, `gRPC ServerReady on ${grpcPort}, from the layout's own .proto`);
   const models = await getJson(`${url}/v1/models`);
   t.equal(models.status, 200, 'GET /v1/models');
   t.match(JSON.stringify(models.body), /digits/, 'the baked-in digits model is served');

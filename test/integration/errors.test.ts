@@ -42,6 +42,12 @@ t.test('every error code from a real request', async (t) => {
   await expectError(await postJson(url, { model: 'broken', inputs: { input: [row(1)] } }), 'MODEL_NOT_READY', 'a model that failed to load');
   await expectError(await getJson(`${served.url}/v1/nothing-here`), 'ROUTE_NOT_FOUND', 'an unknown path');
   await expectError(await postJson(url, { model: 'emb', inputs: { ids: [[VOCAB + 5]] } }), 'INPUT_REJECTED', 'an id onnxruntime refuses');
+  const encoded = async (body: Buffer, coding: string) => {
+    const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body });
+    return { status: res.statusCode, body: (await res.body.json()) as any };
+  };
+  await expectError(await encoded(Buffer.from('{"model": "mlp"}'), 'gzip'), 'INVALID_ENCODING', 'a body that is not the gzip it says');
+  await expectError(await encoded(Buffer.from('{"model": "mlp"}'), 'br'), 'UNSUPPORTED_ENCODING', 'a Content-Encoding not served');
 
   // the docs' static files (@fastify/static, @fastify/send) keep their statuses
   const get = async (path: string, headers: Record<string, string> = {}) => {
@@ -92,7 +98,7 @@ t.test('every error code from a real request', async (t) => {
   t.equal(await gone, 'aborted', 'the client went away');
   await waitUntil(() => slowSched().depth === cancelledBefore, 'it left the queue');
   const metrics = await (await request(`${served.url}/metrics`)).body.text();
-  t.match(metrics, /onnx_serve_requests_total\{model="slow",version="1",variant="",code="499"\} 1/, 'answered 499, REQUEST_CANCELLED\'s status');
+  t.match(metrics, /onnx_serve_requests_total\{model="slow",version="1",variant="",protocol="http",code="499"\} 1/, 'answered 499, REQUEST_CANCELLED\'s status');
   t.match(metrics, /onnx_serve_rejected_total\{model="slow",version="1",variant="",reason="cancelled"\} 1/, 'counted as cancelled');
   t.equal((await busy).status, 200, 'the running request is answered');
   seen.add('REQUEST_CANCELLED');
@@ -101,6 +107,25 @@ t.test('every error code from a real request', async (t) => {
   slowPool().injectFault({ kind: 'fail-next-run' });
   await expectError(await postJson(url, { model: 'slow', inputs: { input: [row(1)] } }), 'INFERENCE_FAILED', 'onnxruntime run failed');
   t.equal((await postJson(url, { model: 'slow', inputs: { input: [row(1)] } })).status, 200, 'the next request succeeds');
+
+  // the admin routes (/v2: {"error": message}, so the status and the message tell the code)
+  const admin = async (base: string, path: string, code: ErrorCode, what: string, body?: unknown, headers: Record<string, string> = {}): Promise<void> => {
+    const res = await request(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body ?? {}) });
+    const parsed = (await res.body.json()) as { error?: unknown };
+    t.equal(res.statusCode, ERRORS[code].status, `${what}: status ${ERRORS[code].status}`);
+    t.type(parsed.error, 'string', `${what}: has a message`);
+    seen.add(code);
+  };
+  const bearer = { authorization: 'Bearer tok' };
+  await admin(served.url, '/v2/repository/models/mlp/load', 'ADMIN_DISABLED', 'an admin route with no token configured');
+  served.app.serving.admin.token = 'tok'; // as if started with --admin-token tok
+  await admin(served.url, '/v2/repository/models/mlp/load', 'MODEL_CONTROL_DISABLED', 'load in mode none', undefined, bearer);
+  served.app.serving.admin.token = undefined;
+  const ctl = await startServer(t, repo, ['--model-control', 'explicit', '--admin-token', 'tok']);
+  await admin(ctl.url, '/v2/repository/models/mlp/load', 'UNAUTHORIZED', 'no bearer token');
+  await admin(ctl.url, '/v2/repository/models/x%2f..%2fy/load', 'INVALID_MODEL_NAME', 'a model name that is a path', undefined, bearer);
+  await admin(ctl.url, '/v2/repository/models/broken/load', 'MODEL_LOAD_FAILED', 'a model that does not load', undefined, bearer);
+  await admin(ctl.url, '/v2/logging', 'INVALID_LOG_SETTINGS', 'a log file', { log_file: '/var/log/x' }, bearer);
 
   // SHUTTING_DOWN: once draining, new requests are refused and readiness turns 503
   served.app.serving.draining = true;

@@ -1,16 +1,23 @@
-// A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary)
-// and of odd URLs against the real server: every malformed request is a 4xx with the route's
+// A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary),
+// their bodies sent compressed (gzip, deflate, corrupt, unknown codings, a bomb), classification
+// parameters, odd URLs (the config route's too) and gRPC ModelInfer (raw and typed contents, undecodable bytes) against the real server: every malformed request is a 4xx with the route's
 // error shape and a catalogue code, nothing answers 5xx or kills the process, and afterwards
 // every model still answers correctly. FUZZ_SEED=<n> replays (or explores) another seed; a
 // failure names the seed, the case number and the body.
 import t from 'tap';
 import { connect } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { makeRepo, startServer } from '../helpers/server.js';
 import { mulberry32 } from '../helpers/random.js';
 import { buildModel } from '../../tools/onnx-builder.js';
 import { ERRORS, isErrorCode } from '../../src/errors.js';
-import { f32ToF16 } from '../../src/float16.js';
+import { f16ToF32, f32ToF16 } from '../../src/float16.js';
+import { credentials, loadPackageDefinition, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/server.js';
+import { GRPC_STATUS, ERROR_CODE_KEY } from '../../src/grpc/status.js';
 import type { DType } from '../../src/tensors/dtypes.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed5);
@@ -111,6 +118,8 @@ const V2_TYPE: Record<string, string> = { int64: 'INT64', float32: 'FP32', float
 
 /** The body that killed the server with SIGFPE before zero-size dims were refused. */
 const SIGFPE_BODY = '{"model":"seq_pair","inputs":{"input_ids":[[]],"attention_mask":[[]]}}';
+/** The fuzzed server's admin token: admin cases send it, a wrong one, or none. */
+const ADMIN_TOKEN = 'fuzz-admin-token';
 
 // ---- texts too big or too odd to build as objects ----
 
@@ -120,6 +129,8 @@ const BOMB = (() => {
   const row = new Array(70_000).fill(1).join(',');
   return `[[${row}],${row.slice(2)}]`;
 })();
+/** 12 MiB of zeros as about 12 KB of gzip: past the fuzz server's 8 MiB limit once decoded. */
+const GZIP_BOMB = gzipSync(Buffer.alloc(12 * 1024 * 1024));
 const SENTINEL_DEEP = '\u0000deep';
 const SENTINEL_BOMB = '\u0000bomb';
 
@@ -345,6 +356,7 @@ function gen(rng: () => number) {
       const { header, chunks } = v2Header(v, binary, false);
       return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} shared dim mismatch`, '/v2/models/seq_pair/infer', header, chunks, binary);
     }
+    if (r < 0.25) return classificationCase(model, path, binary);
     if (binary && r < 0.45) return framingCase(path);
     if (!binary && r < 0.3) {
       const kind = pick(['random body', 'random bytes', 'invalid utf-8', 'truncated', 'empty', 'content type']);
@@ -362,6 +374,37 @@ function gen(rng: () => number) {
     }
     const { header, chunks, label } = v2Header(valid(model), binary, true);
     return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} ${label}`, path, header, chunks, binary);
+  }
+
+  /** A valid request asking for one output as classes: counts in range (200) and out of it (400). */
+  function classificationCase(model: string, path: string, binary: boolean): Case {
+    const v = valid(model);
+    const { header, chunks } = v2Header(v, binary, false);
+    const n = pick([1, 1, 2, 3, 4, 5, 0, -1, 1.5, '2', null, true, [2], { n: 2 }, 1e9, 2 ** 53]);
+    header.outputs = [{ name: pick(Object.keys(MODELS[model]!.outputs)), parameters: { classification: n, ...(chance(0.5) ? { binary_data: chance(0.5) } : {}) } }];
+    return binaryOrJson(`v2 ${binary ? 'binary' : 'JSON'} classification ${JSON.stringify(n)}`, path, header, chunks, binary);
+  }
+
+  /** The same request with its body sent under a Content-Encoding: valid ones keep their expected answer. */
+  function encodedCase(c: Case): Case {
+    const raw = c.body === undefined ? Buffer.alloc(0) : Buffer.from(c.body);
+    const kind = pick(['gzip', 'gzip', 'deflate', 'x-gzip', 'identity', 'truncated gzip', 'corrupt gzip', 'random bytes', 'plain as gzip', 'plain as deflate', 'unknown coding', 'bomb']);
+    let body: Buffer = gzipSync(raw);
+    let coding = 'gzip';
+    if (kind === 'deflate') [body, coding] = [deflateSync(raw), 'deflate'];
+    else if (kind === 'x-gzip') coding = 'x-gzip';
+    else if (kind === 'identity') [body, coding] = [raw, pick(['identity', 'IDENTITY'])];
+    else if (kind === 'truncated gzip') body = body.subarray(0, int(1, body.length - 1));
+    else if (kind === 'corrupt gzip') {
+      body = Buffer.from(body);
+      body[int(10, body.length - 1)]! ^= int(1, 255);
+    } else if (kind === 'random bytes') body = Buffer.from(Array.from({ length: int(1, 200) }, () => int(0, 255)));
+    else if (kind === 'plain as gzip') body = raw.length ? raw : Buffer.from('{}');
+    else if (kind === 'plain as deflate') [body, coding] = [raw.length ? raw : Buffer.from('{}'), 'deflate'];
+    else if (kind === 'unknown coding') [body, coding] = [raw, pick(['br', 'zstd', 'compress', 'gzip, gzip', 'x-foo', 'gzip;q=1'])];
+    else if (kind === 'bomb') body = GZIP_BOMB;
+    const valid = ['gzip', 'deflate', 'x-gzip', 'identity'].includes(kind);
+    return { kind: `${c.kind} + ${kind} body`, method: c.method, path: c.path, headers: { ...c.headers, 'content-encoding': coding }, body, ...(valid && c.expect ? { expect: c.expect } : {}) };
   }
 
   function binaryOrJson(kind: string, path: string, header: unknown, chunks: Buffer[], binary: boolean, expect?: Case['expect']): Case {
@@ -432,6 +475,14 @@ function gen(rng: () => number) {
       '/v2/models/seq_pair/ready',
       '/v2/models/nope',
       '/v2/models/seq_pair/stats',
+      '/v2/models/seq_pair/config',
+      '/v2/models/dense4/versions/1/config',
+      '/v2/models/scalar/versions/9/config',
+      '/v2/models/nope/config',
+      '/v2/models/mixed/config?x=1',
+      '/v2/repository/index',
+      '/v2/repository/models/seq_pair/load',
+      '/v2/logging',
       '/v2/health/ready',
       '/v1/models',
       '/metrics',
@@ -442,7 +493,44 @@ function gen(rng: () => number) {
     return { kind: `url ${method}`, method, path, headers: withBody ? json : {}, ...(withBody ? { body: SIGFPE_BODY } : {}) };
   }
 
-  return { v1Case, v2Case, urlCase, int, chance };
+  // the admin routes: hostile and unknown model names, a spare model (never inferred) loaded and
+  // unloaded for real, bodies good and bad, with no, a wrong or the right token
+  function adminCase(): Case {
+    const name = pick(['spare', 'spare', 'nope', '%2e%2e', '..%2f..%2fetc', 'a%00b', '.hidden', 'node_modules', `${'n'.repeat(int(90, 130))}`, '%2fetc%2fpasswd', 'spare%2f..', '%C0%AE%C0%AE', 'x%5c..']);
+    const path = pick([
+      `/v2/repository/models/${name}/load`,
+      `/v2/repository/models/${name}/unload`,
+      '/v2/repository/index',
+      '/v2/repository/models',
+      '/v2/repository/models//load',
+      '/v2/logging',
+      `/v2/logging?${'q'.repeat(int(1, 100))}`,
+    ]);
+    const method = pick(['POST', 'POST', 'POST', 'GET', 'PUT', 'DELETE']);
+    const body = pick([
+      undefined,
+      '',
+      '{}',
+      SIGFPE_BODY,
+      '{"ready": true}',
+      '{"ready": "yes"}',
+      '{"parameters": {"config": "{\\"maxBatchSize\\": 4}"}}',
+      '{"parameters": {"config": "{bad"}}',
+      '{"parameters": {"config": 7}}',
+      '{"parameters": []}',
+      '{"log_level": "silent"}',
+      '{"log_verbose_level": "x"}',
+      '{"log_file": "/etc/passwd"}',
+      '[1, 2]',
+      'not json',
+      '\u0000',
+    ]);
+    const authorization = pick([undefined, `Bearer ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}`, 'Bearer nope', 'Basic eDp5', 'Bearer', `bearer ${ADMIN_TOKEN}x`]);
+    const headers: Record<string, string> = { ...(body !== undefined && method !== 'GET' ? json : {}), ...(authorization ? { authorization } : {}) };
+    return { kind: `admin ${method}`, method, path, headers, ...(body !== undefined && method !== 'GET' ? { body } : {}) };
+  }
+
+  return { v1Case, v2Case, urlCase, encodedCase, adminCase, int, chance, pick, str, valid };
 }
 
 function bytesOf(dtype: DType, vals: readonly (number | boolean)[]): Buffer {
@@ -460,9 +548,11 @@ function makeCases(seed: number): Case[] {
   return Array.from({ length: CASES }, () => {
     const r = g.int(0, 99);
     if (r < 5) return g.urlCase();
-    if (r < 37) return g.v1Case();
-    if (r < 69) return g.v2Case(false);
-    return g.v2Case(true);
+    if (r < 8) return g.adminCase();
+    if (r < 36) return g.v1Case();
+    if (r < 62) return g.v2Case(false);
+    if (r < 88) return g.v2Case(true);
+    return g.encodedCase(r < 92 ? g.v1Case() : r < 96 ? g.v2Case(false) : g.v2Case(true));
   });
 }
 
@@ -519,27 +609,32 @@ function show(c: Case): string {
 
 t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${SEED})`, async (t) => {
   t.comment(`FUZZ_SEED=${SEED}`);
-  const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
-  const served = await startServer(t, repo);
+  // explicit model control with an admin token: the admin cases reach every check, and load and
+  // unload only "spare", which no inference case names
+  const repo = await makeRepo(t, { ...Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])), spare: { onnx: MODELS.dense4!.onnx } });
+  const served = await startServer(t, repo, ['--model-control', 'explicit', ...NAMES.flatMap((n) => ['--load-model', n]), '--admin-token', ADMIN_TOKEN]);
   const pool = new Pool(served.url, { connections: IN_FLIGHT, pipelining: 1 });
   t.teardown(() => pool.close());
 
   const cases = makeCases(SEED);
   const failures: string[] = [];
   const statuses = new Map<string, Map<number, number>>();
+  const extras: Record<string, Set<number>> = {};
   const started = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < cases.length) {
       const i = next++;
       const c = cases[i]!;
-      const route = c.kind.startsWith('url') ? 'url' : c.kind.startsWith('v1') ? 'v1' : c.kind.startsWith('v2 binary') ? 'v2 binary' : 'v2 JSON';
+      const route = c.kind.startsWith('url') ? 'url' : c.kind.startsWith('admin') ? 'admin' : c.kind.startsWith('v1') ? 'v1' : c.kind.startsWith('v2 binary') ? 'v2 binary' : 'v2 JSON';
       try {
         const res = await pool.request({ method: c.method as 'POST', path: c.path, headers: c.headers, ...(c.body !== undefined ? { body: c.body } : {}) });
         const buf = Buffer.from(await res.body.arrayBuffer());
         const per = statuses.get(route) ?? new Map<number, number>();
         per.set(res.statusCode, (per.get(res.statusCode) ?? 0) + 1);
         statuses.set(route, per);
+        const extra = / \+ .* body$/.test(c.kind) ? 'encoded bodies' : c.kind.includes(' classification ') ? 'classification' : undefined;
+        if (extra) (extras[extra] ??= new Set()).add(res.statusCode);
         const p = problem(c, res.statusCode, buf);
         if (p) failures.push(`seed ${SEED} case ${i} (${c.kind}): ${p}\n  ${show(c)}`);
       } catch (err) {
@@ -555,12 +650,16 @@ t.test(`fuzz: ${CASES} requests over /v1 JSON, /v2 JSON and /v2 binary (seed ${S
   for (const f of failures.slice(0, 20)) t.fail(f);
   t.equal(failures.length, 0, `every one of ${cases.length} responses is < 500 with the route's error shape (seed ${SEED})`);
   // the fuzz reached every decoder with both good and bad requests, not only a parser in front
-  for (const route of ['v1', 'v2 JSON', 'v2 binary', 'url']) {
+  for (const route of ['v1', 'v2 JSON', 'v2 binary', 'url', 'admin']) {
     const per = statuses.get(route) ?? new Map<number, number>();
     const total = [...per.values()].reduce((a, b) => a + b, 0);
     t.ok(total > 50, `${route}: ${total} requests`);
-    if (route !== 'url') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
+    if (route === 'admin') t.ok([200, 400, 401, 404].every((s) => (per.get(s) ?? 0) > 0), 'admin: 200s, 400s, 401s and 404s');
+    if (route !== 'url' && route !== 'admin') t.ok((per.get(200) ?? 0) > 0 && (per.get(400) ?? 0) > total / 2, `${route}: some 200s, mostly 400s`);
   }
+
+  t.ok(['encoded bodies', 'classification'].every((k) => extras[k]?.has(200) && extras[k]?.has(400)), `compressed bodies and classification answered 200 and 400 (${Object.entries(extras).map(([k, v]) => `${k}: ${[...v].sort().join(' ')}`).join('; ')})`);
+  t.ok(extras['encoded bodies']?.has(413) && extras['encoded bodies']?.has(415), 'bombs are 413, unknown codings 415');
 
   // the server survived: alive, no worker thread died, and each model still computes correctly
   const live = await pool.request({ method: 'GET', path: '/v2/health/live' });
@@ -680,4 +779,140 @@ t.test(`fuzz: ids in and out of a Gather's vocabulary, many at once (seed ${SEED
   const sched = served.app.serving.repository.resolve('vocab').stats!;
   t.ok(sched.bisectionRuns > 0, `poisoned batches were split (${sched.bisectionRuns} extra runs over ${sched.executions} executions)`);
   t.equal(served.app.serving.repository.resolve('vocab').workerPool!.restarts, 0, 'no worker died');
+});
+
+// ---- gRPC ModelInfer: the same models, requests built as Triton's clients build them, mutated ----
+
+const GRPC_CASES = 1500;
+/** Output dtypes of the models above, to read raw_output_contents back. */
+const OUT_DTYPE: Record<string, DType> = { masked: 'int64', y: 'float32', s2: 'float32', q_out: 'int8', qf: 'float32', h_out: 'float16', flag_out: 'bool' };
+const CONTENTS_FIELD: Partial<Record<DType, string>> = { int64: 'int64_contents', float32: 'fp32_contents', int8: 'int_contents', bool: 'bool_contents' };
+
+interface GrpcCase {
+  kind: string;
+  req?: Record<string, any>;
+  /** Sent as the message's bytes as they are. */
+  bytes?: Buffer;
+  expect?: { model: string; values: Record<string, number[] | boolean[]> };
+}
+
+function readOutput(dtype: DType, b: Buffer): (number | boolean)[] {
+  const copy = new Uint8Array(b).buffer;
+  if (dtype === 'int64') return Array.from(new BigInt64Array(copy), Number);
+  if (dtype === 'float32') return Array.from(new Float32Array(copy));
+  if (dtype === 'float16') return Array.from(new Uint16Array(copy), f16ToF32);
+  if (dtype === 'int8') return Array.from(new Int8Array(copy));
+  return Array.from(new Uint8Array(copy), (x) => x !== 0);
+}
+
+function grpcCases(seed: number): GrpcCase[] {
+  const g = gen(mulberry32(seed));
+  const { int, pick, chance, str } = g;
+  return Array.from({ length: GRPC_CASES }, (): GrpcCase => {
+    if (chance(0.04)) return { kind: 'undecodable bytes', bytes: Buffer.from(Array.from({ length: int(1, 200) }, () => int(0, 255))) };
+    const v = g.valid();
+    const m = MODELS[v.model]!;
+    // FP16 has no typed field: a model with an FP16 input goes raw
+    const raw = chance(0.5) || m.inputs.some((x) => x.dtype === 'float16');
+    const inputs: Record<string, any>[] = m.inputs.map((x) => ({
+      name: x.name,
+      datatype: V2_TYPE[x.dtype],
+      shape: v.dims[x.name]!,
+      ...(raw ? {} : { contents: { [CONTENTS_FIELD[x.dtype]!]: v.values[x.name] } }),
+    }));
+    const rawContents = raw ? m.inputs.map((x) => bytesOf(x.dtype, v.values[x.name]!)) : [];
+    const req: Record<string, any> = { model_name: v.model, inputs, raw_input_contents: rawContents, ...(chance(0.3) ? { id: str(6) } : {}) };
+    const kind = raw ? 'raw' : 'typed';
+    if (chance(0.2)) return { kind: `valid ${kind}`, req, expect: v };
+    const out0 = Object.keys(m.outputs)[0]!;
+    const i = int(0, inputs.length - 1);
+    let label: string;
+    switch (int(0, 13)) {
+      case 0: label = 'model name'; req.model_name = pick(['', 'nope', str(), 'm'.repeat(int(101, 3000))]); break;
+      case 1: label = 'model version'; req.model_version = pick(['9', 'abc', '-1', '0', str()]); break;
+      case 2: label = 'missing input'; inputs.splice(i, 1); if (raw) rawContents.splice(i, 1); break;
+      case 3: label = 'duplicated input'; inputs.push({ ...inputs[i]! }); if (raw) rawContents.push(rawContents[i]!); break;
+      case 4: label = 'renamed input'; inputs[i]!.name = pick(['', 'nope', str()]); break;
+      case 5: label = 'datatype'; inputs[i]!.datatype = pick(['FP64', 'BYTES', 'INT32', 'fp32', '', 'FP16', 'BOOL', str()]); break;
+      case 6: label = 'shape'; inputs[i]!.shape = pick([[], [0], [-1, 4], ['9223372036854775807'], ['-9223372036854775808', 1], [2 ** 40, 2 ** 40], Array(40).fill(2 ** 20), [70_000, 70_000], [1, 0, 3]]); break;
+      case 7:
+        label = 'value count';
+        if (raw) rawContents[i] = pick([rawContents[i]!.subarray(1), Buffer.concat([rawContents[i]!, Buffer.alloc(int(1, 9))]), Buffer.alloc(0)]);
+        else inputs[i]!.contents = { [CONTENTS_FIELD[m.inputs[i]!.dtype]!]: [] };
+        break;
+      case 8: label = 'raw entries'; rawContents.push(Buffer.alloc(int(0, 16))); if (!raw) rawContents.push(Buffer.alloc(4)); break;
+      case 9: label = 'raw and typed'; inputs[i]!.contents = { fp32_contents: [1, 2] }; if (!raw) rawContents.push(...m.inputs.map((x) => bytesOf(x.dtype, v.values[x.name]!))); break;
+      case 10: label = 'contents field'; inputs[i]!.contents = pick([{ fp64_contents: [1.5] }, { uint64_contents: ['18446744073709551615'] }, { bytes_contents: [Buffer.from('x')] }, { bool_contents: [true] }, { int_contents: [300, -129] }, { int64_contents: ['9223372036854775807'] }]); if (raw) rawContents.length = 0; break;
+      case 11:
+        label = 'parameters';
+        req.parameters = pick([
+          { variant: { string_param: '' } }, { variant: { string_param: 'nope' } }, { variant: { int64_param: '1' } },
+          { priority: { int64_param: '-1' } }, { priority: { int64_param: '99999999999' } }, { priority: { uint64_param: '18446744073709551615' } }, { priority: { double_param: 1.5 } },
+          // only generous valid deadlines: a short one could expire under the fuzz's own load
+          { timeout: { int64_param: '0' } }, { timeout: { string_param: 'x' } }, { timeout: { int64_param: '60000000' } }, { timeout: { bool_param: true } },
+          { binary_data_output: { int64_param: '1' } }, { sequence_id: { int64_param: '5' } }, { x: {} },
+        ]);
+        break;
+      case 12: label = 'outputs'; req.outputs = pick([[{ name: 'nope' }], [{ name: out0 }, { name: out0 }], [{ name: '' }], [{ name: out0, parameters: { binary_data: { bool_param: true } } }]]); break;
+      default: label = 'id'; req.id = pick(['\u0000', 'x'.repeat(int(1000, 5000)), str()]); break;
+    }
+    return { kind: `${kind}: ${label}`, req };
+  });
+}
+
+t.test(`fuzz: ${GRPC_CASES} gRPC ModelInfer calls, raw and typed contents (seed ${SEED})`, async (t) => {
+  t.comment(`FUZZ_SEED=${SEED}`);
+  const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
+  const served = await startServer(t, repo, ['--grpc-port', '0']);
+  const def = loadSync(join(ROOT, 'proto', 'grpc_service.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
+  const client = new Service(`127.0.0.1:${served.grpcPort}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const call = (c: GrpcCase): Promise<{ err: ServiceError | null; res: any }> =>
+    new Promise((resolve) => {
+      const cb = (err: ServiceError | null, res: unknown) => resolve({ err, res });
+      if (c.bytes) client.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, c.bytes, new Metadata(), {}, cb);
+      else client.ModelInfer(c.req, new Metadata(), { deadline: Date.now() + 60_000 }, cb);
+    });
+
+  const cases = grpcCases(SEED + 2);
+  const failures: string[] = [];
+  const codes = new Map<string, number>();
+  const show = (c: GrpcCase): string => (c.bytes ? `bytes ${c.bytes.toString('hex').slice(0, 80)}` : JSON.stringify(c.req, (_k, v) => (v?.type === 'Buffer' ? `<${v.data.length} bytes>` : v)).slice(0, 500));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const i = next++;
+      const c = cases[i]!;
+      const { err, res } = await call(c);
+      const code = err ? status[err.code] ?? String(err.code) : 'OK';
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      const fail = (p: string): number => failures.push(`seed ${SEED + 2} case ${i} (${c.kind}): ${p}\n  ${show(c)}`);
+      if (err) {
+        if (![status.INVALID_ARGUMENT, status.NOT_FOUND].includes(err.code)) fail(`status ${code}: ${err.details}`);
+        const ec = err.metadata?.get(ERROR_CODE_KEY)[0] as string | undefined;
+        if (!ec || !isErrorCode(ec)) fail(`no catalogue code in the trailers (${ec})`);
+        else if (GRPC_STATUS[ec] !== err.code) fail(`code ${ec} is ${status[GRPC_STATUS[ec]]}, answered ${code}`);
+        if (!err.details) fail('no message');
+        if (INTERNALS.test(err.details)) fail(`the message shows internals: ${err.details.slice(0, 300)}`);
+        if (c.expect) fail(`a valid call answered ${code}: ${err.details}`);
+        continue;
+      }
+      if (!c.expect) continue;
+      for (const [name, compute] of Object.entries(MODELS[c.expect.model]!.outputs)) {
+        const k = res.outputs.findIndex((o: { name: string }) => o.name === name);
+        const got = k < 0 ? undefined : readOutput(OUT_DTYPE[name]!, res.raw_output_contents[k]);
+        const want = compute(c.expect.values);
+        if (JSON.stringify(got) !== JSON.stringify(want)) fail(`output ${name}: ${JSON.stringify(got)?.slice(0, 200)}, expected ${JSON.stringify(want).slice(0, 200)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  t.comment(`gRPC: ${[...codes].map(([k, n]) => `${k}×${n}`).join(' ')}`);
+  for (const f of failures.slice(0, 20)) t.fail(f);
+  t.equal(failures.length, 0, `every one of ${cases.length} calls is OK, INVALID_ARGUMENT or NOT_FOUND with a catalogue code and a clean message (seed ${SEED + 2})`);
+  t.ok((codes.get('OK') ?? 0) > 100 && (codes.get('INVALID_ARGUMENT') ?? 0) > cases.length / 2, 'some answered, mostly refused');
+  for (const name of NAMES) t.equal(served.app.serving.repository.resolve(name).workerPool!.restarts, 0, `${name}: no worker restarted`);
+  const live = await new Promise<any>((resolve, reject) => client.ServerLive({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+  t.same(live, { live: true }, 'ServerLive after the fuzz');
 });

@@ -161,10 +161,11 @@ t.test('counters, histograms and gauges move by exactly what was sent', async (t
     }
   });
 
-  t.test('labels are bounded: model, version, variant, code, reason only, no ids, paths or made-up names', async (t) => {
+  t.test('labels are bounded: model, version, variant, protocol, code, reason only, no ids, paths or made-up names', async (t) => {
     const ours = after.samples.filter((s) => /^onnx_serve_(requests|request_duration|queue|compute|batch|inferences|executions|rejected|worker|model_load)/.test(s.name));
     const keys = new Set(ours.flatMap((s) => Object.keys(s.labels)));
-    t.same([...keys].sort(), ['code', 'le', 'model', 'reason', 'variant', 'version'], 'label names');
+    t.same([...keys].sort(), ['code', 'le', 'model', 'protocol', 'reason', 'variant', 'version'], 'label names');
+    t.ok(ours.every((s) => s.labels.protocol === undefined || s.labels.protocol === 'http'), 'protocol: "http" (no gRPC here)');
     t.same([...new Set(ours.map((s) => s.labels.variant))], [''], 'variant label: "" (the base) for a model without variants');
     const values = after.samples.flatMap((s) => Object.values(s.labels));
     t.notOk(values.some((v) => v.includes('rid-') || v.includes('secret')), 'no request id in any label value');

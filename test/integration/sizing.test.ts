@@ -6,6 +6,7 @@ import t from 'tap';
 import { availableParallelism } from 'node:os';
 import { makeRepo, startServer, getJson, postJson } from '../helpers/server.js';
 import { mlpModel } from '../../tools/onnx-builder.js';
+import { withExternalData } from '../helpers/trait-models.js';
 import { estimateCopyBytes, formatBytes } from '../../src/repository/sizing.js';
 
 interface VersionView {
@@ -79,4 +80,19 @@ t.test("the budget is the server's: each version's sizing gets what the others' 
     t.equal(v.state, 'READY');
     t.match(v.sizing.reason, `budget ${formatBytes(left)} fits ${fits}:`, `${name}: 8 MiB less the other model's copy (${formatBytes(estimateCopyBytes(other.byteLength))})`);
   }
+});
+
+t.test('weights in an external data file count against the budget like inline ones', async (t) => {
+  const inline = mlpModel([256, 1024, 16], 6);
+  const { model, data } = withExternalData(inline, 'model.onnx.data');
+  const repo = await makeRepo(t, { ext: { onnx: model, files: { 'model.onnx.data': data } } });
+  // one copy of ≈ 1.1 MB of weights fits 3 MiB once; model.onnx alone (a few hundred bytes) would fit 100+
+  const served = await startServer(t, repo, ['--instances', 'auto', '--memory-budget', '3MiB']);
+  const v = await versionOf(served.url, 'ext');
+  t.equal(v.state, 'READY');
+  t.match(v.sizing.reason, `a copy ≈ ${formatBytes(estimateCopyBytes(model.length + data.length))}`, 'the copy is the weights, not the graph file');
+  t.match(v.sizing.reason, /fits 1:/);
+  t.equal(v.sizing.instances, 1);
+  const ok = await postJson(`${served.url}/v1/predict`, { model: 'ext', inputs: { input: [new Array(256).fill(0.2)] } });
+  t.equal(ok.status, 200, 'it serves');
 });

@@ -287,8 +287,8 @@ t.test('every datatype through an identity model: JSON flat, JSON nested, binary
 
   // v2 inference requests are counted like /v1 ones (only v2 requests reached this server)
   const metrics = await (await request(`${served.url}/metrics`)).body.text();
-  t.match(metrics, /onnx_serve_requests_total\{model="id",version="1",variant="",code="200"\} 3\n/, 'three answered v2 requests counted');
-  t.match(metrics, /onnx_serve_requests_total\{model="id",version="1",variant="",code="400"\} 1\n/, 'the rejected one counted with its status');
+  t.match(metrics, /onnx_serve_requests_total\{model="id",version="1",variant="",protocol="http",code="200"\} 3\n/, 'three answered v2 requests counted');
+  t.match(metrics, /onnx_serve_requests_total\{model="id",version="1",variant="",protocol="http",code="400"\} 1\n/, 'the rejected one counted with its status');
 });
 
 t.test('v2 status mapping: 503 queue full (Retry-After), 504 queue timeout, 503 not ready, 413 too large', async (t) => {

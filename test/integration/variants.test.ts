@@ -164,9 +164,9 @@ t.test('variants of a model version', async (t) => {
     t.equal(sample(text, 'onnx_serve_inferences_total', int8), int8Stats.inferences, 'inferences_total{variant="int8"} = its stats');
     t.equal(sample(text, 'onnx_serve_executions_total', int8), int8Stats.executions, 'executions_total{variant="int8"}');
     t.equal(sample(text, 'onnx_serve_inferences_total', base), models.stats.inferences, 'inferences_total{variant=""} = the base stats');
-    t.ok((sample(text, 'onnx_serve_requests_total', `${int8},code="200"`) ?? 0) >= 7, 'requests_total{variant="int8",code="200"}');
-    t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="gone",code="503"'), undefined, 'a request for a broken variant is not counted under it');
-    t.ok((sample(text, 'onnx_serve_requests_total', 'model="",version="",variant="",code="404"') ?? 0) >= 1, 'an unknown variant counts as unresolved');
+    t.ok((sample(text, 'onnx_serve_requests_total', `${int8},protocol="http",code="200"`) ?? 0) >= 7, 'requests_total{variant="int8",code="200"}');
+    t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="gone",protocol="http",code="503"'), undefined, 'a request for a broken variant is not counted under it');
+    t.ok((sample(text, 'onnx_serve_requests_total', 'model="",version="",variant="",protocol="http",code="404"') ?? 0) >= 1, 'an unknown variant counts as unresolved');
     t.equal(sample(text, 'onnx_serve_queue_depth', int8), 0, 'queue_depth{variant="int8"}');
     t.ok((sample(text, 'onnx_serve_model_load_duration_seconds', int8) ?? 0) > 0, 'model_load_duration_seconds{variant="int8"}');
     t.equal(sample(text, 'onnx_serve_rejected_total', `${int8},reason="queue_full"`), 0, 'rejected_total{variant="int8"} from the start');

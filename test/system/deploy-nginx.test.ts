@@ -169,7 +169,14 @@ t.test('nginx.conf: balancing, keep-alive, passive checks, and which locations m
     t.match(locations.get(loc), /^\s*proxy_next_upstream error timeout http_502 http_503 non_idempotent;/m, `${loc}: resends POSTs`);
     t.match(locations.get(loc), /^\s*proxy_next_upstream_tries \d+;/m, `${loc}: bounded tries`);
   }
-  for (const [loc, body] of locations) if (!inference.includes(loc)) t.notMatch(body, /non_idempotent/, `${loc}: never resends a POST`);
+  const grpcInfer = '/inference.GRPCInferenceService/ModelInfer';
+  t.match(locations.get(grpcInfer), /^\s*grpc_next_upstream error timeout non_idempotent;/m, 'gRPC ModelInfer: resent when a replica does not answer');
+  t.match(locations.get(grpcInfer), /^\s*grpc_next_upstream_tries \d+;/m, 'gRPC ModelInfer: bounded tries');
+  for (const [loc, body] of locations) if (!inference.includes(loc) && loc !== grpcInfer) t.notMatch(body, /non_idempotent/, `${loc}: never resends a POST`);
+  for (const loc of [grpcInfer, '/inference.GRPCInferenceService/']) t.match(locations.get(loc), /^\s*grpc_pass grpc:\/\/onnx_serve_grpc;/m, `${loc}: to the gRPC upstream`);
+  const grpcUpstream = all.find((b) => b.head === 'upstream onnx_serve_grpc');
+  t.match(grpcUpstream?.body, /^\s*server onnx-serve:8081 .*max_fails=\d+.*fail_timeout=\d+s.*;/m, 'gRPC: the replicas\' gRPC port, passive health checks');
+  t.ok(all.some((b) => b.head === 'server' && /^\s*listen 8081 http2;/m.test(b.body)), 'gRPC: an HTTP/2 server on 8081');
   t.match(locations.get('/v2/repository/'), /^\s*proxy_next_upstream off;/m, 'admin: never resent');
   t.match(locations.get('/'), /^\s*proxy_next_upstream error timeout http_502 http_503;/m, 'the rest: idempotent retries');
   t.ok(locations.has('= /nginx-health'), 'the load balancer\'s own health');
@@ -197,7 +204,8 @@ t.test('deploy/compose.yaml: replicas behind nginx, Prometheus and Grafana, moun
   const graceS = Number(/^(\d+)s$/.exec(String(app?.stop_grace_period))?.[1]);
   t.ok(drainMs > 0 && graceS * 1000 > drainMs, `stop_grace_period ${graceS}s outlasts the drain timeout ${drainMs} ms`);
 
-  t.same(s.nginx?.ports, ['8080:8080'], 'nginx publishes 8080');
+  t.same(s.nginx?.ports, ['8080:8080', '8081:8081'], 'nginx publishes 8080 and 8081 (gRPC)');
+  t.equal(app?.environment?.ONNX_SERVE_GRPC_PORT, '8081', 'the replicas serve gRPC on the port nginx sends it to');
   t.equal(s.nginx?.depends_on?.['onnx-serve']?.condition, 'service_healthy', 'nginx starts once the replicas are ready');
   t.same(s.prometheus?.ports, ['9090:9090'], 'prometheus publishes 9090');
   t.same(s.grafana?.ports, ['3000:3000'], 'grafana publishes 3000');

@@ -5,6 +5,9 @@ import { totalmem } from 'node:os';
 import { machineMemory, MEMORY_BUDGET_SHARE, parseBytes, parseServeOptions } from '../../src/config.js';
 import { OptionError } from '../../src/errors.js';
 import { thrown } from '../helpers/thrown.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 
 t.test('defaults (no flags, empty environment)', async (t) => {
@@ -156,4 +159,55 @@ t.test('unknown flags and positionals throw OptionError', async (t) => {
     t.ok(err instanceof OptionError, `${argv.join(' ')}: OptionError`);
     if (argv[0]!.startsWith('--')) t.ok(err instanceof Error && err.message.includes(argv[0]!), `${argv.join(' ')}: names the flag`);
   }
+});
+
+t.test('--response-compression: off by default, on or off from the flag or the environment', async (t) => {
+  t.equal(parseServeOptions([], {}).responseCompression, false, 'off: gzip costs main-thread CPU');
+  t.equal(parseServeOptions(['--response-compression', 'on'], {}).responseCompression, true);
+  t.equal(parseServeOptions([], { ONNX_SERVE_RESPONSE_COMPRESSION: 'on' }).responseCompression, true);
+  t.equal(parseServeOptions(['--response-compression', 'off'], { ONNX_SERVE_RESPONSE_COMPRESSION: 'on' }).responseCompression, false, 'the flag wins');
+  badOption(t, ['--response-compression', 'yes'], {}, '--response-compression', 'yes');
+  badOption(t, [], { ONNX_SERVE_RESPONSE_COMPRESSION: 'gzip' }, 'ONNX_SERVE_RESPONSE_COMPRESSION', 'gzip');
+});
+
+t.test('model control: mode, poll interval, --load-model', async (t) => {
+  const d = parseServeOptions([], {});
+  t.equal(d.modelControl, 'none', 'default: none (everything loads at start)');
+  t.equal(d.repositoryPollSecs, 15);
+  t.same(d.loadModels, []);
+  const e = parseServeOptions(['--model-control', 'explicit', '--load-model', 'a', '--load-model', 'b.2'], {});
+  t.equal(e.modelControl, 'explicit');
+  t.same(e.loadModels, ['a', 'b.2'], '--load-model is repeatable');
+  const p = parseServeOptions([], { ONNX_SERVE_MODEL_CONTROL: 'poll', ONNX_SERVE_REPOSITORY_POLL_SECS: '2' });
+  t.equal(p.modelControl, 'poll');
+  t.equal(p.repositoryPollSecs, 2);
+  badOption(t, ['--model-control', 'auto'], {}, '--model-control', 'auto');
+  badOption(t, ['--repository-poll-secs', '0'], {}, '--repository-poll-secs', '0');
+  badOption(t, ['--load-model', 'a'], {}, '--load-model', 'a');
+  badOption(t, ['--model-control', 'explicit', '--load-model', '../x'], {}, '--load-model', '../x');
+  t.same(parseServeOptions(['--model-control', 'explicit', '--load-model', '*'], {}).loadModels, ['*'], '"*": every model');
+  t.ok(thrown(() => parseServeOptions(['--model-control', 'explicit', '--load-model', '*', '--load-model', 'a'], {})) instanceof OptionError, '"*" only alone');
+});
+
+t.test('admin token: flag, file (one trailing newline trimmed), environment; bad files stop the start', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'onnx-serve-token-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  await writeFile(file, 'from-file\n');
+  t.equal(parseServeOptions(['--admin-token', 'flag'], { ONNX_SERVE_ADMIN_TOKEN: 'env' }).adminToken, 'flag', 'the flag wins');
+  t.equal(parseServeOptions(['--admin-token-file', file], { ONNX_SERVE_ADMIN_TOKEN: 'env' }).adminToken, 'from-file', 'the file flag wins over the environment');
+  t.equal(parseServeOptions([], { ONNX_SERVE_ADMIN_TOKEN_FILE: file }).adminToken, 'from-file', 'ONNX_SERVE_ADMIN_TOKEN_FILE');
+  t.equal(parseServeOptions([], { ONNX_SERVE_ADMIN_TOKEN_FILE: file, ONNX_SERVE_ADMIN_TOKEN: 'env' }).adminToken, 'env', 'the token variable wins over the file variable');
+  await writeFile(file, 'crlf\r\n');
+  t.equal(parseServeOptions(['--admin-token-file', file], {}).adminToken, 'crlf');
+  await writeFile(file, '\n');
+  badOption(t, ['--admin-token-file', file], {}, '--admin-token-file', file);
+  t.match((thrown(() => parseServeOptions(['--admin-token-file', file], {})) as Error).message, /holds no token/);
+  await writeFile(file, 'a\nb\n');
+  t.match((thrown(() => parseServeOptions(['--admin-token-file', file], {})) as Error).message, /more than one line/);
+  const missing = join(dir, 'nope');
+  badOption(t, ['--admin-token-file', missing], {}, '--admin-token-file', missing);
+  t.match((thrown(() => parseServeOptions(['--admin-token-file', missing], {})) as Error).message, /cannot be read \(ENOENT\)/, 'says why');
+  t.ok(thrown(() => parseServeOptions(['--admin-token', 'a', '--admin-token-file', file], {})) instanceof OptionError, 'both: refused');
+  t.ok(thrown(() => parseServeOptions(['--admin-token', ''], {})) instanceof OptionError, 'an empty token flag: refused');
 });

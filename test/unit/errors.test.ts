@@ -13,11 +13,19 @@ const CATALOGUE: Record<string, number> = {
   SHAPE_MISMATCH: 400,
   DTYPE_MISMATCH: 400,
   BATCH_TOO_LARGE: 400,
+  INVALID_MODEL_NAME: 400, // an admin route's model name that is a path or a link out of the repository
+  MODEL_LOAD_FAILED: 400, // Triton answers a failed load 400; what served before serves on
+  MODEL_CONTROL_DISABLED: 400,
+  INVALID_LOG_SETTINGS: 400,
+  UNAUTHORIZED: 401,
+  ADMIN_DISABLED: 403,
   MODEL_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404, // an unknown path answers from the same catalogue
   FORBIDDEN: 403, // plugin errors (the docs' static files) keep their status
   PRECONDITION_FAILED: 412,
+  INVALID_ENCODING: 400, // a gzip / deflate body that does not decode
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_ENCODING: 415, // a Content-Encoding other than gzip, deflate, identity
   RANGE_NOT_SATISFIABLE: 416,
   INPUT_REJECTED: 422, // a request that onnxruntime refuses when it runs alone
   QUEUE_FULL: 429,

@@ -519,10 +519,15 @@ t.test('Deployment: replicas, rolling update, Prometheus annotations, image', as
   t.equal(podSpec.automountServiceAccountToken, false, 'no API token in the pod');
 });
 
-t.test('Service: ClusterIP 8080 named http to the container port named http', async (t) => {
+t.test('Service: ClusterIP 8080 named http to the container port named http, 8081 named grpc to grpc', async (t) => {
   t.equal(service.spec?.type, 'ClusterIP');
   const ports = must(service.spec?.ports, 'Service ports');
-  t.equal(ports.length, 1);
+  t.equal(ports.length, 2);
+  const grpc = ports.find((p) => p.name === 'grpc');
+  t.same([grpc?.port, grpc?.targetPort, grpc?.appProtocol], [8081, 'grpc', 'kubernetes.io/h2c'], 'gRPC: 8081 to the container port named grpc, HTTP/2 cleartext');
+  const grpcTarget = container.ports?.find((p) => p.name === 'grpc');
+  t.equal(grpcTarget?.containerPort, 8081, 'the container declares the gRPC port');
+  t.equal(parseServeOptions([], depEnv).grpcPort, grpcTarget?.containerPort, 'the server serves gRPC on it (ONNX_SERVE_GRPC_PORT)');
   t.equal(ports[0]?.name, 'http');
   t.equal(ports[0]?.port, 8080);
   t.equal(ports[0]?.targetPort, 'http');

@@ -488,3 +488,20 @@ t.test('a test fault (a failure that is not the request) fails its batch with IN
   t.ok(isServeError(a.error, 'INFERENCE_FAILED', 500) && isServeError(b.error, 'INFERENCE_FAILED', 500), 'both INFERENCE_FAILED');
   t.strictSame(rejected, [], 'not an input rejection');
 });
+
+t.test("each answered batch reports its input and output phases: packing, and the worker's copy out plus slicing", async (t) => {
+  const { s, pool, advance, stats } = setup({}, 1);
+  const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+  const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
+  advance(5);
+  t.equal(pool.calls.length, 1);
+  pool.calls[0]!.resolve({ outputs: { y: fromNested([[1], [2], [3]], 'float32') }, computeMs: 1, outputMs: 0.25, busyMs: 1.5, waitedMs: 0, readLagMs: 0 });
+  pool.freeWorker();
+  await tick();
+  t.ok(a.value && b.value, 'both answered');
+  t.equal(stats.phaseCount, 2, 'one phase record per request of the batch');
+  // the injected clock does not move during packing and slicing: only the worker's copy counts
+  t.equal(stats.inputNs, 0);
+  t.equal(stats.outputNs, 2 * 0.25e6, "the worker's copy out, counted for each request");
+  t.strictSame(stats.batchPhaseNs.get(3), { count: 1, inputNs: 0, outputNs: 0.25e6 }, 'by batch size (rows), per execution');
+});

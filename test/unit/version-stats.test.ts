@@ -37,3 +37,16 @@ t.test('counts executions, answers and failures, and forwards each event', async
   t.strictSame(seen, ['queued 1', 'executed 4 2 3 4', 'executed 4 1 5 6', 'executed 1 1 1 1.5', 'answered 10 2 3', 'failed 7', 'rejected timeout', 'split 2', 'off why', 'input bad id'], 'every event passed on, once, in order');
   t.doesNotThrow(() => new VersionStats().executed(1, 1, 1, 1), 'no next observer: fine');
 });
+
+t.test('phases: input and output time per request and per batch size, passed on', async (t) => {
+  const seen: string[] = [];
+  const stats = new VersionStats({ phases: (rows, requests, i, o) => seen.push(`phases ${rows} ${requests} ${i} ${o}`) });
+  stats.phases(4, 2, 0.5, 1);
+  stats.phases(4, 1, 0.25, 0.5);
+  stats.phases(1, 1, 1, 2);
+  t.equal(stats.phaseCount, 4, 'requests');
+  t.equal(stats.inputNs, (0.5 * 2 + 0.25 + 1) * 1e6, "each request counts its execution's input time");
+  t.equal(stats.outputNs, (1 * 2 + 0.5 + 2) * 1e6);
+  t.strictSame(stats.batchPhaseNs.get(4), { count: 2, inputNs: 0.75e6, outputNs: 1.5e6 }, 'per execution by batch size');
+  t.strictSame(seen, ['phases 4 2 0.5 1', 'phases 4 1 0.25 0.5', 'phases 1 1 1 2']);
+});

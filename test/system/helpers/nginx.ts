@@ -26,9 +26,18 @@ function replaceOnce(text: string, re: RegExp, by: (m: RegExpExecArray) => strin
  * (keeping the line's parameters), the access log and temp files under prefix, and workers as the
  * current user (as root, the image's `nginx` user need not exist here).
  */
-export function renderConf(conf: string, o: { port: number; upstreams: number[]; prefix: string }): string {
+export function renderConf(conf: string, o: { port: number; upstreams: number[]; prefix: string; grpcPort: number; grpcUpstreams?: number[] }): string {
   let out = replaceOnce(conf, /^user \S+;$/m, () => `user ${userInfo().username};`, '`user ...;` line');
   out = replaceOnce(out, /^(\s*)listen 8080;$/m, (m) => `${m[1]}listen 127.0.0.1:${o.port};`, '`listen 8080;` line');
+  out = replaceOnce(out, /^(\s*)listen 8081 http2;$/m, (m) => `${m[1]}listen 127.0.0.1:${o.grpcPort} http2;`, '`listen 8081 http2;` line');
+  // replicas started without --grpc-port: one address marked down keeps the upstream valid
+  const grpc = o.grpcUpstreams?.length ? o.grpcUpstreams : undefined;
+  out = replaceOnce(
+    out,
+    /^(\s*)server onnx-serve:8081((?: [^;\n]+)?);$/m,
+    (m) => (grpc ? grpc.map((p) => `${m[1]}server 127.0.0.1:${p}${m[2]};`).join('\n') : `${m[1]}server 127.0.0.1:9 down;`),
+    '`server onnx-serve:8081 ...;` line',
+  );
   out = replaceOnce(
     out,
     /^(\s*)server onnx-serve:8080((?: [^;\n]+)?);$/m,
@@ -48,6 +57,8 @@ interface Teardown {
 
 export interface RunningNginx {
   url: string;
+  /** host:port of the gRPC server block. */
+  grpcAddress: string;
   prefix: string;
   /** What `nginx -t` printed (it passed). */
   testOutput: string;
@@ -72,10 +83,11 @@ function killGroups(): void {
  * Writes the rendered conf under prefix, runs `nginx -t` (throws unless it passes), starts nginx in
  * the foreground in its own process group, and waits for /nginx-health. Stopped at teardown.
  */
-export async function startNginx(t: Teardown, o: { prefix: string; upstreams: number[] }): Promise<RunningNginx> {
+export async function startNginx(t: Teardown, o: { prefix: string; upstreams: number[]; grpcUpstreams?: number[] }): Promise<RunningNginx> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const confFile = join(o.prefix, 'nginx.conf');
-  await writeFile(confFile, renderConf(await readFile(NGINX_CONF, 'utf8'), { port, upstreams: o.upstreams, prefix: o.prefix }));
+  await writeFile(confFile, renderConf(await readFile(NGINX_CONF, 'utf8'), { port, upstreams: o.upstreams, prefix: o.prefix, grpcPort, ...(o.grpcUpstreams ? { grpcUpstreams: o.grpcUpstreams } : {}) }));
   const errorFile = join(o.prefix, 'error.log');
   const args = ['-p', o.prefix, '-c', confFile, '-e', errorFile, '-g', `daemon off; pid ${join(o.prefix, 'nginx.pid')}; error_log ${errorFile} info;`];
   const check = spawnSync(NGINX_BIN, ['-t', ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -104,6 +116,7 @@ export async function startNginx(t: Teardown, o: { prefix: string; upstreams: nu
   });
 
   const url = `http://127.0.0.1:${port}`;
+  const grpcAddress = `127.0.0.1:${grpcPort}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}) at start:\n${output}`);
@@ -116,7 +129,7 @@ export async function startNginx(t: Teardown, o: { prefix: string; upstreams: nu
     await new Promise((r) => setTimeout(r, 50));
   }
   const read = (f: string) => () => readFile(join(o.prefix, f), 'utf8').catch(() => '');
-  return { url, prefix: o.prefix, testOutput, accessLog: read('access.log'), errorLog: read('error.log') };
+  return { url, grpcAddress, prefix: o.prefix, testOutput, accessLog: read('access.log'), errorLog: read('error.log') };
 }
 
 export interface Block {
