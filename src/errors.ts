@@ -60,12 +60,13 @@ export function isErrorCode(s: string): s is ErrorCode {
 
 /**
  * A message fit for a client: paths under the model repository become relative to it, and any
- * other absolute path (onnxruntime's source files, a temp folder) is cut to its last part.
+ * other absolute path (onnxruntime's source files, a temp folder) is cut to its last part. The
+ * server's own routes a message names (POST /v2/repository/models/m/load) are not files: kept.
  */
 export function scrubPaths(message: string, root?: string): string {
   let m = message;
   if (root) m = m.split(root.endsWith('/') ? root : `${root}/`).join('');
-  return m.replace(/(^|[\s'"(=[:])\/(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g, '$1$2');
+  return m.replace(/(^|[\s'"(=[:])\/(?!v[12]\/)(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g, '$1$2');
 }
 
 /** /v2 answers the protocol's `{"error": message}`; every other path the catalogue's `{"error": {code, message}}`. */

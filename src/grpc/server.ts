@@ -1,8 +1,11 @@
 // The KServe v2 gRPC service (inference.GRPCInferenceService) beside the HTTP server: the same
 // repository, queues, batches, statistics and metrics as the /v2 routes, over HTTP/2. Off unless
-// --grpc-port (or ONNX_SERVE_GRPC_PORT) is given. Methods onnx-serve does not serve over gRPC
-// answer UNIMPLEMENTED saying so; every other error is a catalogue error mapped to its status
-// (src/grpc/status.ts), with its message (no absolute paths) and its code in trailing metadata.
+// --grpc-port (or ONNX_SERVE_GRPC_PORT) is given. Triton's extensions (model configuration,
+// repository index, load and unload, log settings) run the HTTP routes' code, the admin ones
+// with the token in the call's `authorization` metadata (src/grpc/control.ts maps the messages).
+// Shared memory answers UNIMPLEMENTED saying so; every other error is a catalogue error mapped to
+// its status (src/grpc/status.ts), with its message (no absolute paths) and its code in trailing
+// metadata.
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
@@ -12,9 +15,14 @@ import type { Serving } from '../app.js';
 import { ServeError, scrubPaths } from '../errors.js';
 import { BASE_VARIANT, UNRESOLVED } from '../metrics.js';
 import { decodeInferInputs, planOutputs } from '../kserve/infer.js';
-import { modelMetadata, serverMetadata } from '../kserve/metadata.js';
+import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
 import { defaultDeadlineMs, enqueueDecoded, priorityLevel, resolveServing } from '../routes/inference.js';
+import { checkAdmin } from '../routes/admin-auth.js';
+import { checkModelControl } from '../routes/repository.js';
+import { applyLogSettings } from '../routes/logging.js';
+import { settingsOf } from '../log-settings.js';
+import { adminHeaders, checkRepositoryName, loadOverride, logSettingsBody, logSettingsMessage, type GrpcRepositoryParameter, type GrpcSettingValue } from './control.js';
 import { inferenceService, UndecodableRequest } from './proto.js';
 import { ERROR_CODE_KEY, GRPC_STATUS } from './status.js';
 import { grpcInferResponse, parseGrpcInfer, type GrpcInferRequest, type GrpcInferResponse } from './infer.js';
@@ -41,13 +49,13 @@ interface GrpcError {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-const NOT_YET = 'is not supported over gRPC yet; use the HTTP API (see README.md)';
+interface ControlRequest {
+  repository_name: string;
+  model_name: string;
+  parameters: Record<string, GrpcRepositoryParameter>;
+}
+
 const UNSUPPORTED: Readonly<Record<string, string>> = Object.freeze({
-  ModelConfig: `ModelConfig ${NOT_YET}`,
-  RepositoryIndex: `RepositoryIndex ${NOT_YET}`,
-  RepositoryModelLoad: `RepositoryModelLoad ${NOT_YET}`,
-  RepositoryModelUnload: `RepositoryModelUnload ${NOT_YET}`,
-  LogSettings: `LogSettings ${NOT_YET}`,
   SystemSharedMemoryStatus: 'shared memory is not supported; send tensors in the request (raw_input_contents)',
   SystemSharedMemoryRegister: 'shared memory is not supported; send tensors in the request (raw_input_contents)',
   SystemSharedMemoryUnregister: 'shared memory is not supported; send tensors in the request (raw_input_contents)',
@@ -118,10 +126,10 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
     return { code: status.INTERNAL, details: 'the server failed to answer this request; the error is in its log', metadata };
   };
 
-  /** A unary handler from a function that returns (or throws) the answer. */
-  const unary = <Req, Res>(fn: (request: Req) => Res | Promise<Res>) => (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+  /** A unary handler from a function that returns (or throws) the answer; the call's metadata carries the admin token. */
+  const unary = <Req, Res>(fn: (request: Req, metadata: Metadata) => Res | Promise<Res>) => (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     Promise.resolve()
-      .then(() => fn(decoded(call.request)))
+      .then(() => fn(decoded(call.request), call.metadata))
       .then((res) => callback(null, res), (err: unknown) => callback(toGrpcError(err)));
   };
 
@@ -132,6 +140,14 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
   };
 
   const { repository } = serving;
+  /** An admin call passes with the admin token (UNAUTHENTICATED without, PERMISSION_DENIED when none is configured). */
+  const admin = (metadata: Metadata): void => checkAdmin(adminHeaders(metadata), serving.admin.token);
+  /** Load and unload: the admin token first (as HTTP's hook runs before the body), then the mode. */
+  const control = (req: ControlRequest, metadata: Metadata): void => {
+    admin(metadata);
+    checkModelControl(serving);
+    checkRepositoryName(req.repository_name);
+  };
   const impl: UntypedServiceImplementation = {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: !serving.draining && repository.allReady() })),
@@ -154,6 +170,34 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
         return { model_stats: repository.all().map(modelStats) };
       }
       return { model_stats: repository.find(req.name, req.version || undefined).map(modelStats) };
+    }),
+    // the JSON of GET …/config has the proto's field names and enum names: the serializer takes
+    // it as it is (and leaves out what the message does not declare)
+    ModelConfig: unary((req: { name: string; version: string }) => {
+      if (!req.name) throw new ServeError('INVALID_INPUT', 'name is empty; name the model whose configuration you ask for');
+      return { config: modelConfig(repository, req.name, req.version || undefined) };
+    }),
+    RepositoryIndex: unary(async (req: { repository_name: string; ready: boolean }) => {
+      checkRepositoryName(req.repository_name);
+      return { models: await repository.index(req.ready) };
+    }),
+    RepositoryModelLoad: unary(async (req: ControlRequest, metadata) => {
+      control(req, metadata);
+      const config = loadOverride(req.parameters);
+      await repository.loadModel(req.model_name, config === undefined ? {} : { config });
+      return {};
+    }),
+    // parameters (Triton's unload_dependents) change nothing: no model here has dependents
+    RepositoryModelUnload: unary(async (req: ControlRequest, metadata) => {
+      control(req, metadata);
+      await repository.unloadModel(req.model_name);
+      return {};
+    }),
+    // no settings reads them (open, as GET /v2/logging); any setting changes them (admin)
+    LogSettings: unary((req: { settings: Record<string, GrpcSettingValue> }, metadata) => {
+      if (Object.keys(req.settings).length === 0) return logSettingsMessage(settingsOf(log.level));
+      admin(metadata);
+      return logSettingsMessage(applyLogSettings(log, logSettingsBody(req.settings)));
     }),
     ModelInfer: (call: ServerUnaryCall<GrpcInferRequest, GrpcInferResponse>, callback: sendUnaryData<GrpcInferResponse>) => {
       void modelInfer(call, callback);

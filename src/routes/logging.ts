@@ -1,10 +1,10 @@
 // Triton's logging extension under /v2: GET /v2/logging reads the log settings (open), POST
 // changes them (admin token): the server's pino level, which every logger of the app follows
 // (request loggers are children made per request, the repository's lines go through app.log).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { adminOnly } from './admin-auth.js';
 import { jsonObject } from './repository.js';
-import { levelAfter, settingsOf } from '../log-settings.js';
+import { levelAfter, settingsOf, type LogSettings } from '../log-settings.js';
 import { v2Error } from '../openapi.js';
 
 const tags = ['model-repository'];
@@ -35,15 +35,18 @@ export async function loggingRoutes(app: FastifyInstance): Promise<void> {
       },
       config: { openapiBody: { description: 'The settings to change.', ...settings } },
     },
-    async (request) => {
-      const before = app.log.level;
-      const level = levelAfter(before, jsonObject(request.body, 'an object of log settings, e.g. {"log_verbose_level": 1}'));
-      if (level !== before) {
-        app.log.level = level;
-        // at warn, so that the change shows at every level but error and silent
-        app.log.warn({ from: before, to: level }, 'log level changed');
-      }
-      return settingsOf(level);
-    },
+    async (request) => applyLogSettings(app.log, jsonObject(request.body, 'an object of log settings, e.g. {"log_verbose_level": 1}')),
   );
+}
+
+/** Sets the app's level from a settings body (HTTP's or gRPC's); answers the settings now. */
+export function applyLogSettings(log: FastifyBaseLogger, body: Record<string, unknown>): LogSettings {
+  const before = log.level;
+  const level = levelAfter(before, body);
+  if (level !== before) {
+    log.level = level;
+    // at warn, so that the change shows at every level but error and silent
+    log.warn({ from: before, to: level }, 'log level changed');
+  }
+  return settingsOf(level);
 }

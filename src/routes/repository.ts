@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ServeError } from '../errors.js';
 import { adminOnly } from './admin-auth.js';
 import { v2Error } from '../openapi.js';
+import type { Serving } from '../app.js';
 
 interface ModelParams {
   model_name: string;
@@ -47,6 +48,14 @@ export function configOverride(body: Record<string, unknown>): unknown {
   }
 }
 
+/** Throws unless models may be loaded and unloaded now: not while draining, not in mode none (HTTP and gRPC). */
+export function checkModelControl(serving: Pick<Serving, 'draining' | 'admin'>): void {
+  if (serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; models are no longer loaded or unloaded');
+  if (serving.admin.modelControl === 'none') {
+    throw new ServeError('MODEL_CONTROL_DISABLED', 'model control is off (--model-control none: every model loads once at start); start the server with --model-control explicit or poll to load and unload models at run time');
+  }
+}
+
 const tags = ['model-repository'];
 const adminHeaders = { type: 'object', properties: { authorization: { type: 'string', description: '`Bearer <admin token>`' } } };
 const adminErrors = {
@@ -65,12 +74,7 @@ const controlBody = (description: string) => ({ description, type: 'object', add
 
 export async function repositoryRoutes(app: FastifyInstance): Promise<void> {
   const admin = adminOnly(() => app.serving.admin.token);
-  const control = (): void => {
-    if (app.serving.draining) throw new ServeError('SHUTTING_DOWN', 'the server is shutting down; models are no longer loaded or unloaded');
-    if (app.serving.admin.modelControl === 'none') {
-      throw new ServeError('MODEL_CONTROL_DISABLED', 'model control is off (--model-control none: every model loads once at start); start the server with --model-control explicit or poll to load and unload models at run time');
-    }
-  };
+  const control = (): void => checkModelControl(app.serving);
 
   app.post(
     '/repository/index',

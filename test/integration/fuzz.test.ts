@@ -1,6 +1,8 @@
 // A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary),
 // their bodies sent compressed (gzip, deflate, corrupt, unknown codings, a bomb), classification
-// parameters, odd URLs (the config route's too) and gRPC ModelInfer (raw and typed contents, undecodable bytes) against the real server: every malformed request is a 4xx with the route's
+// parameters, odd URLs (the config route's too), gRPC ModelInfer (raw and typed contents, undecodable bytes)
+// and gRPC's Triton extensions (ModelConfig, repository index, load, unload, LogSettings; with and
+// without the admin token) against the real server: every malformed request is a 4xx with the route's
 // error shape and a catalogue code, nothing answers 5xx or kills the process, and afterwards
 // every model still answers correctly. FUZZ_SEED=<n> replays (or explores) another seed; a
 // failure names the seed, the case number and the body.
@@ -915,4 +917,122 @@ t.test(`fuzz: ${GRPC_CASES} gRPC ModelInfer calls, raw and typed contents (seed 
   for (const name of NAMES) t.equal(served.app.serving.repository.resolve(name).workerPool!.restarts, 0, `${name}: no worker restarted`);
   const live = await new Promise<any>((resolve, reject) => client.ServerLive({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
   t.same(live, { live: true }, 'ServerLive after the fuzz');
+});
+
+// ---- gRPC: Triton's extensions (ModelConfig, repository index, load, unload, LogSettings) ----
+
+const GRPC_CONTROL_CASES = 400;
+const CONTROL_METHODS = ['ModelConfig', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload', 'LogSettings'] as const;
+
+interface ControlCase {
+  method: (typeof CONTROL_METHODS)[number];
+  req?: Record<string, any>;
+  bytes?: Buffer;
+  /** The authorization metadata sent, if any. */
+  authorization?: string;
+}
+
+function controlCases(seed: number): ControlCase[] {
+  const g = gen(mulberry32(seed));
+  const { int, pick, chance, str } = g;
+  // real names rarely: a load that succeeds starts workers, the slow path
+  const name = (): string => (chance(0.08) ? pick(NAMES) : pick(['', 'nope', '..', '.hidden', 'a\u0000b', 'x'.repeat(int(100, 400)), str(), 'dense4.', '-x']));
+  const authorization = (): string | undefined =>
+    // metadata values are printable ASCII (grpc-js refuses others before sending)
+    pick([undefined, `Bearer ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}`, `bearer ${ADMIN_TOKEN}`, 'Bearer wrong', 'Bearer', `Basic ${ADMIN_TOKEN}`, ADMIN_TOKEN, `Bearer ${ADMIN_TOKEN}x`, `Bearer x${int(0, 1e6)}`]);
+  const repoParameter = (): Record<string, unknown> =>
+    pick<Record<string, unknown>>([{}, { bool_param: chance(0.5) }, { int64_param: String(int(-5, 5)) }, { string_param: str() }, { bytes_param: Buffer.from(str()) }]);
+  const configText = (): string =>
+    pick([
+      '{"maxBatchSize": 2}', '{"instances": 1}', '{}', '{not json', '', 'null', '[]', '"x"', '{"maxBatchSise": 2}', '{"maxBatchSize": -1}',
+      '{"name": "nope", "max_batch_size": 2}', '{"max_batch_size": 2, "sequence_batching": {}}', '{"platform": "tensorrt_plan"}', `{"${str(6)}": ${int(-3, 3)}}`,
+    ]);
+  const setting = (): Record<string, unknown> =>
+    pick<Record<string, unknown>>([
+      {}, { bool_param: chance(0.5) }, { uint32_param: pick([0, 1, 2, 7, 4294967295]) }, { string_param: pick(['', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'default', 'loud', str()]) },
+    ]);
+  return Array.from({ length: GRPC_CONTROL_CASES }, (): ControlCase => {
+    const method = pick(CONTROL_METHODS);
+    const auth = authorization();
+    if (chance(0.05)) return { method, bytes: Buffer.from(Array.from({ length: int(1, 60) }, () => int(0, 255))), ...(auth ? { authorization: auth } : {}) };
+    let req: Record<string, any>;
+    switch (method) {
+      case 'ModelConfig': req = { name: name(), ...(chance(0.3) ? { version: pick(['1', '9', '', 'x', str()]) } : {}) }; break;
+      case 'RepositoryIndex': req = { ready: chance(0.5), ...(chance(0.2) ? { repository_name: str() } : {}) }; break;
+      case 'LogSettings': {
+        const keys = ['log_file', 'log_info', 'log_warnings', 'log_errors', 'log_verbose_level', 'log_format', 'log_level'];
+        req = { settings: Object.fromEntries(Array.from({ length: chance(0.2) ? 0 : int(1, 3) }, () => [chance(0.85) ? pick(keys) : str(), setting()])) };
+        break;
+      }
+      default: {
+        const parameters: Record<string, unknown> = {};
+        if (chance(0.5)) parameters.config = chance(0.8) ? { string_param: configText() } : repoParameter();
+        if (chance(0.15)) parameters[pick(['file:1/model.onnx', 'unload_dependents', str()])] = repoParameter();
+        req = { model_name: name(), parameters, ...(chance(0.1) ? { repository_name: str() } : {}) };
+      }
+    }
+    return { method, req, ...(auth ? { authorization: auth } : {}) };
+  });
+}
+
+t.test(`fuzz: ${GRPC_CONTROL_CASES} gRPC calls of Triton's extensions, with and without the admin token (seed ${SEED})`, async (t) => {
+  const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
+  const lines: string[] = [];
+  // level changes the fuzz makes go to this array, not to the test's output
+  const served = await startServer(t, repo, ['--grpc-port', '0', '--model-control', 'explicit', '--load-model', 'dense4', '--admin-token', ADMIN_TOKEN], { logStream: { write: (l) => void lines.push(l) } });
+  const def = loadSync(join(ROOT, 'proto', 'grpc_service.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
+  const client = new Service(`127.0.0.1:${served.grpcPort}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const call = (c: ControlCase): Promise<{ err: ServiceError | null; res: any }> =>
+    new Promise((resolve) => {
+      const md = new Metadata();
+      if (c.authorization !== undefined) md.set('authorization', c.authorization);
+      const cb = (err: ServiceError | null, res: unknown) => resolve({ err, res });
+      if (c.bytes) client.makeUnaryRequest(`/inference.GRPCInferenceService/${c.method}`, (b: Buffer) => b, (b: Buffer) => b, c.bytes, md, {}, cb);
+      else client[c.method](c.req, md, { deadline: Date.now() + 60_000 }, cb);
+    });
+
+  const cases = controlCases(SEED + 3);
+  const failures: string[] = [];
+  const codes = new Map<string, number>();
+  // MODEL_NOT_READY: ModelConfig of a model a case unloaded; no PERMISSION_DENIED (a token is set) nor FAILED_PRECONDITION (explicit)
+  const allowed = [status.INVALID_ARGUMENT, status.NOT_FOUND, status.UNAUTHENTICATED, status.UNAVAILABLE];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const i = next++;
+      const c = cases[i]!;
+      const { err } = await call(c);
+      const code = `${c.method} ${err ? status[err.code] ?? String(err.code) : 'OK'}`;
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      if (!err) continue;
+      const fail = (p: string): number =>
+        failures.push(`seed ${SEED + 3} case ${i} (${c.method}, authorization ${JSON.stringify(c.authorization)}): ${p}\n  ${c.bytes ? `bytes ${c.bytes.toString('hex')}` : JSON.stringify(c.req).slice(0, 500)}`);
+      if (!allowed.includes(err.code)) fail(`status ${status[err.code]}: ${err.details}`);
+      const ec = err.metadata?.get(ERROR_CODE_KEY)[0] as string | undefined;
+      if (!ec || !isErrorCode(ec)) fail(`no catalogue code in the trailers (${ec})`);
+      else if (GRPC_STATUS[ec] !== err.code) fail(`code ${ec} is ${status[GRPC_STATUS[ec]]}, answered ${status[err.code]}`);
+      if (!err.details) fail('no message');
+      if (INTERNALS.test(err.details)) fail(`the message shows internals: ${err.details.slice(0, 300)}`);
+      const admin = c.method === 'RepositoryModelLoad' || c.method === 'RepositoryModelUnload' || (c.method === 'LogSettings' && Object.keys(c.req?.settings ?? {}).length > 0);
+      // undecodable bytes may still decode as some request: only built ones are judged here
+      if (!c.bytes && err.code === status.UNAUTHENTICATED && (!admin || c.authorization === `Bearer ${ADMIN_TOKEN}` || c.authorization === `bearer ${ADMIN_TOKEN}`)) fail(`UNAUTHENTICATED with the token, or for a call that needs none: ${err.details}`);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  t.comment(`gRPC extensions: ${[...codes].sort().map(([k, n]) => `${k}×${n}`).join(' ')}`);
+  for (const f of failures.slice(0, 20)) t.fail(f);
+  t.equal(failures.length, 0, `every one of ${cases.length} calls is OK or a 4xx-kind status with a catalogue code and a clean message (seed ${SEED + 3})`);
+  t.ok([...codes.keys()].some((k) => k.endsWith(' OK')) && [...codes.keys()].some((k) => k.endsWith(' UNAUTHENTICATED')), 'some answered, some refused for the token');
+
+  // afterwards: the level back by name, dense4 loaded again, answering right
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${ADMIN_TOKEN}`);
+  const unary = (method: string, req: object): Promise<any> => new Promise((resolve, reject) => client[method](req, md, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+  t.equal((await unary('LogSettings', { settings: { log_level: { string_param: 'silent' } } })).settings.log_level.string_param, 'silent', 'LogSettings still answers');
+  await unary('RepositoryModelLoad', { model_name: 'dense4' });
+  const y = await unary('ModelInfer', { model_name: 'dense4', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }] });
+  t.same(Array.from(new Float32Array(new Uint8Array(y.raw_output_contents[0]).buffer)), [2, 4, 6, 8], 'dense4 answers right after the fuzz');
+  t.same(await unary('ServerLive', {}), { live: true }, 'ServerLive after the fuzz');
 });

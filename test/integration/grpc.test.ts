@@ -1,7 +1,9 @@
 // The KServe v2 gRPC service against the real server (--grpc-port 0), called by a client made
 // from the shipped proto/grpc_service.proto as any user's would be: every served RPC, raw and
 // typed tensor contents for every datatype, requested outputs, variants, shared batches, the
-// call's deadline, status codes of errors, UNIMPLEMENTED methods, metrics and the drain.
+// call's deadline, status codes of errors, UNIMPLEMENTED methods, metrics and the drain; Triton's
+// extensions (ModelConfig, the repository's index, load and unload, LogSettings) with the admin
+// token in the call's metadata, against their HTTP routes.
 import t from 'tap';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -25,9 +27,9 @@ interface Answer {
 }
 
 interface GrpcClient {
-  call(method: string, req: object, deadlineMs?: number): Promise<Answer>;
+  call(method: string, req: object, deadlineMs?: number, metadata?: Metadata): Promise<Answer>;
   /** The call itself too (to cancel it). */
-  start(method: string, req: object, deadlineMs?: number): { call: ClientUnaryCall; done: Promise<Answer> };
+  start(method: string, req: object, deadlineMs?: number, metadata?: Metadata): { call: ClientUnaryCall; done: Promise<Answer> };
   /** A call whose message is these bytes as they are (not a serialized object). */
   rawBytes(method: string, bytes: Buffer): Promise<Answer>;
 }
@@ -52,10 +54,11 @@ function connect(t: { teardown(fn: () => unknown): void }, port: number): GrpcCl
     });
     return { call, done };
   };
-  const start = (method: string, req: object, deadlineMs?: number) => settle((cb) => client[method]!(req, new Metadata(), deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }, cb));
+  const start = (method: string, req: object, deadlineMs?: number, metadata = new Metadata()) =>
+    settle((cb) => client[method]!(req, metadata, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }, cb));
   return {
     start,
-    call: (method, req, deadlineMs) => start(method, req, deadlineMs).done,
+    call: (method, req, deadlineMs, metadata) => start(method, req, deadlineMs, metadata).done,
     rawBytes: (method, bytes) => settle((cb) => client.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, (b: Buffer) => b, (b: Buffer) => b, bytes, cb)).done,
   };
 }
@@ -69,11 +72,22 @@ async function expectStatus(t: Asserts, p: Promise<unknown>, code: status, what:
     const e = err as ServiceError;
     t.equal(e.code, code, `${what}: ${status[code]} (${e.details})`);
     if (details) t.match(e.details, details, `${what}: the message says what to fix`);
-    t.notMatch(e.details, /(^|[\s"'(])\/[A-Za-z]/, `${what}: no absolute path in the message`);
+    // an HTTP route the message names (POST /v2/repository/…) is not a file's path
+    t.notMatch(e.details, /(^|[\s"'(])\/(?!v[12]\/)[A-Za-z]/, `${what}: no absolute path in the message`);
     if (errorCode) t.same(e.metadata.get('onnx-serve-error-code'), [errorCode], `${what}: trailer onnx-serve-error-code ${errorCode}`);
     return e;
   }
 }
+
+/** Metadata with `authorization: Bearer <token>`, or with this exact authorization value. */
+function bearer(token: string, raw = false): Metadata {
+  const m = new Metadata();
+  m.set('authorization', raw ? token : `Bearer ${token}`);
+  return m;
+}
+
+/** A LogSettingsResponse's settings as the plain values GET /v2/logging answers. */
+const plainSettings = (s: Record<string, any>): Record<string, unknown> => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v[v.parameter_choice]]));
 
 const bytes = (a: TypedArray | Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const rows = (n: number, seed: number): Float32Array => seededFloats(n * 8, seed);
@@ -263,10 +277,13 @@ t.test('served RPCs', async (t) => {
     t.equal(ok.res.outputs.length, 1, 'timeout, priority and an unknown parameter are accepted');
   });
 
-  t.test('unsupported methods answer UNIMPLEMENTED', async (t) => {
-    for (const m of ['ModelConfig', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload', 'LogSettings']) {
-      await expectStatus(t, c.call(m, {}), status.UNIMPLEMENTED, m, /not supported over gRPC yet/);
+  t.test('no admin token configured: admin calls PERMISSION_DENIED, reads open; shared memory UNIMPLEMENTED', async (t) => {
+    for (const [m, req] of [['RepositoryModelLoad', { model_name: 'mlp' }], ['RepositoryModelUnload', { model_name: 'mlp' }], ['LogSettings', { settings: { log_level: { string_param: 'info' } } }]] as const) {
+      await expectStatus(t, c.call(m, req, undefined, bearer('anything')), status.PERMISSION_DENIED, m, /no admin token is configured.*--admin-token/, 'ADMIN_DISABLED');
     }
+    t.equal((await c.call('LogSettings', {})).res.settings.log_level.string_param, 'silent', 'LogSettings reads without a token');
+    t.ok((await c.call('RepositoryIndex', {})).res.models.length >= 4, 'RepositoryIndex needs no token');
+    t.equal((await c.call('ModelConfig', { name: 'mlp' })).res.config.max_batch_size, 16, 'ModelConfig needs no token');
     for (const m of ['SystemSharedMemoryStatus', 'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister', 'CudaSharedMemoryStatus', 'CudaSharedMemoryRegister', 'CudaSharedMemoryUnregister']) {
       await expectStatus(t, c.call(m, {}), status.UNIMPLEMENTED, m, /shared memory is not supported/);
     }
@@ -279,6 +296,166 @@ t.test('served RPCs', async (t) => {
     t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="alt",protocol="grpc",code="200"'), 1, 'the variant call under its variant');
     t.ok((sample(text, 'onnx_serve_requests_total', 'model="",version="",variant="",protocol="grpc",code="404"') ?? 0) >= 1, 'an unknown model as unresolved');
     t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="",protocol="http",code="200"'), 1, 'the one HTTP request under protocol="http"');
+  });
+});
+
+t.test("Triton's extensions: ModelConfig, repository index, load and unload, LogSettings", async (t) => {
+  const TOKEN = 'grpc-admin-token';
+  const lines: string[] = [];
+  const repo = await makeRepo(t, {
+    a: { onnx: BASE, config: { instances: 1, maxBatchSize: 8, dynamicBatching: { maxQueueDelayMs: 2, preferredBatchSizes: [4], maxQueueSize: 32 } } },
+    b: { versions: { '1': ALT } },
+    u: { onnx: BASE, config: { instances: 1, maxBatchSize: 0 } },
+  });
+  const served = await startServer(t, repo, ['--grpc-port', '0', '--model-control', 'explicit', '--load-model', 'a', '--load-model', 'u', '--admin-token', TOKEN], { logStream: { write: (l) => void lines.push(l) } });
+  const c = connect(t, served.grpcPort!);
+  const v2 = `${served.url}/v2`;
+  const auth = (): Metadata => bearer(TOKEN);
+  const x = rows(1, 5);
+  const serves = async (model: string): Promise<boolean> => (await c.call('ModelInfer', rawInfer(model, x))).res.outputs.length === 1;
+
+  t.test('ModelConfig: the message of GET …/config', async (t) => {
+    const http = (await getJson(`${v2}/models/a/config`)).body;
+    const g = (await c.call('ModelConfig', { name: 'a' })).res.config;
+    t.same([g.name, g.platform, g.backend, g.max_batch_size], [http.name, http.platform, http.backend, http.max_batch_size], 'name, platform, backend, max_batch_size');
+    t.equal(g.max_batch_size, 8);
+    const tensors = (ts: any[]) => ts.map((i) => ({ name: i.name, data_type: i.data_type, dims: i.dims.map(Number), format: i.format ?? 'FORMAT_NONE', label_filename: i.label_filename ?? '' }));
+    t.same(tensors(g.input), tensors(http.input), 'inputs: enum data_type, dims without the batch, format');
+    t.same(tensors(g.output), tensors(http.output), 'outputs');
+    t.same(g.input[0].data_type, 'TYPE_FP32');
+    t.same(g.input[0].dims.map(Number), [8]);
+    t.equal(g.version_policy.policy_choice, 'all', 'version_policy: all');
+    t.equal(g.scheduling_choice, 'dynamic_batching');
+    const db = g.dynamic_batching;
+    const hdb = http.dynamic_batching;
+    t.same(
+      [Number(db.max_queue_delay_microseconds), db.preferred_batch_size, Number(db.priority_levels), Number(db.default_priority_level)],
+      [hdb.max_queue_delay_microseconds, hdb.preferred_batch_size, hdb.priority_levels, hdb.default_priority_level],
+      'dynamic_batching as HTTP shows it',
+    );
+    t.same(db.preferred_batch_size, [4]);
+    const q = db.default_queue_policy;
+    t.same([q.timeout_action, Number(q.default_timeout_microseconds), q.allow_timeout_override, q.max_queue_size], [hdb.default_queue_policy.timeout_action, hdb.default_queue_policy.default_timeout_microseconds, true, 32], 'default_queue_policy');
+    t.same(g.instance_group.map((i: any) => [i.name, i.kind, i.count, i.gpus]), http.instance_group.map((i: any) => [i.name, i.kind, i.count, i.gpus ?? []]), 'instance_group');
+    t.equal(g.instance_group[0].kind, 'KIND_CPU');
+    t.same(Object.fromEntries(Object.entries(g.parameters).map(([k, v]: [string, any]) => [k, v.string_value])), Object.fromEntries(Object.entries(http.parameters).map(([k, v]: [string, any]) => [k, v.string_value])), 'parameters');
+    t.same((await c.call('ModelConfig', { name: 'a', version: '1' })).res.config.name, 'a', 'a version named');
+
+    const u = (await c.call('ModelConfig', { name: 'u' })).res.config;
+    t.equal(u.max_batch_size, 0, 'a model that does not batch');
+    t.same(u.input[0].dims.map(Number), (await getJson(`${v2}/models/u/config`)).body.input[0].dims, 'dims: the whole shape');
+    t.equal(u.scheduling_choice, undefined, 'no dynamic batcher');
+    t.notOk(u.dynamic_batching, 'dynamic_batching unset');
+
+    await expectStatus(t, c.call('ModelConfig', { name: 'nope' }), status.NOT_FOUND, 'an unknown model', /nope/, 'MODEL_NOT_FOUND');
+    await expectStatus(t, c.call('ModelConfig', { name: 'a', version: '9' }), status.NOT_FOUND, 'an unknown version', undefined, 'MODEL_NOT_FOUND');
+    await expectStatus(t, c.call('ModelConfig', { name: 'b' }), status.NOT_FOUND, 'a model not loaded', undefined, 'MODEL_NOT_FOUND');
+    await expectStatus(t, c.call('ModelConfig', {}), status.INVALID_ARGUMENT, 'no name', /name is empty/, 'INVALID_INPUT');
+  });
+
+  t.test('RepositoryIndex: the index of POST /v2/repository/index, no token needed', async (t) => {
+    const http = (await postJson(`${v2}/repository/index`, {})).body as { name: string; version?: string; state: string; reason: string }[];
+    const g = (await c.call('RepositoryIndex', {})).res.models;
+    t.same(g, http.map((e) => ({ name: e.name, version: e.version ?? '', state: e.state, reason: e.reason })), 'the same entries');
+    t.same(g.find((e: any) => e.name === 'b'), { name: 'b', version: '1', state: 'UNAVAILABLE', reason: 'not loaded' }, 'b is listed, not loaded');
+    t.same((await c.call('RepositoryIndex', { ready: true })).res.models.map((e: any) => e.name), ['a', 'u'], 'ready: only the READY ones');
+    await expectStatus(t, c.call('RepositoryIndex', { repository_name: 'other' }), status.INVALID_ARGUMENT, 'a repository name', /leave repository_name empty/, 'INVALID_INPUT');
+  });
+
+  t.test('RepositoryModelLoad and Unload: the admin token, then the model', async (t) => {
+    for (const m of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
+      const none = await expectStatus(t, c.call(m, { model_name: 'b' }), status.UNAUTHENTICATED, `${m} without a token`, /Authorization: Bearer/, 'UNAUTHORIZED');
+      t.match(none?.metadata.get('www-authenticate')[0], /^Bearer/, 'www-authenticate in the trailers');
+      await expectStatus(t, c.call(m, { model_name: 'b' }, undefined, bearer('wrong')), status.UNAUTHENTICATED, `${m} with a wrong token`, /not the admin token/, 'UNAUTHORIZED');
+      await expectStatus(t, c.call(m, { model_name: 'b' }, undefined, bearer(`Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`, true)), status.UNAUTHENTICATED, `${m} with Basic`, undefined, 'UNAUTHORIZED');
+    }
+    t.equal((await c.call('RepositoryIndex', { ready: true })).res.models.length, 2, 'nothing was loaded');
+
+    t.same((await c.call('RepositoryModelLoad', { model_name: 'b' }, undefined, auth())).res, {}, 'load b');
+    t.same((await c.call('ModelReady', { name: 'b' })).res, { ready: true }, 'b is ready');
+    t.ok(await serves('b'), 'b serves');
+    t.same((await c.call('RepositoryIndex', {})).res.models.find((e: any) => e.name === 'b'), { name: 'b', version: '1', state: 'READY', reason: '' });
+    t.same((await c.call('RepositoryModelUnload', { model_name: 'b' }, undefined, auth())).res, {}, 'unload b');
+    t.same((await c.call('ModelReady', { name: 'b' })).res, { ready: false }, 'b is not ready once unloaded');
+    await expectStatus(t, c.call('ModelInfer', rawInfer('b', x)), status.UNAVAILABLE, 'inference on an unloaded model', /not loaded \(unloaded\); POST \/v2\/repository\/models\/b\/load loads it/, 'MODEL_NOT_READY');
+    await expectStatus(t, c.call('ModelConfig', { name: 'b' }), status.UNAVAILABLE, 'the config of an unloaded model', undefined, 'MODEL_NOT_READY');
+    t.same((await c.call('RepositoryIndex', {})).res.models.find((e: any) => e.name === 'b'), { name: 'b', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
+    t.same((await c.call('RepositoryModelUnload', { model_name: 'b', parameters: { unload_dependents: { bool_param: true } } }, undefined, auth())).res, {}, 'unloading it again (unload_dependents ignored): nothing to do');
+
+    // parameters.config, as tritonclient's load_model(config=...) sends it: onnx-serve's form and Triton's
+    const load = (parameters: object) => c.call('RepositoryModelLoad', { model_name: 'a', parameters }, undefined, auth());
+    await load({ config: { string_param: JSON.stringify({ maxBatchSize: 2 }) } });
+    t.equal((await c.call('ModelConfig', { name: 'a' })).res.config.max_batch_size, 2, 'the override is the config');
+    await load({ config: { string_param: JSON.stringify({ name: 'a', max_batch_size: 4, instance_group: [{ kind: 'KIND_CPU', count: 1 }], dynamic_batching: { default_queue_policy: { max_queue_size: 16 } } }) } });
+    const triton = (await c.call('ModelConfig', { name: 'a' })).res.config;
+    t.same([triton.max_batch_size, triton.dynamic_batching.default_queue_policy.max_queue_size], [4, 16], "Triton's form, mapped onto config.json");
+    await expectStatus(t, load({ config: { string_param: JSON.stringify({ maxBatchSise: 2 }) } }), status.INVALID_ARGUMENT, 'a bad override', /unknown key "maxBatchSise".*still serve/, 'MODEL_LOAD_FAILED');
+    t.ok(await serves('a'), 'a still serves after the failed load');
+    await expectStatus(t, load({ config: { string_param: '{not json' } }), status.INVALID_ARGUMENT, 'config that is not JSON', /not valid JSON/, 'INVALID_INPUT');
+    await expectStatus(t, load({ config: { bool_param: true } }), status.INVALID_ARGUMENT, 'config not a string_param', /string_param/, 'INVALID_INPUT');
+    await expectStatus(t, load({ 'file:1/model.onnx': { bytes_param: Buffer.from('xx') } }), status.INVALID_ARGUMENT, "Triton's file: parameters", /parameter "file:1\/model.onnx" is not supported/, 'INVALID_INPUT');
+    t.same((await load({})).res, {}, 'a reload with its config.json');
+    t.equal((await c.call('ModelConfig', { name: 'a' })).res.config.max_batch_size, 8, 'config.json again');
+
+    for (const m of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
+      await expectStatus(t, c.call(m, { model_name: 'nope' }, undefined, auth()), status.NOT_FOUND, `${m} of a model with no folder`, /no model folder "nope"/, 'MODEL_NOT_FOUND');
+      for (const name of ['', '..', '../a', 'a/1', '.hidden']) {
+        await expectStatus(t, c.call(m, { model_name: name }, undefined, auth()), status.INVALID_ARGUMENT, `${m} of ${JSON.stringify(name)}`, /is not allowed/, 'INVALID_MODEL_NAME');
+      }
+      await expectStatus(t, c.call(m, { model_name: 'a', repository_name: 'other' }, undefined, auth()), status.INVALID_ARGUMENT, `${m} in a named repository`, /leave repository_name empty/, 'INVALID_INPUT');
+    }
+
+    const admin = served.app.serving.admin;
+    admin.modelControl = 'none';
+    try {
+      for (const m of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
+        await expectStatus(t, c.call(m, { model_name: 'a' }, undefined, auth()), status.FAILED_PRECONDITION, `${m} with model control off`, /--model-control explicit or poll/, 'MODEL_CONTROL_DISABLED');
+        await expectStatus(t, c.call(m, { model_name: 'a' }), status.UNAUTHENTICATED, `${m} with model control off and no token: the token first`, undefined, 'UNAUTHORIZED');
+      }
+    } finally {
+      admin.modelControl = 'explicit';
+    }
+    served.app.serving.draining = true;
+    try {
+      await expectStatus(t, c.call('RepositoryModelLoad', { model_name: 'a' }, undefined, auth()), status.UNAVAILABLE, 'a load while draining', /shutting down/, 'SHUTTING_DOWN');
+    } finally {
+      served.app.serving.draining = false;
+    }
+    t.ok(await serves('a'), 'a serves throughout');
+  });
+
+  t.test('LogSettings: read open, change with the token, as /v2/logging', async (t) => {
+    const read = plainSettings((await c.call('LogSettings', {})).res.settings);
+    t.same(read, (await getJson(`${v2}/logging`)).body, 'no settings: the settings of GET /v2/logging');
+    t.match(read, { log_file: '', log_info: false, log_verbose_level: 0, log_format: 'default', log_level: 'silent' });
+    const change = { log_verbose_level: { uint32_param: 1 } };
+    await expectStatus(t, c.call('LogSettings', { settings: change }), status.UNAUTHENTICATED, 'a change without a token', /Authorization: Bearer/, 'UNAUTHORIZED');
+    await expectStatus(t, c.call('LogSettings', { settings: change }, undefined, bearer('wrong')), status.UNAUTHENTICATED, 'a change with a wrong token', /not the admin token/, 'UNAUTHORIZED');
+    t.equal(served.app.log.level, 'silent', 'refused changes change nothing');
+
+    const set = await c.call('LogSettings', { settings: change }, undefined, auth());
+    t.match(plainSettings(set.res.settings), { log_info: true, log_warnings: true, log_errors: true, log_verbose_level: 1, log_level: 'debug' }, 'every setting answered');
+    t.equal(set.res.settings.log_info.parameter_choice, 'bool_param');
+    t.equal(set.res.settings.log_verbose_level.parameter_choice, 'uint32_param');
+    t.equal(served.app.log.level, 'debug', "the app's logger follows");
+    t.equal((await getJson(`${v2}/logging`)).body.log_level, 'debug', 'HTTP reads the change');
+    t.ok(lines.some((l) => /"msg":"log level changed"/.test(l) && /"to":"debug"/.test(l)), 'the change is logged');
+    const sw = await c.call('LogSettings', { settings: { log_verbose_level: { uint32_param: 0 }, log_info: { bool_param: false } } }, undefined, auth());
+    t.equal(plainSettings(sw.res.settings).log_level, 'warn', "Triton's switches: warnings and errors only");
+
+    for (const [settings, what, msg] of [
+      [{ nope: { bool_param: true } }, 'an unknown setting', /unknown log setting "nope"/],
+      [{ log_info: {} }, 'a setting without a value', /has no value/],
+      [{ log_info: { string_param: 'yes' } }, 'a switch that is not a bool', /true or false/],
+      [{ log_level: { string_param: 'loud' } }, 'an unknown level', /log_level.*trace, debug/],
+      [{ log_level: { string_param: 'info' }, log_info: { bool_param: true } }, 'a level and switches', /not both/],
+      [{ log_format: { string_param: 'text' } }, 'another format', /log_format/],
+    ] as const) {
+      await expectStatus(t, c.call('LogSettings', { settings }, undefined, auth()), status.INVALID_ARGUMENT, what, msg, 'INVALID_LOG_SETTINGS');
+    }
+    t.equal(served.app.log.level, 'warn', 'refused changes change nothing');
+    t.equal(plainSettings((await c.call('LogSettings', { settings: { log_level: { string_param: 'silent' } } }, undefined, auth())).res.settings).log_level, 'silent', 'log_level by name');
+    t.equal(served.app.log.level, 'silent');
   });
 });
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ERRORS, ServeError, isErrorCode, type ErrorCode } from '../../src/errors.js';
+import { ERRORS, ServeError, isErrorCode, scrubPaths, type ErrorCode } from '../../src/errors.js';
 
 /** The stable codes and their one status each, as designed (the HTTP surface's catalogue). */
 const CATALOGUE: Record<string, number> = {
@@ -93,4 +93,11 @@ t.test("README.md's error table lists every code with its status, and no other",
     t.ok(row, `README.md's error table has a row for ${code}`);
     if (row) t.ok(row.some((c) => new RegExp(`^${status}\\b`).test(c)), `README.md: ${code} is listed with status ${status} (row: ${row.join(' | ')})`);
   }
+});
+
+t.test('scrubPaths: files lose their folders, the server\'s routes stay', async (t) => {
+  t.equal(scrubPaths('cannot open /models/m/1/model.onnx', '/models'), 'cannot open m/1/model.onnx', 'under the repository: relative to it');
+  t.equal(scrubPaths('failed at /opt/ort/src/session.cc:12'), 'failed at session.cc:12', 'elsewhere: the last part');
+  t.equal(scrubPaths('model "b" is not loaded; POST /v2/repository/models/b/load loads it', '/srv/models'), 'model "b" is not loaded; POST /v2/repository/models/b/load loads it', 'a /v2 route is kept');
+  t.equal(scrubPaths('see /v1/models'), 'see /v1/models');
 });
