@@ -26,16 +26,6 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   UNSUPPORTED_ENCODING: status.INVALID_ARGUMENT,
   // onnxruntime refused this request's values: still the request's fault
   INPUT_REJECTED: status.INVALID_ARGUMENT,
-  // a body's Content-Encoding is HTTP's; over gRPC the message itself was bad
-  INVALID_ENCODING: status.INVALID_ARGUMENT,
-  UNSUPPORTED_ENCODING: status.INVALID_ARGUMENT,
-  INVALID_MODEL_NAME: status.INVALID_ARGUMENT,
-  MODEL_LOAD_FAILED: status.INVALID_ARGUMENT,
-  INVALID_LOG_SETTINGS: status.INVALID_ARGUMENT,
-  // the server's mode, not the request, is what must change
-  MODEL_CONTROL_DISABLED: status.FAILED_PRECONDITION,
-  UNAUTHORIZED: status.UNAUTHENTICATED,
-  ADMIN_DISABLED: status.PERMISSION_DENIED,
   MODEL_NOT_FOUND: status.NOT_FOUND,
   ROUTE_NOT_FOUND: status.NOT_FOUND,
   FORBIDDEN: status.PERMISSION_DENIED,
