@@ -37,6 +37,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   MODEL_NOT_READY: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
   QUEUE_TIMEOUT: status.DEADLINE_EXCEEDED,
+  NOT_IMPLEMENTED: status.UNIMPLEMENTED,
   INFERENCE_FAILED: status.INTERNAL,
 });
 

@@ -9,6 +9,7 @@ import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } f
 import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
 import { modelStats } from '../kserve/stats.js';
 import { repositoryRoutes } from './repository.js';
+import { sharedMemoryRoutes } from './shared-memory.js';
 import { loggingRoutes } from './logging.js';
 import { allStatsSchema, configSchema, inferBodyDoc, inferSchema, metadataSchema, modelStatsSchema, readySchema, serverMetadataSchema } from '../kserve/schemas.js';
 
@@ -53,6 +54,7 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
   // Triton's model repository and logging extensions (admin token for what changes the server)
   await app.register(repositoryRoutes);
   await app.register(loggingRoutes);
+  await app.register(sharedMemoryRoutes);
 
   // statistics of every model (a static route: it wins over /models/:m)
   app.get('/models/stats', { schema: allStatsSchema }, async () => {

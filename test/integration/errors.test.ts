@@ -126,6 +126,18 @@ t.test('every error code from a real request', async (t) => {
   await admin(ctl.url, '/v2/repository/models/x%2f..%2fy/load', 'INVALID_MODEL_NAME', 'a model name that is a path', undefined, bearer);
   await admin(ctl.url, '/v2/repository/models/broken/load', 'MODEL_LOAD_FAILED', 'a model that does not load', undefined, bearer);
   await admin(ctl.url, '/v2/logging', 'INVALID_LOG_SETTINGS', 'a log file', { log_file: '/var/log/x' }, bearer);
+  // Triton's shared-memory extensions: said to be unsupported (501), every route of both
+  for (const kind of ['systemsharedmemory', 'cudasharedmemory']) {
+    for (const region of ['', '/region/r0']) {
+      for (const [method, path] of [['GET', 'status'], ['POST', 'register'], ['POST', 'unregister']] as const) {
+        const res = await request(`${served.url}/v2/${kind}${region}/${path}`, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{"key": "k", "offset": 0, "byte_size": 64}' } : {}) });
+        const parsed = (await res.body.json()) as { error?: string };
+        t.equal(res.statusCode, 501, `${method} /v2/${kind}${region}/${path}: 501`);
+        t.match(parsed.error, /shared memory is not supported: send tensors in the request body/, 'says what to do instead');
+      }
+    }
+  }
+  seen.add('NOT_IMPLEMENTED');
 
   // SHUTTING_DOWN: once draining, new requests are refused and readiness turns 503
   served.app.serving.draining = true;

@@ -33,6 +33,7 @@ const CATALOGUE: Record<string, number> = {
   MODEL_NOT_READY: 503,
   SHUTTING_DOWN: 503,
   QUEUE_TIMEOUT: 504,
+  NOT_IMPLEMENTED: 501, // Triton's shared-memory routes: said, not a 404
   INFERENCE_FAILED: 500,
 };
 
