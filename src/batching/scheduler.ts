@@ -345,16 +345,15 @@ export class Scheduler {
         // (message passing and a late read included: the worker waits through both before its next
         // batch), not session.run alone; for one that waited behind a run, the worker's own time,
         // because it went straight on from the run before
-        const waitedMs = result.waitedMs;
         this.readLagMs += READ_LAG_WEIGHT * (result.readLagMs - this.readLagMs);
-        const measuredMs = queued && waitedMs > QUEUED_MS ? result.busyMs : this.now() - dispatchedAt;
+        const measuredMs = queued && result.waitedMs > QUEUED_MS ? result.busyMs : this.now() - dispatchedAt;
         if (Number.isFinite(predictedMs)) this.observer.costed?.(rows, predictedMs, measuredMs);
         this.cost.observe(rows, measuredMs);
         this.observer.executed?.(rows, batch.length, result.computeMs, result.busyMs);
         const stray = batch.length > 1 ? strayOutput(result.outputs, rows) : undefined;
         if (stray) this.unbatch(batch, stray);
         else {
-          const sliceMs = this.answer(batch, result.outputs, result.computeMs, dispatchedAt + waitedMs, rows);
+          const sliceMs = this.answer(batch, result.outputs, result.computeMs, dispatchedAt + result.waitedMs, rows);
           this.observer.phases?.(rows, batch.length, dispatchedAt - packStart, (result.outputMs ?? 0) + sliceMs);
         }
         this.checkDrained();

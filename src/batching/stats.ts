@@ -30,6 +30,8 @@ export class VersionStats implements Required<SchedulerObserver> {
   inputNs = 0;
   outputNs = 0;
   readonly batchPhaseNs = new Map<number, { count: number; inputNs: number; outputNs: number }>();
+  /** The workers' busy time (ns): against wall time × instances, how much of them the model used. */
+  workerBusyNs = 0;
 
   constructor(private readonly next: SchedulerObserver = {}) {}
 
@@ -40,9 +42,6 @@ export class VersionStats implements Required<SchedulerObserver> {
   queued(ms: number): void {
     this.next.queued?.(ms);
   }
-
-  /** The workers' busy time (ns): against wall time × instances, how much of them the model used. */
-  workerBusyNs = 0;
 
   executed(rows: number, requests: number, computeMs: number, busyMs: number): void {
     this.workerBusyNs += busyMs * 1e6;
@@ -89,11 +88,11 @@ export class VersionStats implements Required<SchedulerObserver> {
     this.phaseCount += requests;
     this.inputNs += inputMs * 1e6 * requests;
     this.outputNs += outputMs * 1e6 * requests;
-    const b = this.batchPhaseNs.get(rows) ?? { count: 0, inputNs: 0, outputNs: 0 };
+    let b = this.batchPhaseNs.get(rows);
+    if (!b) this.batchPhaseNs.set(rows, (b = { count: 0, inputNs: 0, outputNs: 0 }));
     b.count++;
     b.inputNs += inputMs * 1e6;
     b.outputNs += outputMs * 1e6;
-    this.batchPhaseNs.set(rows, b);
     this.next.phases?.(rows, requests, inputMs, outputMs);
   }
 }

@@ -115,7 +115,11 @@ export function parseInferRequest(v: unknown): V2InferRequest {
       seen.add(o.name);
       const binary = optionalBool(o.parameters, 'binary_data', `output "${o.name}"`);
       const classification = isObject(o.parameters) ? classificationCount(o.parameters.classification, o.name) : undefined;
-      return { name: o.name, ...(binary !== undefined ? { binary } : {}), ...(classification !== undefined ? { classification } : {}) };
+      if (binary === undefined && classification === undefined) return { name: o.name };
+      const out: V2RequestedOutput = { name: o.name };
+      if (binary !== undefined) out.binary = binary;
+      if (classification !== undefined) out.classification = classification;
+      return out;
     });
   }
   return req;

@@ -167,7 +167,7 @@ export class WorkerPool extends EventEmitter {
             slot.jobs.shift();
             // timings from the worker's clock: a main thread busy with HTTP reads this message late,
             // and would see the batch queued behind it as waiting longer and running shorter than it did
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, outputMs: msg.outputMs ?? 0, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
+            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, outputMs: msg.outputMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
             else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;

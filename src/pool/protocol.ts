@@ -72,7 +72,7 @@ export type FromWorker =
       outputs: Record<string, WireTensor>;
       computeMs: number;
       /** Copying the outputs out of onnxruntime into transferable buffers (Triton's compute_output). */
-      outputMs?: number;
+      outputMs: number;
       /** The worker's own clock: from taking the batch up (its previous run over) to sending the result. */
       busyMs: number;
       /**

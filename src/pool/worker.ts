@@ -73,7 +73,8 @@ async function run(id: number, inputs: Record<string, WireTensor>): Promise<void
     outputs[name] = wire;
     if (!transfer.includes(buffer)) transfer.push(buffer);
   }
-  send({ type: 'result', id, outputs, computeMs, outputMs: performance.now() - t1, busyMs: performance.now() - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
+  const end = performance.now();
+  send({ type: 'result', id, outputs, computeMs, outputMs: end - t1, busyMs: end - takenAt, takenAt: performance.timeOrigin + takenAt }, transfer);
 }
 
 async function close(): Promise<void> {
