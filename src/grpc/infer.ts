@@ -12,22 +12,28 @@ import { tensorBytes } from '../kserve/binary.js';
 import { elementSize, fromV2Datatype, toV2Datatype } from '../kserve/datatypes.js';
 import { preview } from '../preview.js';
 
-/** An InferParameter as proto-loader gives it (oneofs: true names the field that is set). */
+/**
+ * A 64-bit integer field as decoded: a decimal string (proto-loader's objects, clients' requests),
+ * or protobufjs's Long (the server's infer codec); String() gives its exact decimal either way.
+ */
+export type Int64 = string | number | { toString(): string };
+
+/** An InferParameter as decoded (the oneof's name says which field is set). */
 export interface GrpcParameter {
   parameter_choice?: string;
   bool_param?: boolean;
-  int64_param?: string;
+  int64_param?: Int64;
   string_param?: string;
   double_param?: number;
-  uint64_param?: string;
+  uint64_param?: Int64;
 }
 
 export interface GrpcContents {
   bool_contents: boolean[];
   int_contents: number[];
-  int64_contents: string[];
+  int64_contents: Int64[];
   uint_contents: number[];
-  uint64_contents: string[];
+  uint64_contents: Int64[];
   fp32_contents: number[];
   fp64_contents: number[];
   bytes_contents: Buffer[];
@@ -36,8 +42,7 @@ export interface GrpcContents {
 export interface GrpcInferInput {
   name: string;
   datatype: string;
-  /** int64 as decimal strings (LOADER_OPTIONS). */
-  shape: string[];
+  shape: Int64[];
   parameters: Record<string, GrpcParameter>;
   contents: GrpcContents | null;
 }
@@ -65,8 +70,12 @@ const bad = (message: string): never => {
   throw new ServeError('INVALID_INPUT', message);
 };
 
-/** A 64-bit integer string as a number when exact, else the string (the v2 checks then refuse it). */
-const int64Value = (s: string): number | string => (Number.isSafeInteger(Number(s)) ? Number(s) : s);
+/** A 64-bit integer as a number when exact, else its decimal string (the v2 checks then refuse it). */
+const int64Value = (v: Int64): number | string => {
+  if (typeof v === 'number') return v;
+  const s = String(v);
+  return Number.isSafeInteger(Number(s)) ? Number(s) : s;
+};
 
 /** The value of a set InferParameter, as the JSON value the v2 checks expect; undefined when none is set. */
 export function parameterValue(p: GrpcParameter): unknown {
@@ -126,7 +135,9 @@ function contentsData(input: GrpcInferInput): unknown[] {
   if (field === undefined) return [];
   const other = set.find((f) => f !== field);
   if (other) bad(`input "${input.name}" is ${input.datatype}: its values go in contents.${field}, not contents.${other}`);
-  return input.contents?.[field] ?? [];
+  const values = input.contents?.[field] ?? [];
+  // 64-bit values as exact decimals, as JSON carries them past 2^53
+  return field === 'int64_contents' || field === 'uint64_contents' ? (values as Int64[]).map(String) : values;
 }
 
 /**
