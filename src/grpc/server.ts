@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
-import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status, type ServerDuplexStream, type ServerUnaryCall, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Serving } from '../app.js';
 import { ServeError, scrubPaths } from '../errors.js';
@@ -25,7 +25,14 @@ import { settingsOf } from '../log-settings.js';
 import { adminHeaders, checkRepositoryName, loadOverride, logSettingsBody, logSettingsMessage, type GrpcRepositoryParameter, type GrpcSettingValue } from './control.js';
 import { inferenceService, UndecodableRequest } from './proto.js';
 import { ERROR_CODE_KEY, GRPC_STATUS } from './status.js';
-import { grpcInferResponse, parseGrpcInfer, type GrpcInferRequest, type GrpcInferResponse } from './infer.js';
+import type { GrpcInferRequest, GrpcInferResponse } from './infer.js';
+import { CallScope, inferRunner } from './model-infer.js';
+
+/** ModelStreamInferResponse: one answer of a stream, an inference response or the error of that request. */
+interface GrpcStreamResponse {
+  error_message: string;
+  infer_response: Pick<GrpcInferResponse, 'model_name' | 'model_version' | 'id'> | null;
+}
 
 export interface GrpcServer {
   /** The port bound (the one asked for, or the ephemeral one for 0). */
@@ -47,7 +54,11 @@ interface GrpcError {
   metadata: Metadata;
 }
 
-const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+/** A call's deadline as ms since the epoch; Infinity for none. */
+function deadlineOf(call: { getDeadline(): Date | number }): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
 
 interface ControlRequest {
   repository_name: string;
@@ -109,6 +120,8 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
   const server = new Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': -1,
+    // channelz's per-call bookkeeping serves grpc's debugging service, which is not offered here
+    'grpc.enable_channelz': 0,
   });
   const root = serving.repository.root;
 
@@ -199,75 +212,84 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
       admin(metadata);
       return logSettingsMessage(applyLogSettings(log, logSettingsBody(req.settings)));
     }),
-    ModelInfer: (call: ServerUnaryCall<GrpcInferRequest, GrpcInferResponse>, callback: sendUnaryData<GrpcInferResponse>) => {
-      void modelInfer(call, callback);
-    },
+    ModelInfer: modelInfer,
+    ModelStreamInfer: modelStreamInfer,
   };
   for (const [method, message] of Object.entries(UNSUPPORTED)) {
     impl[method] = (_call: unknown, callback: sendUnaryData<unknown>) => callback({ code: status.UNIMPLEMENTED, details: message });
   }
 
-  /** One inference call, counted, timed and logged as an HTTP one is (protocol "grpc"). */
-  async function modelInfer(call: ServerUnaryCall<GrpcInferRequest, GrpcInferResponse>, callback: sendUnaryData<GrpcInferResponse>): Promise<void> {
-    const started = performance.now();
-    const rec = { model: UNRESOLVED, version: UNRESOLVED, variant: BASE_VARIANT, batchSize: 0, queueMs: 0, computeMs: 0 };
-    let cancel: (() => void) | undefined;
-    let cancelled = false;
-    const deadline = call.getDeadline();
-    const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
-    // a client that goes away while queued leaves the queue; an expired deadline is left to the
-    // scheduler's own timer (the same instant): it counts as a timeout, as over HTTP
+  const infer = inferRunner(serving, log);
+  /** Streams open now: each ends once its requests are answered when the server shuts down. */
+  const streams = new Set<() => void>();
+
+  /** A unary ModelInfer: the answer, with the batch size and Server-Timing in its trailers (as HTTP's headers). */
+  function modelInfer(call: ServerUnaryCall<GrpcInferRequest | UndecodableRequest, GrpcInferResponse>, callback: sendUnaryData<GrpcInferResponse>): void {
+    const scope = new CallScope(deadlineOf(call));
+    call.on('cancelled', () => scope.cancel());
+    infer(call.request, scope).then(
+      (a) => {
+        const trailer = new Metadata();
+        trailer.set('x-batch-size', String(a.batchSize));
+        trailer.set('server-timing', `queue;dur=${a.queueMs.toFixed(3)}, compute;dur=${a.computeMs.toFixed(3)}`);
+        callback(null, a.response, trailer);
+      },
+      (err: unknown) => callback(toGrpcError(err)),
+    );
+  }
+
+  /**
+   * ModelStreamInfer (Triton's streaming extension, its clients' start_stream): every request
+   * message is answered by one message, as it finishes, so answers may overtake each other (a
+   * client matches them by id). A request that fails is answered with its error_message and the
+   * stream goes on; the stream ends with OK once the client has finished sending and every
+   * request is answered. The call's deadline bounds each of its requests.
+   */
+  function modelStreamInfer(call: ServerDuplexStream<GrpcInferRequest | UndecodableRequest, GrpcStreamResponse>): void {
+    const scope = new CallScope(deadlineOf(call));
+    let pending = 0;
+    let ended = false; // the client finished sending
+    let stopping = false; // the server is shutting down
+    let closed = false;
+    const finish = (): void => {
+      if (closed || pending > 0 || !(ended || stopping)) return;
+      closed = true;
+      streams.delete(stop);
+      // after a shutdown the client may have more to send: UNAVAILABLE says to send it elsewhere
+      if (stopping && !ended) call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down; send the requests that got no answer to another replica' });
+      else call.end();
+    };
+    // shutdown: the requests in flight are answered (later ones are refused SHUTTING_DOWN), then the call ends
+    const stop = (): void => {
+      stopping = true;
+      finish();
+    };
+    streams.add(stop);
     call.on('cancelled', () => {
-      cancelled = true;
-      if (!(Number.isFinite(deadlineAt) && Date.now() >= deadlineAt - 1)) cancel?.();
+      scope.cancel();
+      closed = true;
+      streams.delete(stop);
     });
-    let statusCode = 200;
-    try {
-      const req = decoded(call.request);
-      if (!req.model_name) throw new ServeError('INVALID_INPUT', 'model_name is empty; name the model to run');
-      // the base first: an unknown model is NOT_FOUND whatever the request holds
-      let mv = resolveServing(serving, req.model_name, req.model_version || undefined);
-      Object.assign(rec, { model: mv.name, version: mv.version });
-      const parsed = parseGrpcInfer(req);
-      if (parsed.request.variant !== undefined) {
-        Object.assign(rec, { model: UNRESOLVED, version: UNRESOLVED });
-        mv = resolveServing(serving, req.model_name, mv.version, parsed.request.variant);
-        Object.assign(rec, { model: mv.name, version: mv.version, variant: mv.variant ?? BASE_VARIANT });
-      }
-      const { request: v2, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
-      const plan = planOutputs(v2, mv.signature!.outputs);
-      // the call's deadline is the request's own, as x-request-timeout-ms is over HTTP; else the
-      // parameters' timeout or the model's, counted from the call's arrival
-      const asks = v2.timeoutUs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(v2.timeoutUs / 1000)) } : {};
-      const timeoutMs = Number.isFinite(deadlineAt)
-        ? Math.max(0.001, deadlineAt - Date.now())
-        : Math.max(0.001, defaultDeadlineMs(mv, asks) - (performance.now() - started));
-      const result = await enqueueDecoded(mv, inputs, {
-        timeoutMs,
-        level: priorityLevel(v2.priority, mv),
-        onCancel: (c) => {
-          cancel = c;
-          if (cancelled) c();
-        },
-      });
-      cancel = undefined;
-      Object.assign(rec, { batchSize: result.batchSize, queueMs: result.queueMs, computeMs: result.computeMs });
-      const trailer = new Metadata();
-      trailer.set('x-batch-size', String(result.batchSize));
-      trailer.set('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}`);
-      callback(null, grpcInferResponse(mv, v2.id, plan, result.outputs), trailer);
-    } catch (err) {
-      const e = toGrpcError(err);
-      statusCode = err instanceof ServeError ? err.status : 500;
-      callback(e);
-    } finally {
-      const ms = performance.now() - started;
-      serving.metrics.forVersion(rec.model, rec.version, rec.variant).request(statusCode, ms / 1000, 'grpc');
-      log.info(
-        { protocol: 'grpc', model: rec.model, version: rec.version, ...(rec.variant !== BASE_VARIANT ? { variant: rec.variant } : {}), status: statusCode, batchSize: rec.batchSize, queueMs: round3(rec.queueMs), computeMs: round3(rec.computeMs), ms: round3(ms) },
-        'inference',
-      );
-    }
+    call.on('error', () => streams.delete(stop));
+    call.on('data', (request: GrpcInferRequest | UndecodableRequest) => {
+      if (closed) return; // the call is over: the client has its status
+      pending++;
+      infer(request, scope)
+        .then(
+          (a) => ({ error_message: '', infer_response: a.response }),
+          // the request's names and id come back with its error, so that a client can match them
+          (err: unknown) => ({ error_message: toGrpcError(err).details, infer_response: request instanceof UndecodableRequest ? null : { model_name: request.model_name, model_version: request.model_version, id: request.id } }),
+        )
+        .then((message) => {
+          pending--;
+          if (!closed) call.write(message);
+          finish();
+        });
+    });
+    call.on('end', () => {
+      ended = true;
+      finish();
+    });
   }
 
   server.addService(inferenceService(), impl);
@@ -281,6 +303,10 @@ export async function startGrpc(serving: Serving, log: FastifyBaseLogger, opts: 
   let closing: Promise<void> | undefined;
   return {
     port,
-    shutdown: () => (closing ??= new Promise<void>((resolve) => server.tryShutdown(() => resolve()))),
+    shutdown: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        for (const stop of [...streams]) stop();
+      })),
   };
 }

@@ -1,6 +1,6 @@
 // A seeded fuzz of the three decoders (POST /v1/predict JSON, /v2 infer JSON, /v2 infer binary),
 // their bodies sent compressed (gzip, deflate, corrupt, unknown codings, a bomb), classification
-// parameters, odd URLs (the config route's too), gRPC ModelInfer (raw and typed contents, undecodable bytes)
+// parameters, odd URLs (the config route's too), gRPC ModelInfer (raw and typed contents, undecodable bytes; unary and streamed)
 // and gRPC's Triton extensions (ModelConfig, repository index, load, unload, LogSettings; with and
 // without the admin token) against the real server: every malformed request is a 4xx with the route's
 // error shape and a catalogue code, nothing answers 5xx or kills the process, and afterwards
@@ -794,6 +794,8 @@ t.test(`fuzz: ids in and out of a Gather's vocabulary, many at once (seed ${SEED
 // ---- gRPC ModelInfer: the same models, requests built as Triton's clients build them, mutated ----
 
 const GRPC_CASES = 1500;
+/** Of those, sent again over ModelStreamInfer. */
+const STREAM_CASES = 300;
 /** Output dtypes of the models above, to read raw_output_contents back. */
 const OUT_DTYPE: Record<string, DType> = { masked: 'int64', y: 'float32', s2: 'float32', q_out: 'int8', qf: 'float32', h_out: 'float16', flag_out: 'bool' };
 const CONTENTS_FIELD: Partial<Record<DType, string>> = { int64: 'int64_contents', float32: 'fp32_contents', int8: 'int_contents', bool: 'bool_contents' };
@@ -890,11 +892,12 @@ t.test(`fuzz: ${GRPC_CASES} gRPC ModelInfer calls, raw and typed contents (seed 
   const codes = new Map<string, number>();
   const show = (c: GrpcCase): string => (c.bytes ? `bytes ${c.bytes.toString('hex').slice(0, 80)}` : JSON.stringify(c.req, (_k, v) => (v?.type === 'Buffer' ? `<${v.data.length} bytes>` : v)).slice(0, 500));
   let next = 0;
-  const worker = async (): Promise<void> => {
+  const worker = async (failed: Map<number, boolean>): Promise<void> => {
     while (next < cases.length) {
       const i = next++;
       const c = cases[i]!;
       const { err, res } = await call(c);
+      failed.set(i, err !== null);
       const code = err ? status[err.code] ?? String(err.code) : 'OK';
       codes.set(code, (codes.get(code) ?? 0) + 1);
       const fail = (p: string): number => failures.push(`seed ${SEED + 2} case ${i} (${c.kind}): ${p}\n  ${show(c)}`);
@@ -917,10 +920,57 @@ t.test(`fuzz: ${GRPC_CASES} gRPC ModelInfer calls, raw and typed contents (seed 
       }
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const unaryErrors = new Map<number, boolean>();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, () => worker(unaryErrors)));
   t.comment(`gRPC: ${[...codes].map(([k, n]) => `${k}×${n}`).join(' ')}`);
+
+  // the first STREAM_CASES cases again, over ModelStreamInfer (a few streams at once): one answer
+  // per request; an error in error_message exactly where the unary call failed, clean; a valid
+  // request's answer (found by its id) right
+  const streamed = cases.slice(0, STREAM_CASES).map((c, i) => ({ c, i, id: c.req && !c.kind.endsWith(': id') ? `fz-${i}` : undefined }));
+  const method = def['inference.GRPCInferenceService'] as any;
+  const serialize = (m: object): Buffer => method.ModelStreamInfer.requestSerialize(m);
+  const deserialize = (b: Buffer): any => method.ModelStreamInfer.responseDeserialize(b);
+  const streams = Array.from({ length: 4 }, (_, k) => streamed.filter((_, j) => j % 4 === k));
+  await Promise.all(
+    streams.map(
+      (part, k) =>
+        new Promise<void>((resolve) => {
+          const answers: any[] = [];
+          const call = client.makeBidiStreamRequest('/inference.GRPCInferenceService/ModelStreamInfer', (b: Buffer) => b, deserialize, new Metadata(), { deadline: Date.now() + 120_000 });
+          call.on('data', (a: any) => answers.push(a));
+          call.on('error', (err: ServiceError) => failures.push(`stream ${k}: ended with ${status[err.code]}: ${err.details}`));
+          call.on('status', (s: { code: number }) => {
+            const where = `seed ${SEED + 2} stream ${k}`;
+            if (s.code !== status.OK) failures.push(`${where}: status ${status[s.code]}`);
+            if (answers.length !== part.length) failures.push(`${where}: ${answers.length} answers to ${part.length} requests`);
+            const errors = answers.filter((a) => a.error_message !== '');
+            const want = part.filter((p) => unaryErrors.get(p.i)).length;
+            if (errors.length !== want) failures.push(`${where}: ${errors.length} error answers where the unary calls failed ${want} times`);
+            for (const e of errors) if (INTERNALS.test(e.error_message)) failures.push(`${where}: an error shows internals: ${e.error_message.slice(0, 300)}`);
+            const byId = new Map(answers.filter((a) => a.error_message === '' && a.infer_response?.id).map((a) => [a.infer_response.id, a.infer_response]));
+            for (const p of part) {
+              if (!p.c.expect || !p.id) continue;
+              const res = byId.get(p.id);
+              if (!res) {
+                failures.push(`${where} case ${p.i}: no answer with id ${p.id}`);
+                continue;
+              }
+              for (const [name, compute] of Object.entries(MODELS[p.c.expect.model]!.outputs)) {
+                const j = res.outputs.findIndex((o: { name: string }) => o.name === name);
+                const got = j < 0 ? undefined : readOutput(OUT_DTYPE[name]!, res.raw_output_contents[j]);
+                if (JSON.stringify(got) !== JSON.stringify(compute(p.c.expect.values))) failures.push(`${where} case ${p.i}: output ${name} ${JSON.stringify(got)?.slice(0, 200)}`);
+              }
+            }
+            resolve();
+          });
+          for (const p of part) call.write(p.c.bytes ?? serialize({ ...p.c.req, ...(p.id ? { id: p.id } : {}) }));
+          call.end();
+        }),
+    ),
+  );
   for (const f of failures.slice(0, 20)) t.fail(f);
-  t.equal(failures.length, 0, `every one of ${cases.length} calls is OK, INVALID_ARGUMENT or NOT_FOUND with a catalogue code and a clean message (seed ${SEED + 2})`);
+  t.equal(failures.length, 0, `every one of ${cases.length} calls is OK, INVALID_ARGUMENT or NOT_FOUND with a catalogue code and a clean message, and the first ${STREAM_CASES} again over streams (seed ${SEED + 2})`);
   t.ok((codes.get('OK') ?? 0) > 100 && (codes.get('INVALID_ARGUMENT') ?? 0) > cases.length / 2, 'some answered, mostly refused');
   for (const name of NAMES) t.equal(served.app.serving.repository.resolve(name).workerPool!.restarts, 0, `${name}: no worker restarted`);
   const live = await new Promise<any>((resolve, reject) => client.ServerLive({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));

@@ -7,7 +7,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { request } from 'undici';
 import { createServer } from 'node:net';
@@ -32,6 +32,8 @@ interface GrpcClient {
   start(method: string, req: object, deadlineMs?: number, metadata?: Metadata): { call: ClientUnaryCall; done: Promise<Answer> };
   /** A call whose message is these bytes as they are (not a serialized object). */
   rawBytes(method: string, bytes: Buffer): Promise<Answer>;
+  /** A ModelStreamInfer call: write requests, read answers, end. */
+  stream(deadlineMs?: number): ClientDuplexStream<object, any>;
 }
 
 const DEFINITION = loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
@@ -60,6 +62,7 @@ function connect(t: { teardown(fn: () => unknown): void }, port: number): GrpcCl
     start,
     call: (method, req, deadlineMs, metadata) => start(method, req, deadlineMs, metadata).done,
     rawBytes: (method, bytes) => settle((cb) => client.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, (b: Buffer) => b, (b: Buffer) => b, bytes, cb)).done,
+    stream: (deadlineMs) => client.ModelStreamInfer!(deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }),
   };
 }
 
@@ -241,6 +244,41 @@ t.test('served RPCs', async (t) => {
     t.ok(stats[0].batch_stats.some((b: any) => Number(b.batch_size) > 1), 'ModelStatistics shows a batch of more than one');
   });
 
+  t.test('ModelStreamInfer: one answer per request, errors in error_message, shared batches', async (t) => {
+    const stream = c.stream();
+    const answers: any[] = [];
+    const ended = new Promise<{ code: number }>((resolve, reject) => {
+      stream.on('data', (a: any) => answers.push(a));
+      stream.on('status', resolve);
+      stream.on('error', reject);
+    });
+    const x = (i: number): Float32Array => rows(1, 200 + i);
+    for (let i = 0; i < 8; i++) stream.write(rawInfer('mlp', x(i), { id: `s${i}` }));
+    stream.write(rawInfer('nope', x(0), { id: 'bad-model' }));
+    stream.write({ model_name: 'mlp', id: 'bad-shape', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3] }], raw_input_contents: [bytes(new Float32Array(3))] });
+    stream.write(rawInfer('mlp', x(9), { id: 'alt', parameters: { variant: { string_param: 'alt' } } }));
+    stream.end();
+    const end = await ended;
+    t.equal(end.code, status.OK, 'the stream ends OK once every request is answered');
+    t.equal(answers.length, 11, 'one answer per request');
+    const byId = new Map(answers.map((a) => [a.infer_response?.id ?? a.error_message, a]));
+    for (let i = 0; i < 8; i++) {
+      const want = await c.call('ModelInfer', rawInfer('mlp', x(i)));
+      const a = byId.get(`s${i}`);
+      t.equal(a?.error_message, '', `s${i}: no error`);
+      t.same([...(a?.infer_response.raw_output_contents[0] ?? [])], [...want.res.raw_output_contents[0]], `s${i}: the unary call's answer`);
+    }
+    const errors = answers.filter((a) => a.error_message !== '');
+    t.equal(errors.length, 2, 'the two bad requests are answered with their errors, the stream goes on');
+    t.same(errors.map((e) => e.infer_response?.id).sort(), ['bad-model', 'bad-shape'], 'each error carries its request\'s id, to match it by');
+    t.ok(errors.some((e) => /nope/.test(e.error_message)), 'an unknown model names it');
+    t.ok(errors.some((e) => /input/.test(e.error_message) && /\b8\b/.test(e.error_message)), `a wrong shape says what is wrong (${errors.map((e) => e.error_message).join(' | ')})`);
+    for (const e of errors) t.notMatch(e.error_message, /(^|[\s"'(])\/(?!v[12]\/)[A-Za-z]/, 'no absolute path in an error');
+    t.same(byId.get('alt')?.infer_response.parameters.variant?.string_param, 'alt', 'parameters.variant runs the variant in a stream too');
+    const text = await metricsText(served);
+    t.ok((sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="",protocol="grpc",code="200"') ?? 0) >= 8, 'each streamed request counts as a gRPC request');
+  });
+
   t.test('ModelStatistics matches GET /v2/models/…/stats', async (t) => {
     const http = (await getJson(`${v2}/models/mlp/stats`)).body.model_stats[0];
     const g = (await c.call('ModelStatistics', { name: 'mlp', version: '1' })).res.model_stats[0];
@@ -293,7 +331,7 @@ t.test('served RPCs', async (t) => {
     const text = await metricsText(served);
     t.ok((sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="",protocol="grpc",code="200"') ?? 0) >= 8, 'answered gRPC calls counted under protocol="grpc"');
     t.ok((sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="",protocol="grpc",code="400"') ?? 0) >= 5, 'refused ones with the status HTTP would answer');
-    t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="alt",protocol="grpc",code="200"'), 1, 'the variant call under its variant');
+    t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="alt",protocol="grpc",code="200"'), 2, 'the variant calls (unary and streamed) under their variant');
     t.ok((sample(text, 'onnx_serve_requests_total', 'model="",version="",variant="",protocol="grpc",code="404"') ?? 0) >= 1, 'an unknown model as unresolved');
     t.equal(sample(text, 'onnx_serve_requests_total', 'model="mlp",version="1",variant="",protocol="http",code="200"'), 1, 'the one HTTP request under protocol="http"');
   });
@@ -519,13 +557,39 @@ t.test('deadline, queue full, not ready, drain', async (t) => {
   t.same((await c.call('ModelReady', { name: 'slow' })).res, { ready: false }, 'nor its models');
   served.app.serving.draining = false;
 
-  // drain: a call in flight finishes; new calls are refused; the server closes
+  // a cancelled stream takes its queued request out of the queue
+  pool.injectFault({ kind: 'delay-next-run', ms: 800 });
+  const busy2 = call(11);
+  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
+  const cancelled = c.stream();
+  cancelled.on('error', () => {});
+  cancelled.write(rawInfer('slow', rows(1, 12)));
+  await waitUntil(() => sched.depth === 1, 'the streamed request is queued');
+  cancelled.cancel();
+  await waitUntil(() => sched.depth === 0, 'the cancelled stream\'s request left the queue');
+  await busy2;
+
+  // drain: a call in flight finishes, and a stream left open gets its answer, then its end;
+  // new calls are refused; the server closes
   pool.injectFault({ kind: 'delay-next-run', ms: 600 });
   const inFlight = call(6);
   await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
+  const open = c.stream();
+  const streamed: any[] = [];
+  const streamEnd = new Promise<{ code: number; details: string }>((resolve) => {
+    open.on('data', (a: any) => streamed.push(a));
+    open.on('status', resolve);
+    open.on('error', () => {});
+  });
+  open.write(rawInfer('slow', rows(1, 13), { id: 'open' }));
+  await waitUntil(() => sched.depth === 1, 'the streamed request is queued behind the run');
   const closing = served.shutdown('SIGTERM');
   await expectStatus(t, call(7), status.UNAVAILABLE, 'a call once the drain began');
   t.equal((await inFlight).res.outputs.length, 1, 'the call in flight is answered during the drain');
+  const end = await streamEnd;
+  t.equal(end.code, status.UNAVAILABLE, 'the open stream is ended by the drain: UNAVAILABLE, as the client had more to send');
+  t.match(end.details, /shutting down.*another replica/, 'saying so');
+  t.same(streamed.map((a) => [a.error_message, a.infer_response?.id]), [['', 'open']], 'after the answer of its request in flight');
   await closing;
   await expectStatus(t, c.call('ServerLive', {}, 2000), status.UNAVAILABLE, 'after the drain nothing listens');
 });
