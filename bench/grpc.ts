@@ -5,6 +5,8 @@
 // answers decoded only for the check, as the HTTP loop sends pre-built bodies and reads bytes. Batch size and queue/compute times come
 // from the answers' trailers (x-batch-size, server-timing), as over HTTP from the headers.
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { Recorder } from '../load/runner/recorder.js';
@@ -16,6 +18,12 @@ export const PROTO = fileURLToPath(new URL('../../proto/grpc_service.proto', imp
 
 /** Concurrent calls per HTTP/2 connection: c=64 uses 4 connections, c=1 one. */
 const CALLS_PER_CONNECTION = 16;
+
+/** How `concurrency` calls spread over HTTP/2 connections, for any client. */
+export function grpcConnections(concurrency: number): { connections: number; streams: number } {
+  const connections = Math.max(1, Math.ceil(concurrency / CALLS_PER_CONNECTION));
+  return { connections, streams: Math.ceil(concurrency / connections) };
+}
 
 export interface GrpcInferAnswer {
   outputs: { name: string; datatype: string; shape: string[] }[];
@@ -33,6 +41,8 @@ export interface GrpcLoadOptions {
   maxRequests: number;
   /** Checks the first answer; returns a problem or undefined. */
   check?: (res: GrpcInferAnswer) => string | undefined;
+  /** The client: grpc-js (the default) or gRPC's frames written on node:http2. */
+  client?: 'grpc-js' | 'http2';
 }
 
 /** The v2 binary answer's shape for a FP32 output of `outWidth` values, one row. */
@@ -50,15 +60,101 @@ export function rawRequest(model: string, inputName: string, dims: readonly numb
   return { model_name: model, inputs: [{ name: inputName, datatype: 'FP32', shape: [...dims] }], raw_input_contents: [bytes] };
 }
 
+/** ModelInfer's HTTP/2 path and request headers, as gRPC's wire protocol spells them. */
+export const GRPC_INFER_PATH = '/inference.GRPCInferenceService/ModelInfer';
+export const GRPC_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/grpc', te: 'trailers' });
+
+/** A request as gRPC frames it on the wire: an uncompressed flag, the length (big-endian), the message. */
+export function grpcFrame(request: object): Buffer {
+  const message = MODEL_INFER.requestSerialize(request);
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
 const DEFINITION = loadSync(PROTO, { keepCase: true, longs: String, defaults: true, oneofs: true });
 const METHOD = DEFINITION['inference.GRPCInferenceService'] as unknown as Record<string, { path: string; requestSerialize(o: object): Buffer; responseDeserialize(b: Buffer): unknown }>;
 const MODEL_INFER = METHOD.ModelInfer!;
 
-function clients(address: string, n: number): Client[] {
+/** One answered call: its status, the answer's bytes when OK, and a trailing metadata reader. */
+interface CallOutcome {
+  code: number;
+  details: string;
+  body: Buffer | undefined;
+  trailer(name: string): string | undefined;
+}
+
+/** Sends serialized ModelInferRequests over one HTTP/2 connection. */
+interface Caller {
+  call(message: Buffer): Promise<CallOutcome>;
+  close(): void;
+}
+
+/** The gRPC client most Node applications use. */
+function grpcJsCaller(address: string): Caller {
   const Service = (loadPackageDefinition(DEFINITION) as any).inference.GRPCInferenceService;
   // a local subchannel pool: each client its own connection (grpc-js shares one per address otherwise)
-  return Array.from({ length: n }, () => new Service(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 }));
+  const client: Client = new Service(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 });
+  const identity = (b: Buffer): Buffer => b;
+  return {
+    call: (message) =>
+      new Promise((resolve) => {
+        let res: Buffer | undefined;
+        let failed: ServiceError | undefined;
+        const call = client.makeUnaryRequest(MODEL_INFER.path, identity, identity, message, new Metadata(), { deadline: Date.now() + 60_000 }, (err: ServiceError | null, r?: Buffer) => {
+          failed = err ?? undefined;
+          res = r;
+        });
+        call.on('status', (s: { metadata: Metadata }) => {
+          resolve({ code: failed?.code ?? 0, details: failed?.details ?? '', body: res, trailer: (name) => s.metadata.get(name)[0] as string | undefined });
+        });
+      }),
+    close: () => client.close(),
+  };
 }
+
+/**
+ * gRPC's wire format written straight onto node:http2, as a C++ load generator (Triton's
+ * perf_analyzer) costs its machine little per call: one stream per call with the protocol's
+ * headers, the message in one length-prefixed frame, the status from the trailers. No
+ * interceptors, metadata objects or deadline timers, so on a shared 2-core machine the client
+ * takes less of the CPU the server needs.
+ */
+function http2Caller(address: string): Caller {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  // NODELAY as grpc-js sets it: a call's small frames must not wait for delayed ACKs
+  const session = connect(`http://${address}`, { createConnection: () => netConnect({ host, port, noDelay: true }) });
+  session.on('error', () => {}); // each call reports its own failure
+  const headers = { ':method': 'POST', ':path': MODEL_INFER.path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '60S' };
+  return {
+    call: (message) =>
+      new Promise((resolve) => {
+        const frame = Buffer.allocUnsafe(5 + message.length);
+        frame[0] = 0;
+        frame.writeUInt32BE(message.length, 1);
+        message.copy(frame, 5);
+        const stream = session.request(headers, { endStream: false });
+        const chunks: Buffer[] = [];
+        let meta: Record<string, string | string[] | undefined> = {};
+        stream.on('response', (h) => (meta = h)); // a trailers-only answer (an error) has its status here
+        stream.on('trailers', (t) => (meta = { ...meta, ...t }));
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        const done = (code: number, details: string): void => {
+          const all = Buffer.concat(chunks);
+          const body = code === 0 && all.length >= 5 ? all.subarray(5, 5 + all.readUInt32BE(1)) : undefined;
+          resolve({ code, details, body, trailer: (name) => first(meta[name]) });
+        };
+        stream.on('end', () => done(Number(first(meta['grpc-status']) ?? 2), decodeURIComponent(first(meta['grpc-message']) ?? '')));
+        stream.on('error', (err) => done(14, err.message));
+        stream.end(frame);
+      }),
+    close: () => session.close(),
+  };
+}
+
+const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
 const serverTiming = (v: string | undefined): { queueMs?: number; computeMs?: number } => {
   const q = v ? /queue;dur=([\d.]+)/.exec(v) : null;
@@ -67,7 +163,8 @@ const serverTiming = (v: string | undefined): { queueMs?: number; computeMs?: nu
 };
 
 export async function grpcClosedLoop(o: GrpcLoadOptions, window: MeasuredWindow): Promise<LoadResult> {
-  const pool = clients(o.address, Math.max(1, Math.ceil(o.concurrency / CALLS_PER_CONNECTION)));
+  const open = o.client === 'http2' ? http2Caller : grpcJsCaller;
+  const pool = Array.from({ length: Math.max(1, Math.ceil(o.concurrency / CALLS_PER_CONNECTION)) }, () => open(o.address));
   const rec = new Recorder();
   const other: string[] = [];
   let phase: 'warmup' | 'window' | 'done' = 'warmup';
@@ -82,40 +179,31 @@ export async function grpcClosedLoop(o: GrpcLoadOptions, window: MeasuredWindow)
 
   // serialized once, as the HTTP loop sends pre-built bodies; answers are decoded only to be checked
   const messages = o.requests.map((r) => MODEL_INFER.requestSerialize(r));
-  const identity = (b: Buffer): Buffer => b;
-  const one = (client: Client): Promise<void> =>
-    new Promise((resolve) => {
-      const message = messages[next++ % messages.length]!;
-      const start = performance.now();
-      let res: Buffer | undefined;
-      let failed: ServiceError | undefined;
-      const call = client.makeUnaryRequest(MODEL_INFER.path, identity, identity, message, new Metadata(), { deadline: Date.now() + 60_000 }, (err: ServiceError | null, r?: Buffer) => {
-        failed = err ?? undefined;
-        res = r;
-      });
-      call.on('status', (s: { metadata: Metadata }) => {
-        const end = performance.now();
-        const inWindow = phase === 'window' && end >= windowStart;
-        if (failed) {
-          if (inWindow) rec.recordFailure(`gRPC ${failed.code}: ${failed.details}`);
-          else if (other.length < 5) other.push(`gRPC ${failed.code}: ${failed.details}`);
-        } else {
-          if (!checked && res && o.check) {
-            checked = true;
-            checkProblem = o.check(MODEL_INFER.responseDeserialize(res) as GrpcInferAnswer);
-          }
-          if (inWindow) {
-            const batch = Number(s.metadata.get('x-batch-size')[0] ?? 1);
-            rec.recordOk(200, end - start, { batchSize: batch, ...serverTiming(s.metadata.get('server-timing')[0] as string | undefined) });
-            if (rec.ok >= window.maxRecorded) {
-              capped = true;
-              phase = 'done';
-            }
-          }
-        }
-        resolve();
-      });
-    });
+  const one = async (client: Caller): Promise<void> => {
+    const message = messages[next++ % messages.length]!;
+    const start = performance.now();
+    const out = await client.call(message);
+    const end = performance.now();
+    const inWindow = phase === 'window' && end >= windowStart;
+    if (out.code !== 0) {
+      const problem = `gRPC ${out.code}: ${out.details}`;
+      if (inWindow) rec.recordFailure(problem);
+      else if (other.length < 5) other.push(problem);
+      return;
+    }
+    if (!checked && out.body && o.check) {
+      checked = true;
+      checkProblem = o.check(MODEL_INFER.responseDeserialize(out.body) as GrpcInferAnswer);
+    }
+    if (inWindow) {
+      const batch = Number(out.trailer('x-batch-size') ?? 1);
+      rec.recordOk(200, end - start, { batchSize: batch, ...serverTiming(out.trailer('server-timing')) });
+      if (rec.ok >= window.maxRecorded) {
+        capped = true;
+        phase = 'done';
+      }
+    }
+  };
 
   const worker = async (i: number): Promise<void> => {
     const client = pool[i % pool.length]!;

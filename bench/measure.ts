@@ -30,6 +30,8 @@ export interface LoadResult {
   batchSeenMean: number;
   capped: boolean;
   checkProblem?: string;
+  /** The CPU of a client that runs as its own process (h2load), in place of the bench process's. */
+  clientCpu?: CpuUse;
 }
 
 const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
@@ -220,7 +222,7 @@ export async function measure(server: ChildServer, o: MeasureOptions, loop?: (wi
   const load = await (loop ? loop(window) : closedLoop(server.url, o, window));
   const m: Measurement = { model: o.model, mode: o.mode, load };
   const serverCpu = cpuBetween(cpu.server[0], cpu.server[1]);
-  const clientCpu = cpuBetween(cpu.client[0], cpu.client[1]);
+  const clientCpu = load.clientCpu ?? cpuBetween(cpu.client[0], cpu.client[1]);
   if (serverCpu) m.serverCpu = serverCpu;
   if (clientCpu) m.clientCpu = clientCpu;
   const [s0, s1] = cpu.system;

@@ -30,6 +30,8 @@ import {
   MODE_ON,
   MODE_V1,
   MODE_GRPC,
+  MODE_GRPC_H2LOAD,
+  MODE_V2_BIN_H2LOAD,
   MODE_V2_BIN,
   MODE_V2_JSON,
   medianRow,
@@ -128,26 +130,44 @@ function v2Section(r: Results): string {
   ].join('\n');
 }
 
-/** Section grpc: gRPC ModelInfer (raw contents) and HTTP v2 binary side by side, then the detail rows. */
+/** Section grpc: gRPC ModelInfer (raw contents) and HTTP v2 binary side by side, per client, then the detail rows. */
 function grpcSection(r: Results): string {
   const rows = r.grpc ?? [];
   const keys = [...new Set(rows.map((m) => `${m.model}|${m.load.concurrency}`))];
+  const pairs: [string, string, string][] = [
+    ['undici / grpc-js', MODE_V2_BIN, MODE_GRPC],
+    ['h2load', MODE_V2_BIN_H2LOAD, MODE_GRPC_H2LOAD],
+  ];
+  const h2load = rows.some((m) => m.mode === MODE_GRPC_H2LOAD);
   const side = table(
-    ['model', 'c', 'v2 binary req/s', 'p50 ms', 'p99 ms', 'gRPC req/s', 'p50 ms', 'p99 ms', 'gRPC / v2 binary'],
-    keys.map((k) => {
+    ['model', 'c', 'client', 'v2 binary req/s', 'p50 ms', 'p99 ms', 'gRPC req/s', 'p50 ms', 'p99 ms', 'gRPC / v2 binary', 'server CPU µs per call, v2 binary / gRPC'],
+    keys.flatMap((k) => {
       const [model, cs] = k.split('|') as [string, string];
       const c = Number(cs);
-      const cells = (mode: string): string[] => {
-        const m = medianRow(rowsOf(rows, model, mode, c));
-        return m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–'];
-      };
-      const p = pairedRatio(rowsOf(rows, model, MODE_GRPC, c), rowsOf(rows, model, MODE_V2_BIN, c));
-      return [model, cs, ...cells(MODE_V2_BIN), ...cells(MODE_GRPC), p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–'];
+      return pairs
+        .filter(([, http]) => rowsOf(rows, model, http, c).length > 0)
+        .map(([client, http, grpc]) => {
+          const cells = (mode: string): string[] => {
+            const m = medianRow(rowsOf(rows, model, mode, c));
+            return m ? [f(m.load.reqPerS, 1), f(m.load.latency.p50, 2), f(m.load.latency.p99, 2)] : ['–', '–', '–'];
+          };
+          const p = pairedRatio(rowsOf(rows, model, grpc, c), rowsOf(rows, model, http, c));
+          const cpu = (mode: string): string => {
+            const m = medianRow(rowsOf(rows, model, mode, c));
+            return m?.serverCpu && m.load.requests > 0 ? f(((m.serverCpu.mainS + m.serverCpu.otherS) / (m.load.reqPerS * m.serverCpu.wallS)) * 1e6, 0) : '–';
+          };
+          return [model, cs, client, ...cells(http), ...cells(grpc), p ? `**${f(p.ratio, 2)}**${p.perRound.length > 1 ? ` (${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}` : '–', `${cpu(http)} / ${cpu(grpc)}`];
+        });
     }),
   );
   return [
-    'One onnx-serve server (default config, `--grpc-port 0`) serving tiny-cnn and seed-mlp (as in the v2 section), the same pre-built inputs through `POST /v2/models/{m}/infer` with the binary tensor extension (raw float32 in and out, one connection per client) and through gRPC `ModelInfer` with `raw_input_contents` (answers in `raw_output_contents`; @grpc/grpc-js client, one HTTP/2 connection per 16 concurrent calls). ' +
-      `The two are measured one after the other at each concurrency, in ${r.settings.rounds} interleaved rounds at c=${topConcurrency(r)} (median rows; the ratio is the median of the per-round ratios, in brackets). The bench's client shares the machine with the server: grpc-js costs the client more CPU per call than undici, which is part of what is measured.`,
+    'One onnx-serve server (default config, `--grpc-port 0`) serving tiny-cnn and seed-mlp (as in the v2 section), the same pre-built inputs through `POST /v2/models/{m}/infer` with the binary tensor extension (raw float32 in and out, one connection per client, one request at a time on it) and through gRPC `ModelInfer` with `raw_input_contents` (answers in `raw_output_contents`, one HTTP/2 connection per 16 concurrent calls). ' +
+      `The two are measured one after the other at each concurrency, in ${r.settings.rounds} interleaved rounds at c=${topConcurrency(r)} (median rows; the ratio is the median of the per-round ratios, in brackets). ` +
+      'Each pair is measured twice. First with Node clients, undici for HTTP and @grpc/grpc-js for gRPC, which check the answers. On this shared 2-core machine the client takes CPU from the server, and grpc-js takes several times what undici does per call (the client column below). ' +
+      (h2load
+        ? 'Then with h2load (nghttp2\'s C load generator; `--h1` for HTTP), one cheap client for both protocols: the target reads this pair. h2load reads HTTP statuses only, so a gRPC failure (a 200 with an error status in its trailers) is counted from the server\'s `onnx_serve_requests_total`, and these rows have no batch size or Server-Timing as seen by the client. '
+        : 'h2load (Debian: nghttp2-client) was not installed, so there is no same-client pair and the target reads the Node clients\' rows. ') +
+      'Server CPU per call is the whole server process (all threads) over the window, divided by the answers.',
     '',
     side,
     '',

@@ -154,6 +154,9 @@ export const MODE_V2_JSON = 'v2 infer JSON';
 export const MODE_V2_BIN = 'v2 infer binary';
 /** Section grpc: ModelInfer over gRPC with raw_input_contents (what Triton's clients send). */
 export const MODE_GRPC = 'gRPC ModelInfer raw';
+/** The same two through h2load, one C client for both protocols (when it is installed). */
+export const MODE_V2_BIN_H2LOAD = 'v2 infer binary, h2load';
+export const MODE_GRPC_H2LOAD = 'gRPC ModelInfer raw, h2load';
 /** Section curve's servers: the default (adaptive) config and the static rule with two delays. */
 export const MODE_ADAPTIVE = 'adaptive';
 export const MODE_STATIC_0 = 'static 0 ms';
@@ -311,8 +314,11 @@ export function targets(r: Results): Target[] {
   );
   const grpcRows = (model: string, mode: string): Measurement[] => rowsOf(r.grpc ?? [], model, mode, c);
   if (r.grpc?.length) {
+    // the server's two protocols through one client when h2load ran; else the Node clients
+    const h2load = (r.grpc ?? []).some((m) => m.mode === MODE_GRPC_H2LOAD);
+    const [grpcMode, httpMode, client] = h2load ? [MODE_GRPC_H2LOAD, MODE_V2_BIN_H2LOAD, 'both through h2load'] : [MODE_GRPC, MODE_V2_BIN, 'grpc-js vs undici'];
     for (const model of ['tiny-cnn', 'seed-mlp']) {
-      out.push(ratioTarget(`${model}, c=${c}: gRPC ModelInfer (raw) vs v2 infer binary`, 'gRPC req/s ≥ 0.9 × HTTP binary', 0.9, grpcRows(model, MODE_GRPC), grpcRows(model, MODE_V2_BIN), model === 'seed-mlp' ? 0 : 1));
+      out.push(ratioTarget(`${model}, c=${c}: gRPC ModelInfer (raw) vs v2 infer binary, ${client}`, 'gRPC req/s ≥ 0.9 × HTTP binary', 0.9, grpcRows(model, grpcMode), grpcRows(model, httpMode), model === 'seed-mlp' ? 0 : 1));
     }
   }
   out.push(...compressionTargets(r));

@@ -33,7 +33,8 @@ import { goodput, rejectedShare, runLanes, sideOf, summarizeTimes, withPriority,
 import { writePlots } from './plots.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
-import { grpcCheck, grpcClosedLoop, rawRequest } from './grpc.js';
+import { grpcCheck, grpcClosedLoop, grpcConnections, grpcFrame, GRPC_HEADERS, GRPC_INFER_PATH, rawRequest } from './grpc.js';
+import { h2loadClosedLoop, h2loadPath } from './h2load.js';
 import { agreement, buildForms } from './compression.js';
 import { MODE_CLEAN, MODE_POISONED_OFF, MODE_POISONED_ON, POISON_MODEL, POISON_MODEL_UNBATCHED, embeddingMlp, poisonBodies } from './poison.js';
 import {
@@ -55,6 +56,8 @@ import {
   MODE_STATIC_2,
   MODE_V1,
   MODE_GRPC,
+  MODE_GRPC_H2LOAD,
+  MODE_V2_BIN_H2LOAD,
   MODE_V2_BIN,
   MODE_V2_JSON,
   OVERLOAD_MULTIPLES,
@@ -516,23 +519,41 @@ async function main(): Promise<void> {
           const port = /gRPC .* on \S+:(\d+)/.exec(server.output())?.[1];
           if (!port) throw new Error(`onnx-serve printed no gRPC port:\n${server.output()}`);
           const address = `127.0.0.1:${port}`;
+          const h2load = h2loadPath();
+          if (!h2load) process.stderr.write('grpc: h2load is not installed (Debian: apt-get install -y nghttp2-client); gRPC and HTTP binary are compared through the Node clients only\n');
+          // gRPC calls the server counted as failed: h2load sees only their HTTP 200
+          const grpcFailures = async (): Promise<number> => {
+            const text = await (await request(`${server.url}/metrics`)).body.text();
+            return [...text.matchAll(/^onnx_serve_requests_total\{[^}]*protocol="grpc"[^}]*code="(\d+)"[^}]*\} (\d+)/gm)].reduce((n, m) => n + (m[1] === '200' ? 0 : Number(m[2])), 0);
+          };
           const run = async (model: BenchModel, mode: string, c: number, round?: number): Promise<void> => {
             const b = bodies.get(model.name)!;
             const out = model.sizes.at(-1)!;
             const opts = { ...common, model: model.name, mode, concurrency: c, onnxServe: true };
             await quiet();
+            const binaryPath = `/v2/models/${encodeURIComponent(model.name)}/infer`;
             const m =
               mode === MODE_GRPC
                 ? await measure(server, { ...opts, bodies: [] }, (window) => grpcClosedLoop({ address, requests: requests.get(model.name)!, concurrency: c, durationMs: common.durationMs, maxRequests: common.maxRequests, check: grpcCheck(out) }, window))
-                : await measure(server, { ...opts, bodies: b.v2binary, headers: b.v2binaryHeaders, path: `/v2/models/${encodeURIComponent(model.name)}/infer`, check: v2BinaryCheck(out) });
+                : mode === MODE_GRPC_H2LOAD
+                  ? await measure(server, { ...opts, bodies: [] }, (window) =>
+                      h2loadClosedLoop(h2load!, { url: `http://${address}${GRPC_INFER_PATH}`, body: grpcFrame(requests.get(model.name)![0]!), headers: GRPC_HEADERS, h1: false, ...grpcConnections(c), durationMs: common.durationMs, serverErrors: grpcFailures }, window),
+                    )
+                  : mode === MODE_V2_BIN_H2LOAD
+                    ? await measure(server, { ...opts, bodies: [] }, (window) =>
+                        h2loadClosedLoop(h2load!, { url: `${server.url}${binaryPath}`, body: b.v2binary[0]!, headers: b.v2binaryHeaders[0]!, h1: true, connections: c, streams: 1, durationMs: common.durationMs }, window),
+                      )
+                    : await measure(server, { ...opts, bodies: b.v2binary, headers: b.v2binaryHeaders, path: binaryPath, check: v2BinaryCheck(out) });
             if (round !== undefined) m.round = round;
             r.grpc!.push(m);
             logMeasurement(m);
           };
-          // both protocols interleaved at each concurrency, BENCH_ROUNDS rounds at the top one
+          // both protocols interleaved at each concurrency, BENCH_ROUNDS rounds at the top one;
+          // the Node clients check the answers, which h2load cannot read
           const top = topConcurrency(r);
           const rounds = (c: number): (number | undefined)[] => (c === top && s.rounds > 1 ? Array.from({ length: s.rounds }, (_, i) => i) : [undefined]);
-          for (const model of models) for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of [MODE_V2_BIN, MODE_GRPC]) await run(model, mode, c, round);
+          const modes = h2load ? [MODE_V2_BIN, MODE_GRPC, MODE_V2_BIN_H2LOAD, MODE_GRPC_H2LOAD] : [MODE_V2_BIN, MODE_GRPC];
+          for (const model of models) for (const c of s.concurrency) for (const round of rounds(c)) for (const mode of modes) await run(model, mode, c, round);
         });
       });
     }
