@@ -71,6 +71,37 @@ async function runH2load(bin: string, o: H2loadOptions, seconds: number, dir: st
 
 const count = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
 
+/**
+ * One measured run's result from h2load's summary and its --log-file (per request: start in µs
+ * since the epoch, HTTP status, µs to the end of the answer). `serverErrors` of the 2xx answers
+ * were failures the server counted (gRPC's, in the trailers).
+ */
+export function parseH2load(stdout: string, log: string, nominalS: number, serverErrors: number): Omit<LoadResult, 'concurrency'> {
+  const rec = new Recorder();
+  for (const line of log.split('\n')) {
+    const [, status, us] = line.split('\t');
+    if (status === undefined || us === undefined) continue;
+    if (status.startsWith('2')) rec.recordOk(Number(status), Number(us) / 1000);
+    else rec.recordFailure(`HTTP ${status}`);
+  }
+  const windowS = count(stdout, /finished in ([\d.]+)s/) || nominalS;
+  // requests that never got an answer are not in the log
+  const unanswered = count(stdout, /(\d+) errored/) + count(stdout, /(\d+) timeout/);
+  const ok = Math.max(0, rec.ok - serverErrors);
+  const { min: _min, p999: _p999, ...latency } = rec.latency();
+  return {
+    requests: ok,
+    errors: rec.errors + serverErrors + unanswered,
+    errorSamples: [...rec.errorMessages.keys(), ...(serverErrors > 0 ? [`${serverErrors} failed calls counted by the server`] : []), ...(unanswered > 0 ? [`${unanswered} requests without an answer`] : [])].slice(0, 5),
+    expected: 0,
+    windowS,
+    reqPerS: ok / windowS,
+    latency,
+    ...rec.serverSide(),
+    capped: false,
+  };
+}
+
 /** The closed loop as the report reads it: a warm-up run, then the measured run inside the window. */
 export async function h2loadClosedLoop(bin: string, o: H2loadOptions, window: MeasuredWindow): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'onnx-serve-h2load-'));
@@ -81,31 +112,7 @@ export async function h2loadClosedLoop(bin: string, o: H2loadOptions, window: Me
     const run = await runH2load(bin, o, Math.max(1, Math.round(o.durationMs / 1000)), dir, true);
     await window.onClose?.();
     const serverErrors = ((await o.serverErrors?.()) ?? 0) - errorsBefore;
-    const rec = new Recorder();
-    // per request: start (µs since the epoch), HTTP status, µs to the end of the answer
-    for (const line of run.log.split('\n')) {
-      const [, status, us] = line.split('\t');
-      if (status === undefined || us === undefined) continue;
-      if (status.startsWith('2')) rec.recordOk(Number(status), Number(us) / 1000);
-      else rec.recordFailure(`HTTP ${status}`);
-    }
-    const windowS = count(run.stdout, /finished in ([\d.]+)s/) || o.durationMs / 1000;
-    const failed = count(run.stdout, /(\d+) failed/) + count(run.stdout, /(\d+) errored/) + count(run.stdout, /(\d+) timeout/);
-    const ok = Math.max(0, rec.ok - serverErrors);
-    const { min: _min, p999: _p999, ...latency } = rec.latency();
-    return {
-      concurrency: o.connections * (o.h1 ? 1 : o.streams),
-      requests: ok,
-      errors: rec.errors + serverErrors + Math.max(0, failed - rec.errors),
-      errorSamples: [...rec.errorMessages.keys(), ...(serverErrors > 0 ? [`${serverErrors} failed calls counted by the server`] : [])].slice(0, 5),
-      expected: 0,
-      windowS,
-      reqPerS: ok / windowS,
-      latency,
-      ...rec.serverSide(),
-      capped: false,
-      ...(run.cpu ? { clientCpu: run.cpu } : {}),
-    };
+    return { ...parseH2load(run.stdout, run.log, o.durationMs / 1000, serverErrors), concurrency: o.connections * (o.h1 ? 1 : o.streams), ...(run.cpu ? { clientCpu: run.cpu } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 // The pure helpers of the bench's split (default config), padding, memory and cpu sections, and
-// their targets (bench/padding.ts, memory.ts, codec.ts, results.ts). No server, no onnxruntime run.
+// their targets (bench/padding.ts, memory.ts, codec.ts, results.ts); h2load's output (bench/h2load.ts). No server, no onnxruntime run.
 import t from 'tap';
 import { PAD_MAX_LEN, PAD_MIN_LEN, PAD_TOLERANCE, answerDiff, parseSeqAnswer, seqBody, seqCheck, seqRows } from '../../bench/padding.js';
 import { mlpParams, parseVmRss } from '../../bench/memory.js';
@@ -7,7 +7,8 @@ import { decodeAfter, decodeBefore, encodeAfter, encodeBefore, flattenNested, ou
 import { makeBodies } from '../../bench/fixtures.js';
 import type { Measurement } from '../../bench/measure.js';
 import type { CeilingResult } from '../../bench/ceiling.js';
-import { MODE_BARE, MODE_EXACT, MODE_MEM_AUTO, MODE_MEM_TWO, MODE_ON, MODE_PADDED, MODE_V1, MODE_V2_BIN, bestSplitCeiling, targets, verdict, type Results } from '../../bench/results.js';
+import { MODE_BARE, MODE_EXACT, MODE_GRPC, MODE_GRPC_H2LOAD, MODE_MEM_AUTO, MODE_MEM_TWO, MODE_ON, MODE_PADDED, MODE_V1, MODE_V2_BIN, MODE_V2_BIN_H2LOAD, bestSplitCeiling, targets, verdict, type Results } from '../../bench/results.js';
+import { parseH2load } from '../../bench/h2load.js';
 
 function results(extra: Partial<Results> = {}): Results {
   const settings = { durationS: 1, warmupS: 0, concurrency: [64], only: [], maxRequests: 1, ceilingS: 1, quietWaitS: 0, rounds: 3, heavySizes: [4, 2], curveStepS: 1, curveRounds: 1, kneeStepS: 1, kneeP99Ms: 100, overloadStepS: 1 };
@@ -127,4 +128,28 @@ t.test('codec targets: after / before per model and direction', async (t) => {
   const codec = [{ model: 'seed-mlp', inWidth: 1000, outWidth: 1, decodeBefore: 100, decodeAfter: 80, encodeBefore: 2, encodeAfter: 3, answerBytesBefore: 70, answerBytesAfter: 60 }];
   const ts = targets(results({ codec })).filter((x) => x.name.includes('/v1 '));
   t.same(ts.map((x) => [x.ratio, verdict(x)]), [[0.8, 'PASS'], [1.5, 'FAIL']]);
+});
+
+t.test('parseH2load: answers from the log, failures the server counted, the measured time', async (t) => {
+  const stdout = 'finished in 2.00s, 3.00 req/s, 1KB/s\nrequests: 8 total, 8 started, 7 done, 6 succeeded, 1 failed, 1 errored, 0 timeout\n';
+  const log = ['1764620000000000\t200\t1000', '1764620000001000\t200\t3000', '1764620000002000\t200\t2000', '1764620000003000\t503\t500', '1764620000004000\t200\t2000', '1764620000005000\t200\t2000', '1764620000006000\t200\t2000', ''].join('\n');
+  const r = parseH2load(stdout, log, 5, 2);
+  t.equal(r.windowS, 2, 'the window is h2load\'s own time');
+  t.equal(r.requests, 4, '6 answers in the log with 2xx, 2 of them failures the server counted');
+  t.equal(r.errors, 1 + 2 + 1, 'a 503, the 2 counted by the server, 1 errored without an answer');
+  t.equal(r.reqPerS, 2);
+  t.ok(r.latency.p50 >= 1.99 && r.latency.p50 <= 2.01, `p50 from the log (${r.latency.p50} ms)`);
+  t.ok(r.latency.max >= 2.99 && r.latency.max <= 3.01, 'max from the log');
+  t.equal(parseH2load('garbage', '', 5, 0).windowS, 5, 'no summary: the nominal duration');
+});
+
+t.test('gRPC target: the h2load pair when it ran, else the Node clients', async (t) => {
+  const grpc = [row('seed-mlp', MODE_V2_BIN, 100, { round: 0 }), row('seed-mlp', MODE_GRPC, 50, { round: 0 })];
+  const withNode = targets(results({ grpc })).find((x) => x.name.startsWith('seed-mlp, c=64: gRPC'));
+  t.match(withNode?.name, /grpc-js vs undici/);
+  t.equal(withNode?.ratio, 0.5);
+  const both = [...grpc, row('seed-mlp', MODE_V2_BIN_H2LOAD, 100, { round: 0 }), row('seed-mlp', MODE_GRPC_H2LOAD, 80, { round: 0 })];
+  const withH2load = targets(results({ grpc: both })).find((x) => x.name.startsWith('seed-mlp, c=64: gRPC'));
+  t.match(withH2load?.name, /both through h2load/);
+  t.equal(withH2load?.ratio, 0.8);
 });
