@@ -1,7 +1,8 @@
 // Admission, pure: how long a new request would wait before its batch starts, from the cost
 // model and the work ahead of it (the remaining predicted time of the running batches and the
 // rows queued at its level or above, spread over the workers as full batches), and so whether it
-// can finish by its deadline; and the Retry-After of a refusal, from the predicted drain time.
+// can finish by its deadline and fits the queue's wait limit; and the Retry-After of a refusal,
+// from the predicted drain time.
 
 export interface Backlog {
   /** Rows queued that a request of this level waits behind (its own level and more urgent ones). */
@@ -42,24 +43,37 @@ export function predictedFinishMs(b: Backlog, rows: number, maxBatchSize: number
   return predictedWaitMs(b, maxBatchSize, cost) + runMs + b.readLagMs;
 }
 
-export type Admission = { admit: true } | { admit: false; predictedMs: number; retryAfterS: number };
+/**
+ * A refusal says which bound the request broke: its own deadline (`predictedMs`, its predicted
+ * finish, against `limitMs`, the time it had left) or the queue's wait limit (`predictedMs`, its
+ * predicted wait before its batch starts, against `limitMs`, maxQueueWaitMs or two full runs).
+ */
+export type Admission = { admit: true } | { admit: false; bound: 'deadline' | 'queue-wait'; predictedMs: number; limitMs: number; retryAfterS: number };
 
 /** The one answer for every admitted request: no object per request. */
 const ADMITTED: Admission = Object.freeze({ admit: true });
 
 /**
  * A request of `rows` rows with `budgetMs` until its deadline is admitted when its predicted wait
- * plus its own batch's run fits in the budget. An unmeasured cost model admits everything (the count limit still holds),
- * and so does an idle server (nothing ahead, nothing running), whatever its predictions say.
- * Retry-After is the predicted drain time, whole seconds, at least 1.
+ * plus its own batch's run fits in the budget, and its predicted wait fits in the queue's wait
+ * limit: `maxWaitMs`, but never less than two full batches' runs, so that a slow model still
+ * queues a batch behind the running one. An unmeasured cost model admits everything (the count
+ * limit still holds), and so does an idle server (nothing ahead, nothing running), whatever its
+ * predictions say. Retry-After is the predicted drain time, whole seconds, at least 1.
  */
-export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: number, cost: (rows: number) => number): Admission {
+export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: number, cost: (rows: number) => number, maxWaitMs = Infinity): Admission {
   // nothing queued ahead and nothing running: refusing could only starve the cost model of the
   // runs that would correct it (one spoilt by a cold burst refused everything), so an idle
   // server always takes the request
   if (b.rowsAhead === 0 && b.runningBatches === 0) return ADMITTED;
   const predictedMs = predictedFinishMs(b, rows, maxBatchSize, cost);
-  if (!Number.isFinite(predictedMs) || predictedMs <= budgetMs) return ADMITTED;
+  if (!Number.isFinite(predictedMs)) return ADMITTED;
+  const waitMs = predictedWaitMs(b, maxBatchSize, cost);
+  const waitLimitMs = Math.max(maxWaitMs, 2 * cost(Math.max(1, maxBatchSize)));
+  if (predictedMs <= budgetMs && waitMs <= waitLimitMs) return ADMITTED;
   const drainS = predictedDrainMs(b, maxBatchSize, cost) / 1000;
-  return { admit: false, predictedMs, retryAfterS: Math.max(1, Math.ceil(drainS)) };
+  const retryAfterS = Math.max(1, Math.ceil(drainS));
+  return predictedMs > budgetMs
+    ? { admit: false, bound: 'deadline', predictedMs, limitMs: budgetMs, retryAfterS }
+    : { admit: false, bound: 'queue-wait', predictedMs: waitMs, limitMs: waitLimitMs, retryAfterS };
 }

@@ -15,6 +15,8 @@ import { ServeError, scrubPaths } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
   maxQueueSize: number;
+  /** The longest predicted wait a request is admitted to, ms (admission.ts); none when omitted. */
+  maxQueueWaitMs?: number;
   /** Priority levels (level 0 here is the protocol's priority 1, the most urgent); 1 when omitted. */
   priorityLevels?: number;
   /** Inputs packed padded to the longest request, and outputs cut back per request (config.json "padding"). */
@@ -150,18 +152,9 @@ export class Scheduler {
       return Promise.reject(new ServeError('REQUEST_CANCELLED', 'request cancelled by the client'));
     }
     const level = Math.min(this.levels - 1, Math.max(0, opts.level ?? 0));
-    if (this.queue.length >= this.cfg.maxQueueSize) {
-      return this.refuse(`the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, this.retryAfterS());
-    }
+    const refusal = this.refusal(opts.rows, opts.timeoutMs, level);
+    if (refusal) return Promise.reject(refusal);
     const now = this.now();
-    // the queue is bounded by predicted wait too: a request that cannot be answered in time is refused now, not expired later
-    const verdict = admit(this.fillBacklog(level), opts.rows, opts.timeoutMs, this.rules.maxBatchSize, this.costOf);
-    if (!verdict.admit) {
-      return this.refuse(
-        `the queue ahead is predicted to take ${Math.round(verdict.predictedMs)} ms, more than the ${Math.round(opts.timeoutMs)} ms left before this request's deadline; retry after ${verdict.retryAfterS} s or with a longer x-request-timeout-ms`,
-        verdict.retryAfterS,
-      );
-    }
     return new Promise<InferenceResult>((resolve, reject) => {
       const item: QueueItem = {
         rows: opts.rows,
@@ -193,10 +186,31 @@ export class Scheduler {
     });
   }
 
-  private refuse(message: string, retryAfterS: number): Promise<never> {
+  /**
+   * The 429 a request of `rows` rows, `timeoutMs` from its deadline, at `level`, would get now
+   * (counted as a refusal), or undefined when it would be admitted. enqueue asks it; so may a
+   * transport before it has read the request's body (src/routes/early-admission.ts).
+   */
+  refusal(rows: number, timeoutMs: number, level: number): ServeError | undefined {
+    if (this.queue.length >= this.cfg.maxQueueSize) {
+      return this.refused(`the queue holds ${this.cfg.maxQueueSize} requests (maxQueueSize); retry later`, this.retryAfterS());
+    }
+    // the queue is bounded by predicted wait too: a request that cannot be answered in time is refused now, not expired later
+    const v = admit(this.fillBacklog(Math.min(this.levels - 1, Math.max(0, level))), rows, timeoutMs, this.rules.maxBatchSize, this.costOf, this.cfg.maxQueueWaitMs);
+    if (v.admit) return undefined;
+    const ahead = `the queue ahead is predicted to take ${Math.round(v.predictedMs)} ms`;
+    return this.refused(
+      v.bound === 'deadline'
+        ? `${ahead}, more than the ${Math.round(v.limitMs)} ms left before this request's deadline; retry after ${v.retryAfterS} s or with a longer x-request-timeout-ms`
+        : `${ahead}, more than the ${Math.round(v.limitMs)} ms the model's queue holds (maxQueueWaitMs); retry after ${v.retryAfterS} s`,
+      v.retryAfterS,
+    );
+  }
+
+  private refused(message: string, retryAfterS: number): ServeError {
     this.observer.rejected?.('queue_full');
     this.observer.failed?.(0);
-    return Promise.reject(new ServeError('QUEUE_FULL', message, { 'retry-after': String(retryAfterS) }));
+    return new ServeError('QUEUE_FULL', message, { 'retry-after': String(retryAfterS) });
   }
 
   /** Whole seconds until the queue is predicted to have drained, at least 1 (1 before any measurement). */

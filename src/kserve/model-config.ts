@@ -115,6 +115,7 @@ export function tritonModelConfig(m: ConfigSource) {
     parameters: {
       batching_policy: { string_value: b.policy },
       ...(b.latencyTargetMs !== undefined ? { latency_target_ms: { string_value: String(b.latencyTargetMs) } } : {}),
+      max_queue_wait_ms: { string_value: String(b.maxQueueWaitMs) },
       execution_providers: { string_value: m.providers.join(',') },
     },
   };

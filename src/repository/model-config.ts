@@ -12,6 +12,12 @@ export interface DynamicBatchingConfig {
   maxQueueDelayMs: number;
   preferredBatchSizes: number[];
   maxQueueSize: number;
+  /**
+   * The longest predicted wait in the queue a request is admitted to, ms (never less than two
+   * full batches' runs): the queue is bounded by time as well as by count, so that under overload
+   * an accepted request is answered soon and the rest are refused at once (429, Retry-After).
+   */
+  maxQueueWaitMs: number;
   /** Default per-request queue deadline; a request may override it with x-request-timeout-ms. */
   timeoutMs: number;
   /** A latency target: the deadline of requests that give none, refused at once (429) when they cannot meet it. */
@@ -64,6 +70,7 @@ export const DEFAULT_BATCHING: Readonly<DynamicBatchingConfig> = Object.freeze({
   maxQueueDelayMs: 0,
   preferredBatchSizes: [],
   maxQueueSize: 1024,
+  maxQueueWaitMs: 250,
   timeoutMs: 10_000,
   latencyTargetMs: undefined,
   priorityLevels: 3,
@@ -87,7 +94,7 @@ export class ModelConfigError extends Error {
 
 const TOP_KEYS = ['maxBatchSize', 'dynamicBatching', 'instances', 'intraOpThreads', 'variants', 'warmup', 'sessionOptions', 'padding'];
 const SESSION_KEYS = ['executionProviders', 'graphOptimizationLevel', 'extra'];
-const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
+const BATCHING_KEYS = ['maxQueueDelayMs', 'preferredBatchSizes', 'maxQueueSize', 'maxQueueWaitMs', 'timeoutMs', 'latencyTargetMs', 'priorityLevels', 'defaultPriorityLevel'];
 
 export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDefaults): ModelConfig {
   const fail = (key: string, value: unknown, allowed: string): never => {
@@ -131,6 +138,7 @@ export function parseModelConfig(raw: unknown, file: string, defaults: ConfigDef
       maxQueueDelayMs: num('dynamicBatching.maxQueueDelayMs', b.maxQueueDelayMs, 0, 60_000, DEFAULT_BATCHING.maxQueueDelayMs),
       preferredBatchSizes: [...new Set(preferred)].sort((x, y) => x - y),
       maxQueueSize: int('dynamicBatching.maxQueueSize', b.maxQueueSize, 1, 1_000_000, DEFAULT_BATCHING.maxQueueSize),
+      maxQueueWaitMs: int('dynamicBatching.maxQueueWaitMs', b.maxQueueWaitMs, 1, 3_600_000, DEFAULT_BATCHING.maxQueueWaitMs),
       timeoutMs: int('dynamicBatching.timeoutMs', b.timeoutMs, 1, 3_600_000, DEFAULT_BATCHING.timeoutMs),
       latencyTargetMs: b.latencyTargetMs === undefined ? undefined : int('dynamicBatching.latencyTargetMs', b.latencyTargetMs, 1, 3_600_000, 1),
       priorityLevels,

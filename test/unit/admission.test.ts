@@ -39,18 +39,33 @@ t.test('admit: when the wait plus its own batch fits in the budget, at the edge 
   const b = backlog({ runningMs: 6, rowsAhead: 20, rowsQueued: 30, workers: 2 });
   t.strictSame(admit(b, 2, 21, MAX, cost), { admit: true }, 'exactly the budget: admitted');
   t.strictSame(admit(b, 2, 1000, MAX, cost), { admit: true });
-  t.strictSame(admit(b, 2, 20.9, MAX, cost), { admit: false, predictedMs: 21, retryAfterS: 1 }, 'just short: refused, Retry-After 1 (18 ms drain)');
+  t.strictSame(admit(b, 2, 20.9, MAX, cost), { admit: false, bound: 'deadline', predictedMs: 21, limitMs: 20.9, retryAfterS: 1 }, 'just short: refused, Retry-After 1 (18 ms drain)');
 });
 
 t.test("admit: its own batch holds what is ahead of it and itself, up to a full batch", async (t) => {
   // empty queue: its batch is only itself, cost(3) = 5.5
   t.strictSame(admit(backlog(), 3, 5.5, MAX, cost), { admit: true });
-  t.strictSame(admit(backlog(), 3, 5.4, MAX, cost), { admit: false, predictedMs: 5.5, retryAfterS: 1 });
+  t.strictSame(admit(backlog(), 3, 5.4, MAX, cost), { admit: false, bound: 'deadline', predictedMs: 5.5, limitMs: 5.4, retryAfterS: 1 });
   // 2 rows ahead: wait 2, its batch of 5 rows cost(5) = 6.5, 8.5 ms
   t.match(admit(backlog({ rowsAhead: 2, rowsQueued: 2 }), 3, 8, MAX, cost), { admit: false, predictedMs: 8.5 });
   t.strictSame(admit(backlog({ rowsAhead: 2, rowsQueued: 2 }), 3, 8.5, MAX, cost), { admit: true });
   // maxBatchSize 0: its run is cost(rows)
   t.match(admit(backlog(), 3, 1, 0, cost), { admit: false, predictedMs: 5.5 });
+});
+
+t.test("admit: the queue's wait limit, never less than two full batches' runs", async (t) => {
+  // wait (6 + 20) / 2 = 13 ms, finish 21 ms: a long deadline, so only the wait limit can refuse
+  const b = backlog({ runningMs: 6, rowsAhead: 20, rowsQueued: 30, workers: 2 });
+  t.strictSame(admit(b, 2, 10_000, MAX, cost, 20), { admit: true }, 'a wait of 13 ms within a limit of 20');
+  t.strictSame(admit(b, 2, 10_000, MAX, cost, 13), { admit: true }, 'at the limit');
+  // a limit under two full runs (2 × cost(8) = 16 ms) is raised to them: 13 ms fits
+  t.strictSame(admit(b, 2, 10_000, MAX, cost, 5), { admit: true }, 'a 5 ms limit counts as 16 (two full runs)');
+  const long = backlog({ runningMs: 6, rowsAhead: 60, rowsQueued: 60, workers: 2 }); // wait 33 ms
+  t.strictSame(admit(long, 2, 10_000, MAX, cost, 20), { admit: false, bound: 'queue-wait', predictedMs: 33, limitMs: 20, retryAfterS: 1 }, 'a wait of 33 ms over a limit of 20');
+  t.strictSame(admit(long, 2, 10_000, MAX, cost, 5), { admit: false, bound: 'queue-wait', predictedMs: 33, limitMs: 16, retryAfterS: 1 }, 'over two full runs');
+  t.match(admit(long, 2, 30, MAX, cost, 20), { admit: false, bound: 'deadline' }, 'both broken: the deadline is named');
+  t.strictSame(admit(backlog({ runningBatches: 0 }), 2, 10_000, MAX, cost, 1), { admit: true }, 'idle: admitted whatever the limit');
+  t.strictSame(admit(long, 2, 10_000, MAX, () => NaN, 1), { admit: true }, 'an unmeasured cost model admits');
 });
 
 t.test('Retry-After: the predicted drain in whole seconds, rounded up, at least 1', async (t) => {

@@ -18,6 +18,7 @@ t.test('defaults when there is no config.json', async (t) => {
       maxQueueDelayMs: 0,
       preferredBatchSizes: [],
       maxQueueSize: 1024,
+      maxQueueWaitMs: 250,
       timeoutMs: 10_000,
       latencyTargetMs: undefined,
       priorityLevels: 3,
@@ -51,6 +52,7 @@ t.test('valid values are kept', async (t) => {
   t.equal(parseModelConfig({ dynamicBatching: { priorityLevels: 1 } }, FILE, DEFAULTS).dynamicBatching.defaultPriorityLevel, 1, 'the default level fits the levels');
   t.strictSame(c.dynamicBatching.preferredBatchSizes, [4, 8, 16], 'preferred sizes ascending (the policy relies on it), duplicates dropped');
   t.equal(c.dynamicBatching.maxQueueSize, 10);
+  t.equal(parseModelConfig({ dynamicBatching: { maxQueueWaitMs: 40 } }, FILE, DEFAULTS).dynamicBatching.maxQueueWaitMs, 40, 'maxQueueWaitMs as given');
   t.equal(c.dynamicBatching.timeoutMs, 250);
   t.equal(c.instances, 1);
   t.equal(c.intraOpThreads, 4);
@@ -69,6 +71,8 @@ const BAD: [unknown, string, unknown][] = [
   [{ dynamicBatching: { maxQueueDelayMs: 1e9 } }, 'dynamicBatching.maxQueueDelayMs', 1e9],
   [{ dynamicBatching: { maxQueueSize: 0 } }, 'dynamicBatching.maxQueueSize', 0],
   [{ dynamicBatching: { maxQueueSize: 2.5 } }, 'dynamicBatching.maxQueueSize', 2.5],
+  [{ dynamicBatching: { maxQueueWaitMs: 0 } }, 'dynamicBatching.maxQueueWaitMs', 0],
+  [{ dynamicBatching: { maxQueueWaitMs: '100' } }, 'dynamicBatching.maxQueueWaitMs', '100'],
   [{ dynamicBatching: { timeoutMs: 0 } }, 'dynamicBatching.timeoutMs', 0],
   [{ dynamicBatching: { timeoutMs: true } }, 'dynamicBatching.timeoutMs', true],
   [{ dynamicBatching: { latencyTargetMs: 0 } }, 'dynamicBatching.latencyTargetMs', 0],
