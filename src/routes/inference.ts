@@ -13,7 +13,7 @@ import type { Serving } from '../app.js';
 /** Response header naming the variant that computed the answer (absent when the base did). */
 export const VARIANT_HEADER = 'x-model-variant';
 
-const MAX_TIMEOUT_MS = 3_600_000;
+export const MAX_TIMEOUT_MS = 3_600_000;
 
 /** x-request-timeout-ms: a positive integer of milliseconds, or undefined when the header is absent. */
 export function requestTimeoutMs(header: string | string[] | undefined): number | undefined {

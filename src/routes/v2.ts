@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
+import { earlyAdmission, noteBodyAsks } from './early-admission.js';
 import { timeErrorAnswer } from '../request-metrics.js';
 import { decodeInferInputs, encodeInferResponse, parseInferBody, planOutputs } from '../kserve/infer.js';
 import { modelConfig, modelMetadata, serverMetadata } from '../kserve/metadata.js';
@@ -94,7 +95,8 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     // config.openapiBody: the body is documented but not validated by fastify (it arrives as bytes)
     app.post<{ Params: ModelParams; Querystring: InferQuery }>(
       `${base}/infer`,
-      { schema: inferSchema(withVersion), config: { inference: true, openapiBody: inferBodyDoc } },
+      // onRequest: a request the queue would refuse anyway is answered before its body is read
+      { schema: inferSchema(withVersion), config: { inference: true, openapiBody: inferBodyDoc }, onRequest: earlyAdmission(app) },
       (request, reply) => infer(app, request, reply),
     );
   }
@@ -106,6 +108,7 @@ async function infer(app: FastifyInstance, request: FastifyRequest<{ Params: Mod
   let mv = resolveForRequest(app, request, name, version);
   const parsed = parseInferBody(request.body as Buffer | undefined, request.headers['inference-header-content-length']);
   const variant = requestedVariant(parsed.request.variant, request.query.variant);
+  noteBodyAsks(mv, parsed.request);
   if (variant !== undefined) mv = resolveForRequest(app, request, name, mv.version, variant);
   const { request: req, inputs } = decodeInferInputs(parsed, mv.signature!.inputs, mv.batching!.maxBatchSize);
   const batched = mv.batching!.maxBatchSize > 0;
