@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ModelRepository } from './repository/repository.js';
 import type { ModelControl } from './config.js';
-import { ServeError, clientError, errorBody, errorPayload, isV2Url, toServeError } from './errors.js';
+import { ServeError, clientError, errorBody, errorPayload, isV2Url, logError, toServeError } from './errors.js';
 import { predictRoutes } from './routes/predict.js';
 import { modelRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
@@ -16,6 +16,7 @@ import { instrumentInferenceRequests, timeErrorAnswer } from './request-metrics.
 import { registerDocs } from './openapi.js';
 import { decodeRequestBodies } from './body-decoding.js';
 import fastifyCompress from '@fastify/compress';
+import { registerSecurity, requestId, type SecurityOptions } from './security.js';
 
 export interface Serving {
   repository: ModelRepository;
@@ -49,6 +50,8 @@ export interface AppOptions {
   adminToken?: string;
   /** Triton's model control mode; default none (load and unload answer MODEL_CONTROL_DISABLED). */
   modelControl?: ModelControl;
+  /** CORS origins (default none: off) and the per-client rate limit (default none). */
+  security?: Partial<SecurityOptions>;
 }
 
 /** Answers smaller than this go uncompressed: a few hundred bytes gain nothing worth the CPU. */
@@ -71,10 +74,14 @@ export function defaultBodyLimit(repository: ModelRepository): number {
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  // set before the first request (registerSecurity below); frameworkErrors needs it too
+  let securityHeaders: Readonly<Record<string, string>> = {};
   const app = Fastify({
     logger: opts.logger ?? { level: opts.logLevel ?? 'info' },
     bodyLimit: opts.bodyLimit,
-    requestIdHeader: 'x-request-id',
+    // the client's x-request-id only when sane (requestId); fastify would take any value as is
+    requestIdHeader: false,
+    genReqId: requestId,
     logController: new LogController({ disableRequestLogging: true }),
     // our own SHUTTING_DOWN answer replaces fastify's bare 503 while draining
     return503OnClosing: false,
@@ -87,7 +94,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, request, reply) => {
       const e = toServeError(err, opts.bodyLimit);
       // (reply's generics here are the option's, not the app's: the plain type is what it is)
-      return (reply as unknown as FastifyReply).code(e.status).type('application/json; charset=utf-8').send(errorBody(e, isV2Url(request.raw.url ?? '')));
+      // (these answers skip the onSend hooks: their headers are set here)
+      return (reply as unknown as FastifyReply)
+        .code(e.status)
+        .headers(securityHeaders)
+        .header('x-request-id', request.id)
+        .type('application/json; charset=utf-8')
+        .send(errorBody(e, isV2Url(request.raw.url ?? ''), opts.repository.root));
     },
     clientErrorHandler: onClientError,
   });
@@ -97,18 +110,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | ServeError, request, reply) => {
     const e = toServeError(err, opts.bodyLimit);
-    if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
+    logError(request, err, e, opts.repository.root);
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     timeErrorAnswer(request, reply);
-    return reply.code(e.status).send(errorPayload(e, false));
+    return reply.code(e.status).send(errorPayload(e, false, opts.repository.root));
   });
   app.setNotFoundHandler((request) => {
     throw new ServeError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API`);
   });
 
-  // while draining, each answer closes its connection: keep-alive sockets must not hold the process open
-  // (a callback hook, not async: no promise per response)
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  // CORS and the rate limit hook routes as they are added: before every route
+  securityHeaders = await registerSecurity(app, { corsOrigins: opts.security?.corsOrigins ?? [], rateLimit: opts.security?.rateLimit });
+  // every answer carries the security headers (precomputed: src/security.ts) and names its request,
+  // as the log does; while draining, each answer closes its connection: keep-alive sockets must not
+  // hold the process open (a callback hook, not async: no promise per response)
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.headers(securityHeaders);
+    reply.header('x-request-id', request.id);
     if (app.serving.draining) reply.header('connection', 'close');
     done(null, payload);
   });

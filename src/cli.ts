@@ -11,6 +11,7 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--g
                         [--response-compression on|off]
                         [--model-control none|explicit|poll] [--load-model NAME]...
                         [--repository-poll-secs N] [--admin-token T | --admin-token-file PATH]
+                        [--cors-origin ORIGIN|*]... [--rate-limit N [--rate-limit-window-ms MS]]
        onnx-serve compress IN.onnx --out OUT.onnx --method int8-dynamic|int8-static|fp16|prune
                         [--per-tensor] [--calibration DATA.json] [--calibration-rows N]
                         [--calibrate minmax|percentile] [--percentile 99.99]
@@ -20,7 +21,8 @@ const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--g
 environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, ONNX_SERVE_BODY_LIMIT,
              ONNX_SERVE_DRAIN_TIMEOUT_MS, ONNX_SERVE_INSTANCES, ONNX_SERVE_INTRA_OP_THREADS,
              ONNX_SERVE_MEMORY_BUDGET, ONNX_SERVE_RESPONSE_COMPRESSION, ONNX_SERVE_MODEL_CONTROL,
-             ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE, ONNX_SERVE_GRPC_PORT
+             ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE, ONNX_SERVE_GRPC_PORT,
+             ONNX_SERVE_CORS_ORIGIN, ONNX_SERVE_RATE_LIMIT, ONNX_SERVE_RATE_LIMIT_WINDOW_MS
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 

@@ -34,6 +34,12 @@ export interface ServeOptions {
   memoryBudget: number;
   /** Compress answers when Accept-Encoding asks (gzip, deflate; answers of 1 KiB and up); off by default. */
   responseCompression: boolean;
+
+  // Hostile clients: CORS and a per-client rate limit, both off by default
+  /** Origins CORS allows (--cors-origin, repeatable or comma-separated; "*" for any); empty: CORS off. */
+  corsOrigins: readonly string[];
+  /** At most `max` requests per client IP per `windowMs` (--rate-limit, --rate-limit-window-ms); undefined: no limit. */
+  rateLimit: { max: number; windowMs: number } | undefined;
 }
 
 /**
@@ -103,6 +109,10 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'model-control': { type: 'string' },
         'repository-poll-secs': { type: 'string' },
         'load-model': { type: 'string', multiple: true },
+        // hostile clients
+        'cors-origin': { type: 'string', multiple: true },
+        'rate-limit': { type: 'string' },
+        'rate-limit-window-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -186,7 +196,31 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     intraOpThreadsFrom: threads.from,
     memoryBudget,
     responseCompression: rc.value === 'on',
+    ...hostileClientOptions(values as Record<string, string | string[] | undefined>, env, int),
   });
+}
+
+/** A browser's Origin: scheme://host[:port], nothing after it. */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^\s/?#]+$/i;
+
+/**
+ * CORS and the rate limit: --cors-origin (repeatable, or comma-separated; ONNX_SERVE_CORS_ORIGIN),
+ * --rate-limit N (ONNX_SERVE_RATE_LIMIT; 0 or absent: off) per --rate-limit-window-ms
+ * (ONNX_SERVE_RATE_LIMIT_WINDOW_MS, default 1000).
+ */
+function hostileClientOptions(
+  values: Record<string, string | string[] | undefined>,
+  env: NodeJS.ProcessEnv,
+  int: (flag: string, envName: string | undefined, dflt: string, min: number, max: number) => number,
+): Pick<ServeOptions, 'corsOrigins' | 'rateLimit'> {
+  const given = values['cors-origin'] as string[] | undefined;
+  const from = given ? '--cors-origin' : 'ONNX_SERVE_CORS_ORIGIN';
+  const origins = (given ?? [env.ONNX_SERVE_CORS_ORIGIN ?? '']).flatMap((v) => v.split(',')).map((o) => o.trim()).filter(Boolean);
+  const bad = origins.find((o) => o !== '*' && !ORIGIN.test(o));
+  if (bad !== undefined) throw new OptionError(`${from}: "${bad}" is not allowed; use an origin such as https://app.example.com or http://localhost:3000 (no path), or "*" for any`);
+  const max = int('rate-limit', 'ONNX_SERVE_RATE_LIMIT', '0', 0, 1_000_000_000);
+  const windowMs = int('rate-limit-window-ms', 'ONNX_SERVE_RATE_LIMIT_WINDOW_MS', '1000', 1, 86_400_000);
+  return { corsOrigins: Object.freeze([...new Set(origins)]), rateLimit: max > 0 ? Object.freeze({ max, windowMs }) : undefined };
 }
 
 /**

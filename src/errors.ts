@@ -5,7 +5,7 @@
 // Routes throw ServeError; the error handlers (src/app.ts, src/routes/v2.ts) render it here.
 // No fastify at run time (its types only): code outside the HTTP layer imports this file.
 import { maxHeaderSize } from 'node:http';
-import type { FastifyError } from 'fastify';
+import type { FastifyBaseLogger, FastifyError } from 'fastify';
 
 export const ERRORS = Object.freeze({
   INVALID_JSON: { status: 400, doc: 'The body is not valid JSON, or not a JSON object.' },
@@ -29,6 +29,7 @@ export const ERRORS = Object.freeze({
   RANGE_NOT_SATISFIABLE: { status: 416, doc: 'The Range header asks for bytes outside a docs file.' },
   INPUT_REJECTED: { status: 422, doc: "onnxruntime refuses this request's values when it runs alone (e.g. a token id outside the vocabulary) while the model answers others; the message is onnxruntime's." },
   QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests, or more predicted work than this request's deadline leaves room for; retry after Retry-After seconds." },
+  RATE_LIMITED: { status: 429, doc: 'This client (by IP address) sent more than --rate-limit requests within --rate-limit-window-ms; retry after Retry-After seconds. Off unless --rate-limit is given; never on /v2/health/* or /metrics.' },
   // 499 is nginx's "client closed request": nobody reads the answer, but logs and metrics do
   REQUEST_CANCELLED: { status: 499, doc: 'The client closed the connection before the request was computed; it left the queue and was not run.' },
   MODEL_NOT_READY: { status: 503, doc: 'The model is loading, unloading or failed to load; or its workers all died.' },
@@ -60,14 +61,33 @@ export function isErrorCode(s: string): s is ErrorCode {
 }
 
 /**
- * A message fit for a client: paths under the model repository become relative to it, and any
- * other absolute path (onnxruntime's source files, a temp folder) is cut to its last part. The
- * server's own routes a message names (POST /v2/repository/models/m/load) are not files: kept.
+ * onnxruntime's source location and what follows it in an ORT_ENFORCE message: the C++ function
+ * and the failed condition (`reshape_helper.h:91 onnxruntime::ReshapeHelper::ReshapeHelper(…)
+ * size != 0 was false. `), with or without the build's folders (/onnxruntime_src/…). Bounded
+ * repeats: the text may hold a client's long values, and the scan must stay linear in it.
+ */
+const SOURCE_LOCATION = /(?<![\w.+/-])(?:\/?[\w.+-]{1,200}\/){0,30}[\w.+-]{1,200}\.(?:h|hh|hpp|c|cc|cpp|cxx|cu|cuh|inl):\d{1,6}(?:\s{1,4}(?:[\w:<>,*&~]{1,200}\s{1,4}){0,6}[\w<>~]{0,200}::[\w:<>,*&~]{0,200}\([^()]{0,1000}\)(?:\s{0,4}const)?(?:\s{0,4}\[with [^\]]{0,500}\])?)?(?:\s{1,4}[^\n]{0,300}? was false\.)?\s*/g;
+/** A graph node's name in onnxruntime's run errors (` Name:'/encoder/layer.0/Reshape'`): the op type before it says enough. */
+const NODE_NAME = /\s*Name:'[^']*'/g;
+/** An absolute path of two parts or more, not one of the server's own routes (/v1/…, /v2/…). */
+const ABSOLUTE_PATH = /(^|[\s'"(=[:,<{`])\/(?!v[12]\/)(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g;
+
+/**
+ * The one scrubber of what clients read (error bodies, load failures' reasons, gRPC details):
+ * paths under the model repository become relative to it, any other absolute path is cut to its
+ * last part, and onnxruntime's source locations, C++ functions and node names go. The full text
+ * is for the log. The server's own routes a message names (POST /v2/repository/models/m/load)
+ * are not files: kept.
  */
 export function scrubPaths(message: string, root?: string): string {
   let m = message;
   if (root) m = m.split(root.endsWith('/') ? root : `${root}/`).join('');
-  return m.replace(/(^|[\s'"(=[:])\/(?!v[12]\/)(?:[^\s'"()[\]:/]+\/)+([^\s'"()[\]:/]*)/g, '$1$2');
+  return m.replace(SOURCE_LOCATION, '').replace(NODE_NAME, '').replace(ABSOLUTE_PATH, '$1$2').trimEnd();
+}
+
+/** What the client reads of an error: scrubbed, but a 404 keeps the path it echoes (the client's own text). */
+export function clientMessage(e: ServeError, root?: string): string {
+  return e.code === 'ROUTE_NOT_FOUND' ? e.message : scrubPaths(e.message, root);
 }
 
 /** /v2 answers the protocol's `{"error": message}`; every other path the catalogue's `{"error": {code, message}}`. */
@@ -75,14 +95,24 @@ export function isV2Url(url: string): boolean {
   return /^\/v2(?:[/?#]|$)/.test(url);
 }
 
-/** The body of an error answer: the one renderer, in /v2's shape or the catalogue's. */
-export function errorPayload(e: ServeError, v2: boolean): { error: string } | { error: { code: ErrorCode; message: string } } {
-  return v2 ? { error: e.message } : { error: { code: e.code, message: e.message } };
+/** The body of an error answer: the one renderer, in /v2's shape or the catalogue's, its message through clientMessage. */
+export function errorPayload(e: ServeError, v2: boolean, root?: string): { error: string } | { error: { code: ErrorCode; message: string } } {
+  const message = clientMessage(e, root);
+  return v2 ? { error: message } : { error: { code: e.code, message } };
 }
 
 /** errorPayload as JSON text, for answers written without fastify's serializer. */
-export function errorBody(e: ServeError, v2: boolean): string {
-  return JSON.stringify(errorPayload(e, v2));
+export function errorBody(e: ServeError, v2: boolean, root?: string): string {
+  return JSON.stringify(errorPayload(e, v2, root));
+}
+
+/**
+ * A 5xx goes to the log whole (a server fault); a 4xx whose message lost a path or onnxruntime's
+ * internals to the scrubber goes there with its full text. Either way with the request id.
+ */
+export function logError(request: { log: FastifyBaseLogger }, err: Error, e: ServeError, root: string): void {
+  if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
+  else if (clientMessage(e, root) !== e.message) request.log.info({ code: e.code, detail: e.message }, 'request failed; the detail is withheld from the client');
 }
 
 /**

@@ -7,6 +7,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { ERRORS, type ErrorCode } from './errors.js';
 import { serverMetadata } from './kserve/metadata.js';
+import { DOCS_CSP } from './security.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -63,6 +64,8 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
     routePrefix: '/docs',
     // no badge from validator.swagger.io: the UI must work without the internet
     uiConfig: { validatorUrl: null, deepLinking: true, docExpansion: 'list' },
+    // the page's own CSP in place of the API's (which lets nothing load): its routes only
+    staticCSP: DOCS_CSP,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

@@ -49,7 +49,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   else await repository.loadAll(loadOpts);
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl });
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl, security: opts });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
   let poller: Poller | undefined;

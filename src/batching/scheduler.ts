@@ -11,7 +11,7 @@ import { RunError, WorkerDiedError, type WorkerPool } from '../pool/pool.js';
 import type { Tensor } from '../tensors/dtypes.js';
 import { packBatch, sliceBatch } from '../tensors/batch.js';
 import { packPadded, slicePadded, type PaddingPlan } from '../tensors/pad.js';
-import { ServeError, scrubPaths } from '../errors.js';
+import { ServeError } from '../errors.js';
 
 export interface SchedulerConfig extends BatchingPolicyConfig {
   maxQueueSize: number;
@@ -457,7 +457,8 @@ export class Scheduler {
       this.requeue(halves.flat());
       return;
     }
-    const message = scrubPaths(err.message);
+    // whole here: the answer's renderer scrubs it for the client and logs it with the request id
+    const message = err.message;
     for (const item of batch) {
       this.detach(item);
       this.failed(item);

@@ -38,6 +38,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   SHUTTING_DOWN: status.UNAVAILABLE,
   QUEUE_TIMEOUT: status.DEADLINE_EXCEEDED,
   NOT_IMPLEMENTED: status.UNIMPLEMENTED,
+  RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   INFERENCE_FAILED: status.INTERNAL,
 });
 

@@ -133,7 +133,8 @@ export class ModelVersion {
       }
       const report = warmups.find((w) => !w.ok) ?? warmups[0]!;
       if (!report.ok && report.kind === 'samples') throw new Error(`the warm-up from config.json failed: ${report.reason}`);
-      this.warmup = { kind: report.kind, ok: report.ok, ...(report.reason ? { reason: report.reason } : {}), ms: report.ms };
+      // the warm-up's and batching's reasons are shown to clients (/v1/models, /v2 config): scrubbed; the log has them whole
+      this.warmup = { kind: report.kind, ok: report.ok, ...(report.reason ? { reason: scrubPaths(report.reason) } : {}), ms: report.ms };
       if (!report.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: report.reason }, 'warm-up on made-up inputs failed; the model serves');
       axis = batchAxisAfterWarmup(axis!, report.batch);
       if (report.batch && !report.batch.ok) opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, reason: axis.unbatchedReason }, 'batching off');
@@ -141,7 +142,7 @@ export class ModelVersion {
       this.batching = Object.freeze({ ...this.config.dynamicBatching, maxBatchSize: axis.maxBatchSize, ...padded });
       // a model that runs one request per execution has nothing to pad
       this.padding = axis.maxBatchSize > 0 ? padding : undefined;
-      this.unbatchedReason = axis.unbatchedReason;
+      this.unbatchedReason = axis.unbatchedReason === undefined ? undefined : scrubPaths(axis.unbatchedReason);
       this.signature = sig;
       this.pool = pool;
       this.stats = new VersionStats(this.observerWith(opts));
@@ -174,7 +175,7 @@ export class ModelVersion {
       costed: (rows, predictedMs, measuredMs) => metrics?.costed?.(rows, predictedMs, measuredMs),
       batchingOff: (reason) => {
         this.batching = Object.freeze({ ...this.batching!, maxBatchSize: 0 });
-        this.unbatchedReason = reason;
+        this.unbatchedReason = scrubPaths(reason);
         opts.log?.warn({ ...at, reason }, 'batching off: the batch was rerun one request at a time');
       },
       inputRejected: (message) => {

@@ -2,7 +2,7 @@
 // readiness, statistics, and inference with JSON or binary tensors through the same scheduler
 // queues as /v1. Errors here are the protocol's {"error": "message"} (Triton's statuses).
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ServeError, errorPayload, toServeError, v2Status } from '../errors.js';
+import { ServeError, errorPayload, logError, toServeError, v2Status } from '../errors.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { earlyAdmission, noteBodyAsks } from './early-admission.js';
 import { timeErrorAnswer } from '../request-metrics.js';
@@ -30,6 +30,7 @@ export default async function v2Routes(app: FastifyInstance): Promise<void> {
 
 async function kserveRoutes(app: FastifyInstance): Promise<void> {
   const bodyLimit = app.initialConfig.bodyLimit ?? 0;
+  const root = app.serving.repository.root;
 
   // every body arrives as a Buffer (JSON, or JSON header + binary tensors), whatever its
   // content type; /v1 keeps fastify's JSON parser (this scope is encapsulated)
@@ -40,14 +41,14 @@ async function kserveRoutes(app: FastifyInstance): Promise<void> {
     const e = toServeError(err, bodyLimit);
     const status = v2Status(e);
     // logged as /v1 logs them (by catalogue status): a full queue is load, not a server fault
-    if (e.status >= 500) request.log.error({ err, code: e.code }, 'request failed');
+    logError(request, err, e, root);
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     timeErrorAnswer(request, reply);
-    return reply.code(status).send(errorPayload(e, true));
+    return reply.code(status).send(errorPayload(e, true, root));
   });
   app.setNotFoundHandler((request, reply) => {
     const e = new ServeError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see README.md for the API`);
-    return reply.code(e.status).send(errorPayload(e, true));
+    return reply.code(e.status).send(errorPayload(e, true, root));
   });
 
   app.get('/', { schema: serverMetadataSchema }, async () => serverMetadata());

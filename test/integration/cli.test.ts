@@ -18,6 +18,10 @@ t.test('bad options stop the process with one line naming the option, the value 
     [['serve', '--memory-budget', '4 gigs'], {}, /--memory-budget: "4 gigs" is not allowed; use a size of at least 1MiB, e\.g\. 4GiB/],
     [['serve'], { ONNX_SERVE_MEMORY_BUDGET: '-2GiB' }, /ONNX_SERVE_MEMORY_BUDGET: "-2GiB" is not allowed/],
     [['serve', '--colour'], {}, /Unknown option '--colour'/],
+    [['serve', '--cors-origin', 'https://app.example/path'], {}, /--cors-origin: "https:\/\/app\.example\/path" is not allowed; use an origin such as https:\/\/app\.example\.com/],
+    [['serve'], { ONNX_SERVE_CORS_ORIGIN: 'https://ok.example,evil' }, /ONNX_SERVE_CORS_ORIGIN: "evil" is not allowed/],
+    [['serve', '--rate-limit', 'lots'], {}, /--rate-limit: "lots" is not allowed; use an integer from 0 to 1000000000/],
+    [['serve', '--rate-limit', '10', '--rate-limit-window-ms', '0'], {}, /--rate-limit-window-ms: "0" is not allowed; use an integer from 1 to 86400000/],
     [['launch'], {}, /unknown command "launch"; allowed: serve/],
   ];
   for (const [args, env, message] of cases) {

@@ -63,6 +63,13 @@ t.test('every error code from a real request', async (t) => {
   const big = await postJson(`${small.url}/v1/predict`, { model: 'mlp', inputs: { input: Array.from({ length: 30 }, (_, i) => row(i)) } });
   await expectError(big, 'PAYLOAD_TOO_LARGE', 'body over --body-limit');
 
+  // RATE_LIMITED: a server with --rate-limit 1; the window outlasts the test
+  const limited = await startServer(t, repo, ['--rate-limit', '1', '--rate-limit-window-ms', '600000']);
+  t.equal((await postJson(`${limited.url}/v1/predict`, { model: 'mlp', inputs: { input: [row(1)] } })).status, 200, 'the first request in the window is served');
+  const over = await postJson(`${limited.url}/v1/predict`, { model: 'mlp', inputs: { input: [row(1)] } });
+  await expectError(over, 'RATE_LIMITED', 'the second request in a window of one');
+  t.match(over.headers['retry-after'], /^\d+$/, 'RATE_LIMITED carries Retry-After');
+
   // QUEUE_TIMEOUT: the only worker is busy for 1.5 s; a request that may wait 50 ms expires, uncomputed
   const slowSched = () => served.app.serving.repository.resolve('slow').scheduler!;
   const before = served.app.serving.repository.resolve('slow').stats!.inferences;

@@ -566,7 +566,8 @@ function makeCases(seed: number): Case[] {
 /** Triton's shared-memory routes: the one 5xx the house rules allow, 501 (not served, said so). */
 const SHARED_MEMORY = /^\/v2\/(?:system|cuda)sharedmemory\//;
 
-const INTERNALS = /\/(?:tmp|work|home|root)\/|node_modules|\.cc:/;
+// absolute paths, onnxruntime's build folder and source locations (reshape_helper.h:91), graph node names
+const INTERNALS = /\/(?:tmp|work|home|root)\/|node_modules|onnxruntime_src|\.(?:h|cc|cpp):\d|Name:'/;
 
 /** What is wrong with a response, or undefined when it is one the house rules allow. */
 function problem(c: Case, status: number, body: Buffer): string | undefined {

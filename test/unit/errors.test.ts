@@ -29,6 +29,7 @@ const CATALOGUE: Record<string, number> = {
   RANGE_NOT_SATISFIABLE: 416,
   INPUT_REJECTED: 422, // a request that onnxruntime refuses when it runs alone
   QUEUE_FULL: 429,
+  RATE_LIMITED: 429, // --rate-limit: too many requests from one client IP in the window
   REQUEST_CANCELLED: 499, // the client left before its request ran (nginx's "client closed request")
   MODEL_NOT_READY: 503,
   SHUTTING_DOWN: 503,
@@ -98,7 +99,41 @@ t.test("README.md's error table lists every code with its status, and no other",
 
 t.test('scrubPaths: files lose their folders, the server\'s routes stay', async (t) => {
   t.equal(scrubPaths('cannot open /models/m/1/model.onnx', '/models'), 'cannot open m/1/model.onnx', 'under the repository: relative to it');
-  t.equal(scrubPaths('failed at /opt/ort/src/session.cc:12'), 'failed at session.cc:12', 'elsewhere: the last part');
+  t.equal(scrubPaths('cannot open /srv/other/weights.bin'), 'cannot open weights.bin', 'elsewhere: the last part');
+  t.equal(scrubPaths('failed at /opt/ort/src/session.cc:12'), 'failed at', 'a source location goes whole');
   t.equal(scrubPaths('model "b" is not loaded; POST /v2/repository/models/b/load loads it', '/srv/models'), 'model "b" is not loaded; POST /v2/repository/models/b/load loads it', 'a /v2 route is kept');
   t.equal(scrubPaths('see /v1/models'), 'see /v1/models');
+});
+
+t.test("scrubPaths: onnxruntime's source locations, C++ functions, failed conditions and node names go; what to fix stays", async (t) => {
+  // onnxruntime 1.30's own words for a Reshape that cannot fit and a Gather id out of range
+  const reshape =
+    "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status code returned while running Reshape node. Name:'/encoder/layer.0/Reshape' Status Message: " +
+    '/onnxruntime_src/onnxruntime/core/providers/cpu/tensor/reshape_helper.h:91 onnxruntime::ReshapeHelper::ReshapeHelper(const onnxruntime::TensorShape&, onnxruntime::TensorShapeVector&, bool) ' +
+    'input_shape_size == requested_shape_size was false. The input tensor cannot be reshaped to the requested shape. Input shape:{1,4}, requested shape:{5,5}\n';
+  t.equal(
+    scrubPaths(reshape),
+    '[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status code returned while running Reshape node. Status Message: The input tensor cannot be reshaped to the requested shape. Input shape:{1,4}, requested shape:{5,5}',
+  );
+  const gather =
+    "Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: /onnxruntime_src/onnxruntime/core/providers/cpu/tensor/gather.cc:112 " +
+    'onnxruntime::common::Status onnxruntime::GatherCopyData(const onnxruntime::Tensor*, const uint8_t*, uint8_t*, bool, size_t, size_t, size_t, size_t, size_t, onnxruntime::concurrency::ThreadPool*) [with Tin = long int; size_t = long unsigned int] ' +
+    'indices element out of data bounds, idx=15 must be within the inclusive range [-10,9]';
+  t.equal(scrubPaths(gather), 'Non-zero status code returned while running Gather node. Status Message: indices element out of data bounds, idx=15 must be within the inclusive range [-10,9]');
+  t.equal(
+    scrubPaths('[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from /srv/models/m/1/model.onnx failed:Protobuf parsing failed.', '/srv/models'),
+    '[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from m/1/model.onnx failed:Protobuf parsing failed.',
+    "the model's file relative to the repository; the error prefix stays",
+  );
+  t.equal(scrubPaths('input "ids" [2, 3]: the value 1.5 is not an int64'), 'input "ids" [2, 3]: the value 1.5 is not an int64', 'a message without internals is untouched');
+});
+
+t.test('scrubPaths stays linear on long hostile text (a client can put anything in a name)', async (t) => {
+  for (const unit of ['x.h:1 a::b ', 'x.h:1 ', 'x.h:1 a::b(', "Name:'", ' /a/', 'a.']) {
+    const text = unit.repeat(Math.ceil(100_000 / unit.length));
+    const t0 = performance.now();
+    scrubPaths(text, '/srv/models');
+    const ms = performance.now() - t0;
+    t.ok(ms < 2000, `${JSON.stringify(unit)} × ${Math.ceil(100_000 / unit.length)}: ${ms.toFixed(0)} ms`);
+  }
 });
