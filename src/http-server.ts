@@ -6,9 +6,11 @@
 // a request a client wrote on one just then (in the kernel's buffer, not yet read) turns the
 // close into a TCP reset. Here close() only stops listening; each socket ends (FIN, never a
 // reset) once it has no request in progress: after its next answer (sent with Connection:
-// close), or after DRAIN_IDLE_MS without a request.
+// close), or after DRAIN_IDLE_MS without a request. The listener itself closes once the
+// kernel's accept queue is empty (closing it resets the connections queued there).
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
+import { acceptQueueLength } from './accept-queue.js';
 
 export interface HttpTimeouts {
   /** Whole request, headers and body (Node's requestTimeout): a stalled body is cut (408) after it. */
@@ -26,6 +28,8 @@ const TIMEOUT_CHECK_MS = 500;
  * that was about to reuse it gets an answer (503 SHUTTING_DOWN) instead of a closed socket.
  */
 export const DRAIN_IDLE_MS = 500;
+/** The listener waits at most this for the kernel's accept queue to empty before it closes anyway. */
+const ACCEPT_QUEUE_WAIT_MS = 500;
 /** A socket this server has ended is destroyed after this if the client does not close its side. */
 const LINGER_MS = 2000;
 /**
@@ -56,6 +60,8 @@ const conns = new WeakMap<Socket, Conn>();
 export class ServingHttpServer extends http.Server {
   private readonly all = new Set<Conn>();
   private draining = false;
+  /** While the drain waits for the accept queue to empty: called after each connection accepted. */
+  private onAccepted: (() => void) | undefined;
 
   constructor(handler: RequestListener, timeouts: HttpTimeouts) {
     super(
@@ -80,14 +86,48 @@ export class ServingHttpServer extends http.Server {
 
   /** Stops listening and drains: no socket is destroyed while a request is in progress on it. */
   override close(callback?: (err?: Error) => void): this {
-    net.Server.prototype.close.call(this, callback);
-    if (this.draining) return this;
+    if (this.draining) {
+      net.Server.prototype.close.call(this, callback);
+      return this;
+    }
+    this.closeListener(callback);
     this.draining = true;
     for (const c of this.all) {
       for (const p of c.pending) if (!p.res.headersSent) p.res.shouldKeepAlive = false;
       if (c.pending.length === 0) this.endWhenIdle(c);
     }
     return this;
+  }
+
+  /**
+   * Closes the listener once the kernel's accept queue is empty, looked at after each connection
+   * accepted (if nothing is queued behind it, the accept pass ends here) and once a turn of the
+   * event loop: the connections that arrive meanwhile are accepted and answered like the others,
+   * 503 SHUTTING_DOWN. Node 20 accepts one connection per turn of the loop: under overload the
+   * queue may never empty, and then the listener closes as soon as the queue outgrows its length
+   * at the start of the drain, or after ACCEPT_QUEUE_WAIT_MS.
+   */
+  private closeListener(callback: ((err?: Error) => void) | undefined): void {
+    const addr = this.address();
+    const port = typeof addr === 'object' && addr ? addr.port : undefined;
+    const family = typeof addr === 'object' && addr?.family === 'IPv6' ? 'IPv6' : 'IPv4';
+    const until = Date.now() + ACCEPT_QUEUE_WAIT_MS;
+    let first: number | undefined;
+    let closed = false;
+    const attempt = (): void => {
+      if (closed) return;
+      const queued = port === undefined ? undefined : acceptQueueLength(port, family);
+      first ??= queued;
+      // a queue that grows past its length at the start is arrivals outpacing accepts: waiting on only adds to what the close resets
+      if (queued && Date.now() < until && queued <= (first ?? 0)) return;
+      closed = true;
+      this.onAccepted = undefined;
+      clearInterval(turns);
+      net.Server.prototype.close.call(this, callback);
+    };
+    const turns = setInterval(attempt, 0);
+    this.onAccepted = attempt;
+    attempt();
   }
 
   private track(socket: Socket): void {
@@ -100,8 +140,9 @@ export class ServingHttpServer extends http.Server {
       c.pending.length = 0;
       c.onSettle?.();
     });
-    // accepted in the same turn as the close: it gets its chance at a request too
+    // accepted during the drain: it gets its chance at a request too
     if (this.draining) this.endWhenIdle(c);
+    this.onAccepted?.();
   }
 
   private pend(req: IncomingMessage, res: ServerResponse): void {

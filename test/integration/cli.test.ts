@@ -18,6 +18,8 @@ t.test('bad options stop the process with one line naming the option, the value 
     [['serve', '--memory-budget', '4 gigs'], {}, /--memory-budget: "4 gigs" is not allowed; use a size of at least 1MiB, e\.g\. 4GiB/],
     [['serve'], { ONNX_SERVE_MEMORY_BUDGET: '-2GiB' }, /ONNX_SERVE_MEMORY_BUDGET: "-2GiB" is not allowed/],
     [['serve', '--colour'], {}, /Unknown option '--colour'/],
+    [['serve', '--backlog', 'lots'], {}, /--backlog: "lots" is not allowed; use an integer from 1 to 65535/],
+    [['serve', '--headers-timeout-ms', '40000'], {}, /--headers-timeout-ms: "40000" is not allowed; use at most the request timeout \(30000 ms\)/],
     [['launch'], {}, /unknown command "launch"; allowed: serve/],
   ];
   for (const [args, env, message] of cases) {
