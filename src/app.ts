@@ -17,6 +17,8 @@ import { registerDocs } from './openapi.js';
 import { decodeRequestBodies } from './body-decoding.js';
 import fastifyCompress from '@fastify/compress';
 import { registerSecurity, requestId, type SecurityOptions } from './security.js';
+import { answerAndClose, httpServerFactory, type HttpTimeouts } from './http-server.js';
+import { HEADERS_TIMEOUT_MS_DEFAULT, KEEP_ALIVE_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './config.js';
 
 export interface Serving {
   repository: ModelRepository;
@@ -52,6 +54,8 @@ export interface AppOptions {
   modelControl?: ModelControl;
   /** CORS origins (default none: off) and the per-client rate limit (default none). */
   security?: Partial<SecurityOptions>;
+  /** Slow-client timeouts of the HTTP server; default the CLI's defaults (src/config.ts). */
+  timeouts?: HttpTimeouts;
 }
 
 /** Answers smaller than this go uncompressed: a few hundred bytes gain nothing worth the CPU. */
@@ -76,7 +80,11 @@ export function defaultBodyLimit(repository: ModelRepository): number {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // set before the first request (registerSecurity below); frameworkErrors needs it too
   let securityHeaders: Readonly<Record<string, string>> = {};
+  const timeouts = opts.timeouts ?? { requestTimeoutMs: REQUEST_TIMEOUT_MS_DEFAULT, headersTimeoutMs: HEADERS_TIMEOUT_MS_DEFAULT, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS_DEFAULT };
   const app = Fastify({
+    // the server drains on close instead of destroying idle kept-alive sockets, and carries the timeouts
+    serverFactory: httpServerFactory(timeouts),
+    forceCloseConnections: false,
     logger: opts.logger ?? { level: opts.logLevel ?? 'info' },
     bodyLimit: opts.bodyLimit,
     // the client's x-request-id only when sane (requestId); fastify would take any value as is
@@ -154,7 +162,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
 /**
  * fastify's clientErrorHandler: answers in the catalogue's shape (the /v2 one when the request
- * line names /v2) and closes the connection, whose framing can no longer be trusted.
+ * line names /v2) and closes the connection, whose framing can no longer be trusted, once the
+ * requests pipelined before the bad one are answered (src/http-server.ts).
  */
 function onClientError(err: ConnectionError & { reason?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -169,6 +178,5 @@ function onClientError(err: ConnectionError & { reason?: string }, socket: Socke
     const body = errorBody(e, /^[A-Z]+ \/v2(?:[/?# ]|$)/.test(line));
     response = `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
   }
-  if (socket.writable) socket.write(response);
-  socket.destroy(err);
+  answerAndClose(socket, response);
 }

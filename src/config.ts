@@ -24,6 +24,12 @@ export interface ServeOptions {
   /** Bytes; undefined: derived from the loaded models (maxBatchSize rows of the largest input as JSON). */
   bodyLimit: number | undefined;
   drainTimeoutMs: number;
+  /** Connections the kernel queues before the server accepts them (listen's backlog; the kernel caps it at net.core.somaxconn). */
+  backlog: number;
+  /** Slow-client limits (src/http-server.ts): whole request, headers, idle kept-alive socket. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   /** Defaults for models whose config.json does not say; undefined ("auto"): chosen per model version (src/repository/sizing.ts). */
   instances: number | undefined;
   intraOpThreads: number | undefined;
@@ -50,6 +56,24 @@ export interface ServeOptions {
 export const RESPONSE_COMPRESSION_DEFAULT = 'off';
 export type ModelControl = 'none' | 'explicit' | 'poll';
 export const MODEL_CONTROL_MODES: readonly ModelControl[] = ['none', 'explicit', 'poll'];
+
+/**
+ * Node's default accept queue (511) overflows when hundreds of clients connect at once under
+ * overload: the kernel drops their SYNs and each retries a whole second later (measured: 169
+ * drops and a 1 s p99 in the first second of a 2× overload step).
+ */
+export const BACKLOG_DEFAULT = 4096;
+/**
+ * 30 s for a whole request: an 8 MiB body (the smallest default body limit) passes on a link of
+ * 2.3 Mbit/s or more, and a slow upload begun before SIGTERM is cut within the default drain
+ * timeout (also 30 s). Headers are a few hundred bytes: 10 s covers any link that can upload a
+ * body at all. The keep-alive timeout (fastify's default) is longer than the usual proxies' idle
+ * timeout (60 s by default for AWS's load balancers and nginx's upstream keepalive_timeout), so
+ * the proxy, not the server, closes an idle connection: never one it is about to reuse.
+ */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+export const HEADERS_TIMEOUT_MS_DEFAULT = 10_000;
+export const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 72_000;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -100,6 +124,10 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'log-level': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-timeout-ms': { type: 'string' },
+        backlog: { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' },
         instances: { type: 'string' },
         'intra-op-threads': { type: 'string' },
         'memory-budget': { type: 'string' },
@@ -178,6 +206,13 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     grpcPort = int('grpc-port', 'ONNX_SERVE_GRPC_PORT', '', 0, 65535);
     if (grpcPort === port && port !== 0) throw new OptionError(`${grpc.from}: "${grpc.value}" is not allowed; it is the HTTP port (--port), use another`);
   }
+  const requestTimeoutMs = int('request-timeout-ms', 'ONNX_SERVE_REQUEST_TIMEOUT_MS', String(REQUEST_TIMEOUT_MS_DEFAULT), 100, 3_600_000);
+  const headersTimeoutMs = int('headers-timeout-ms', 'ONNX_SERVE_HEADERS_TIMEOUT_MS', String(HEADERS_TIMEOUT_MS_DEFAULT), 100, 3_600_000);
+  // Node refuses a headers timeout longer than the request's, which includes the headers
+  if (headersTimeoutMs > requestTimeoutMs) {
+    const from = pick('headers-timeout-ms', 'ONNX_SERVE_HEADERS_TIMEOUT_MS', '').from;
+    throw new OptionError(`${from}: "${headersTimeoutMs}" is not allowed; use at most the request timeout (${requestTimeoutMs} ms), which includes the headers`);
+  }
   return Object.freeze({
     modelsDir: pick('models', 'ONNX_SERVE_MODELS', './models').value,
     host: host.value,
@@ -190,6 +225,10 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     loadModels: Object.freeze([...loadModels]),
     bodyLimit,
     drainTimeoutMs: int('drain-timeout-ms', 'ONNX_SERVE_DRAIN_TIMEOUT_MS', '30000', 0, 3_600_000),
+    backlog: int('backlog', 'ONNX_SERVE_BACKLOG', String(BACKLOG_DEFAULT), 1, 65_535),
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: int('keep-alive-timeout-ms', 'ONNX_SERVE_KEEP_ALIVE_TIMEOUT_MS', String(KEEP_ALIVE_TIMEOUT_MS_DEFAULT), 100, 3_600_000),
     instances: instances.value,
     intraOpThreads: threads.value,
     instancesFrom: instances.from,

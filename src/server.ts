@@ -11,9 +11,6 @@ import { snapshot, startPolling, type Poller } from './repository/poll.js';
 import type { ServeOptions } from './config.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 
-/** Connections the kernel may hold before the server accepts them. */
-const LISTEN_BACKLOG = 4096;
-
 type Level = 'info' | 'warn' | 'error';
 
 export interface Served {
@@ -49,7 +46,8 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   else await repository.loadAll(loadOpts);
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl, security: opts });
+  const timeouts = { requestTimeoutMs: opts.requestTimeoutMs, headersTimeoutMs: opts.headersTimeoutMs, keepAliveTimeoutMs: opts.keepAliveTimeoutMs };
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl, security: opts, timeouts });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
   let poller: Poller | undefined;
@@ -59,11 +57,8 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
     app.addHook('preClose', async () => poller?.stop());
   }
 
-  // Node's default accept queue (511) overflows when hundreds of clients connect at once under
-  // overload: the kernel drops their SYNs and each retries a whole second later (measured: 169
-  // drops and a 1 s p99 in the first second of a 2× overload step). The kernel caps this at
-  // net.core.somaxconn.
-  await app.listen({ host: opts.host, port: opts.port, backlog: LISTEN_BACKLOG });
+  // --backlog (default BACKLOG_DEFAULT, src/config.ts): Node's 511 overflows under overload
+  await app.listen({ host: opts.host, port: opts.port, backlog: opts.backlog });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;

@@ -22,6 +22,8 @@ t.test('bad options stop the process with one line naming the option, the value 
     [['serve'], { ONNX_SERVE_CORS_ORIGIN: 'https://ok.example,evil' }, /ONNX_SERVE_CORS_ORIGIN: "evil" is not allowed/],
     [['serve', '--rate-limit', 'lots'], {}, /--rate-limit: "lots" is not allowed; use an integer from 0 to 1000000000/],
     [['serve', '--rate-limit', '10', '--rate-limit-window-ms', '0'], {}, /--rate-limit-window-ms: "0" is not allowed; use an integer from 1 to 86400000/],
+    [['serve', '--backlog', 'lots'], {}, /--backlog: "lots" is not allowed; use an integer from 1 to 65535/],
+    [['serve', '--headers-timeout-ms', '40000'], {}, /--headers-timeout-ms: "40000" is not allowed; use at most the request timeout \(30000 ms\)/],
     [['launch'], {}, /unknown command "launch"; allowed: serve/],
   ];
   for (const [args, env, message] of cases) {

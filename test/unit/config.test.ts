@@ -211,3 +211,19 @@ t.test('admin token: flag, file (one trailing newline trimmed), environment; bad
   t.ok(thrown(() => parseServeOptions(['--admin-token', 'a', '--admin-token-file', file], {})) instanceof OptionError, 'both: refused');
   t.ok(thrown(() => parseServeOptions(['--admin-token', ''], {})) instanceof OptionError, 'an empty token flag: refused');
 });
+
+t.test('backlog and slow-client timeouts: defaults, environment, flags, and what is refused', async (t) => {
+  const d = parseServeOptions([], {});
+  t.same([d.backlog, d.requestTimeoutMs, d.headersTimeoutMs, d.keepAliveTimeoutMs], [4096, 30_000, 10_000, 72_000], 'defaults');
+  const env = { ONNX_SERVE_BACKLOG: '1024', ONNX_SERVE_REQUEST_TIMEOUT_MS: '60000', ONNX_SERVE_HEADERS_TIMEOUT_MS: '5000', ONNX_SERVE_KEEP_ALIVE_TIMEOUT_MS: '90000' };
+  const e = parseServeOptions([], env);
+  t.same([e.backlog, e.requestTimeoutMs, e.headersTimeoutMs, e.keepAliveTimeoutMs], [1024, 60_000, 5000, 90_000], 'from the environment');
+  const f = parseServeOptions(['--backlog', '128', '--request-timeout-ms', '1000', '--headers-timeout-ms', '1000', '--keep-alive-timeout-ms', '500'], env);
+  t.same([f.backlog, f.requestTimeoutMs, f.headersTimeoutMs, f.keepAliveTimeoutMs], [128, 1000, 1000, 500], 'flags over the environment');
+  t.match(thrown(() => parseServeOptions(['--backlog', '0'], {})), { message: /--backlog: "0" is not allowed; use an integer from 1 to 65535/ });
+  t.match(thrown(() => parseServeOptions(['--request-timeout-ms', 'soon'], {})), { message: /--request-timeout-ms: "soon" is not allowed/ });
+  t.match(thrown(() => parseServeOptions([], { ONNX_SERVE_HEADERS_TIMEOUT_MS: '50' })), { message: /ONNX_SERVE_HEADERS_TIMEOUT_MS: "50" is not allowed; use an integer from 100/ });
+  t.match(thrown(() => parseServeOptions(['--request-timeout-ms', '5000', '--headers-timeout-ms', '6000'], {})), {
+    message: /--headers-timeout-ms: "6000" is not allowed; use at most the request timeout \(5000 ms\), which includes the headers/,
+  });
+});
