@@ -94,7 +94,9 @@ t.test('admission: a request that the work ahead would make miss its deadline is
   const refused = await postJson(v1, body(3));
   t.equal(refused.status, 429, 'a 200 ms target behind a second of predicted work: refused');
   t.equal(refused.body.error.code, 'QUEUE_FULL');
-  t.match(refused.body.error.message, /predicted to take \d+ ms, more than the (199|200) ms left before this request's deadline/);
+  // the time left is the deadline less what reading and decoding the request took (a few ms on a busy machine)
+  const left = Number(/more than the (\d+) ms left before this request's deadline/.exec(refused.body.error.message)?.[1]);
+  t.ok(left <= 200 && left >= 150, `names the time left before its 200 ms deadline (${refused.body.error.message})`);
   t.match(refused.headers['retry-after'], /^[1-9]\d*$/, 'Retry-After in whole seconds');
   t.match(refused.headers['server-timing'], /^total;dur=\d+\.\d{3}$/, 'the refusal says what it cost the server');
   t.equal(mv.scheduler!.depth, 0, 'it never entered the queue');
