@@ -10,9 +10,16 @@
 // most favoured such request would be (the most urgent level, no deadline of its own, only the
 // queue's count and wait limits), and one whose requests named a variant not at all: they are
 // refused, if need be, after their bodies are read, as before.
+//
+// /v1/predict names its model in the body. Its request is refused before the body only when
+// every model version it could name would refuse it: exact for the common one-model server, and
+// cheap to ask while the repository is small (MAX_VERSIONS_ASKED).
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ModelVersion } from '../repository/model-version.js';
 import { MAX_TIMEOUT_MS, requestTimeoutMs } from './inference.js';
+
+/** /v1's check before the body asks every version's queue only while there are at most this many. */
+const MAX_VERSIONS_ASKED = 8;
 
 /** How long a body's priority, timeout or variant keeps its model judged leniently before the body is read. */
 const BODY_ASKS_MEMORY_MS = 10_000;
@@ -60,6 +67,38 @@ export function earlyAdmission(app: FastifyInstance): onRequestHookHandler {
   };
 }
 
+/**
+ * /v1/predict's onRequest: the refusal now when every READY version of every model (variants
+ * included) would refuse the request, whichever its body names; then the one of its first model.
+ */
+export function earlyAdmissionAnyModel(app: FastifyInstance): onRequestHookHandler {
+  return (request, _reply, done) => {
+    if (app.serving.draining) return done();
+    const versions = app.serving.repository.allWithVariants();
+    if (versions.length === 0 || versions.length > MAX_VERSIONS_ASKED) return done();
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = requestTimeoutMs(request.headers['x-request-timeout-ms']);
+    } catch {
+      return done();
+    }
+    let first: { mv: ModelVersion; error: Error } | undefined;
+    for (const mv of versions) {
+      if (!mv.ready) continue;
+      const r = judge(mv, timeoutMs);
+      if (r === undefined) return done();
+      first ??= r;
+    }
+    if (first === undefined) return done();
+    const record = request.inference;
+    if (record) {
+      record.model = first.mv.name;
+      record.version = first.mv.version;
+    }
+    done(first.error);
+  };
+}
+
 function refusal(app: FastifyInstance, request: FastifyRequest<{ Params: InferParams; Querystring: { variant?: string } }>) {
   if (app.serving.draining) return undefined;
   let mv: ModelVersion;
@@ -70,6 +109,11 @@ function refusal(app: FastifyInstance, request: FastifyRequest<{ Params: InferPa
   } catch {
     return undefined;
   }
+  return judge(mv, timeoutMs);
+}
+
+/** A model version's refusal of a one-row request with `timeoutMs` from its headers (or none), or undefined. */
+function judge(mv: ModelVersion, timeoutMs: number | undefined) {
   const b = mv.batching;
   if (!mv.scheduler || !b) return undefined;
   const asks = seen.get(mv);

@@ -6,6 +6,7 @@ import { decodeInputs } from '../signature.js';
 import { resolveForRequest, runInference } from './inference.js';
 import { toJsonText } from '../tensors/encode.js';
 import { CONTENT_ENCODING_DOC, DIGITS_LOGITS, DIGITS_PIXELS, DIGITS_PROBABILITIES, TIMEOUT_HEADER_DOC, TIMING_HEADERS_DOC, VARIANT_DOC, VARIANT_HEADER_DOC, PRIORITY_DOC, openObject, v1Errors } from '../openapi.js';
+import { earlyAdmissionAnyModel, noteBodyAsks } from './early-admission.js';
 
 interface PredictBody {
   model: string;
@@ -71,9 +72,12 @@ const predictSchema = {
 };
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true } }, async (request, reply) => {
+  // onRequest: refused before the body when every model's queue would refuse it
+  app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema, config: { inference: true }, onRequest: earlyAdmissionAnyModel(app) }, async (request, reply) => {
     const { model, version, variant, priority, inputs } = request.body;
     const mv = resolveForRequest(app, request, model, version, variant);
+    // (a variant is judged on its own queue before the body: every version's queue is asked)
+    if (priority !== undefined) noteBodyAsks(mv, { priority });
     const decoded = decodeInputs(inputs, mv.signature!.inputs, mv.batching!.maxBatchSize);
     const result = await runInference(request, reply, mv, decoded, priority === undefined ? {} : { priority });
 

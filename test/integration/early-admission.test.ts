@@ -90,3 +90,30 @@ t.test('a request the queue would refuse is refused before its body is read', as
   t.equal(viaVariant?.status, 200, 'its body named the idle variant: computed');
   await Promise.all(held);
 });
+
+t.test('/v1/predict: refused before its body only when every model version would refuse it', async (t) => {
+  const repo = await makeRepo(t, { one: { onnx: MLP, config: { instances: 1, maxBatchSize: 4, dynamicBatching: { maxQueueDelayMs: 0, maxQueueSize: 1 } } } });
+  const served = await startServer(t, repo, [], { faultHooks: true });
+  const port = Number(new URL(served.url).port);
+  const mv = served.app.serving.repository.resolve('one');
+  const pool = mv.workerPool!;
+  const body = JSON.stringify({ model: 'one', inputs: { input: [Array.from(seededFloats(8, 2))] } });
+  const predict = (): Promise<unknown> => postJson(`${served.url}/v1/predict`, JSON.parse(body));
+  pool.injectFault({ kind: 'delay-next-run', ms: 1500 });
+  const running = predict();
+  await waitUntil(() => pool.busyCount() === 1, 'the worker is busy');
+  const queued = predict();
+  await waitUntil(() => mv.scheduler!.depth === 1, 'one request is queued');
+  const s = await open(port);
+  t.teardown(() => s.destroy());
+  s.write(head('/v1/predict', 1_000_000));
+  const refused = await answer(s, 3000);
+  t.equal(refused?.status, 429, `the only model's queue is full: 429 with the body unsent (${refused?.text.slice(0, 120)})`);
+  t.match(refused?.text, /QUEUE_FULL/);
+  await Promise.all([running, queued]);
+  // with room again, the same request is read and computed
+  const s2 = await open(port);
+  t.teardown(() => s2.destroy());
+  s2.write(head('/v1/predict', Buffer.byteLength(body)) + body);
+  t.equal((await answer(s2, 5000))?.status, 200, 'computed once the queue has room');
+});
