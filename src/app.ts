@@ -19,6 +19,7 @@ import fastifyCompress from '@fastify/compress';
 import { registerSecurity, requestId, type SecurityOptions } from './security.js';
 import { answerAndClose, httpServerFactory, type HttpTimeouts } from './http-server.js';
 import { HEADERS_TIMEOUT_MS_DEFAULT, KEEP_ALIVE_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from './config.js';
+import { limitBodiesInFlight } from './body-budget.js';
 
 export interface Serving {
   repository: ModelRepository;
@@ -56,6 +57,8 @@ export interface AppOptions {
   security?: Partial<SecurityOptions>;
   /** Slow-client timeouts of the HTTP server; default the CLI's defaults (src/config.ts). */
   timeouts?: HttpTimeouts;
+  /** Bytes of request bodies read and held at once (src/body-budget.ts); default no bound. */
+  maxBodyBytesInFlight?: number;
 }
 
 /** Answers smaller than this go uncompressed: a few hundred bytes gain nothing worth the CPU. */
@@ -115,6 +118,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const metrics = opts.metrics ?? new Metrics(() => opts.repository.allWithVariants());
   app.decorate('serving', { repository: opts.repository, metrics, draining: false, admin: { token: opts.adminToken, modelControl: opts.modelControl ?? 'none' } });
   instrumentInferenceRequests(app, metrics); // before any route: it hooks routes as they are added
+  if (opts.maxBodyBytesInFlight !== undefined) limitBodiesInFlight(app, opts.maxBodyBytesInFlight, opts.bodyLimit);
 
   app.setErrorHandler((err: FastifyError | ServeError, request, reply) => {
     const e = toServeError(err, opts.bodyLimit);

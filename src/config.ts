@@ -41,6 +41,9 @@ export interface ServeOptions {
   /** Compress answers when Accept-Encoding asks (gzip, deflate; answers of 1 KiB and up); off by default. */
   responseCompression: boolean;
 
+  /** Bytes of request bodies being read and held at once; past it requests are refused 503 SERVER_BUSY before their bodies. */
+  maxBodyBytesInFlight: number;
+
   // Hostile clients: CORS and a per-client rate limit, both off by default
   /** Origins CORS allows (--cors-origin, repeatable or comma-separated; "*" for any); empty: CORS off. */
   corsOrigins: readonly string[];
@@ -54,6 +57,13 @@ export interface ServeOptions {
  * c=64, asking for gzip (level 6) cut the requests served by 30-60 % (README.md, Compression).
  */
 export const RESPONSE_COMPRESSION_DEFAULT = 'off';
+
+/**
+ * 256 MiB of request bodies at once: 32 of the largest default body (8 MiB), a few thousand
+ * ordinary ones; what a machine of a few GiB can hold beside its models. Without a bound, 40
+ * slow clients each sending 7.9 MB of a declared 8 MB body held 311 MiB until their timeout.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT_DEFAULT = '256mb';
 export type ModelControl = 'none' | 'explicit' | 'poll';
 export const MODEL_CONTROL_MODES: readonly ModelControl[] = ['none', 'explicit', 'poll'];
 
@@ -125,6 +135,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'body-limit': { type: 'string' },
         'drain-timeout-ms': { type: 'string' },
         backlog: { type: 'string' },
+        'max-body-bytes-in-flight': { type: 'string' },
         'request-timeout-ms': { type: 'string' },
         'headers-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
@@ -170,6 +181,9 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     bodyLimit = parseBytes(bl.value);
     if (bodyLimit === undefined || bodyLimit < 1024) throw new OptionError(`${bl.from}: "${bl.value}" is not allowed; use a size of at least 1kb, e.g. 1048576, 512kb or 8mb`);
   }
+  const inFlight = pick('max-body-bytes-in-flight', 'ONNX_SERVE_MAX_BODY_BYTES_IN_FLIGHT', MAX_BODY_BYTES_IN_FLIGHT_DEFAULT);
+  const maxBodyBytesInFlight = parseBytes(inFlight.value);
+  if (maxBodyBytesInFlight === undefined || maxBodyBytesInFlight < 1024) throw new OptionError(`${inFlight.from}: "${inFlight.value}" is not allowed; use a size of at least 1kb, e.g. 268435456, 64mb or 1gb`);
   // "auto" (the default) leaves the choice to each model version's sizing
   const orAuto = (flag: string, envName: string, min: number, max: number): { value: number | undefined; from: string | undefined } => {
     const { value, from } = pick(flag, envName, 'auto');
@@ -226,6 +240,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     bodyLimit,
     drainTimeoutMs: int('drain-timeout-ms', 'ONNX_SERVE_DRAIN_TIMEOUT_MS', '30000', 0, 3_600_000),
     backlog: int('backlog', 'ONNX_SERVE_BACKLOG', String(BACKLOG_DEFAULT), 1, 65_535),
+    maxBodyBytesInFlight,
     requestTimeoutMs,
     headersTimeoutMs,
     keepAliveTimeoutMs: int('keep-alive-timeout-ms', 'ONNX_SERVE_KEEP_ALIVE_TIMEOUT_MS', String(KEEP_ALIVE_TIMEOUT_MS_DEFAULT), 100, 3_600_000),

@@ -34,6 +34,7 @@ export const ERRORS = Object.freeze({
   REQUEST_CANCELLED: { status: 499, doc: 'The client closed the connection before the request was computed; it left the queue and was not run.' },
   MODEL_NOT_READY: { status: 503, doc: 'The model is loading, unloading or failed to load; or its workers all died.' },
   SHUTTING_DOWN: { status: 503, doc: 'The server is draining and accepts no new requests.' },
+  SERVER_BUSY: { status: 503, doc: 'The request bodies being read at once would pass --max-body-bytes-in-flight with this one; retry after Retry-After seconds.' },
   QUEUE_TIMEOUT: { status: 504, doc: 'The request waited in the queue past its deadline and was not computed.' },
   NOT_IMPLEMENTED: { status: 501, doc: "A route of Triton's shared-memory extensions (system or CUDA), which onnx-serve does not serve: send tensors in the request body instead." },
   INFERENCE_FAILED: { status: 500, doc: 'onnxruntime failed to run this request for a reason that is not the request (the model fails on every input).' },

@@ -47,7 +47,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const bodyLimit = opts.bodyLimit ?? defaultBodyLimit(repository);
   const logger = extra.logStream ? { level: opts.logLevel, stream: extra.logStream } : loggerOptions(opts.logLevel, process.stdout.isTTY === true);
   const timeouts = { requestTimeoutMs: opts.requestTimeoutMs, headersTimeoutMs: opts.headersTimeoutMs, keepAliveTimeoutMs: opts.keepAliveTimeoutMs };
-  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl, security: opts, timeouts });
+  const app = await buildApp({ repository, bodyLimit, logLevel: opts.logLevel, logger, metrics, responseCompression: opts.responseCompression, adminToken: opts.adminToken, modelControl: opts.modelControl, security: opts, timeouts, maxBodyBytesInFlight: opts.maxBodyBytesInFlight });
   for (const [level, o, m] of early.lines) app.log[level](o, m);
   early.log = app.log;
   let poller: Poller | undefined;

@@ -36,6 +36,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   REQUEST_CANCELLED: status.CANCELLED,
   MODEL_NOT_READY: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
+  // HTTP bodies only (gRPC messages are bounded by grpc's own receive limit): listed for completeness
+  SERVER_BUSY: status.RESOURCE_EXHAUSTED,
   QUEUE_TIMEOUT: status.DEADLINE_EXCEEDED,
   NOT_IMPLEMENTED: status.UNIMPLEMENTED,
   RATE_LIMITED: status.RESOURCE_EXHAUSTED,

@@ -23,6 +23,7 @@ t.test('bad options stop the process with one line naming the option, the value 
     [['serve', '--rate-limit', 'lots'], {}, /--rate-limit: "lots" is not allowed; use an integer from 0 to 1000000000/],
     [['serve', '--rate-limit', '10', '--rate-limit-window-ms', '0'], {}, /--rate-limit-window-ms: "0" is not allowed; use an integer from 1 to 86400000/],
     [['serve', '--backlog', 'lots'], {}, /--backlog: "lots" is not allowed; use an integer from 1 to 65535/],
+    [['serve', '--max-body-bytes-in-flight', '10'], {}, /--max-body-bytes-in-flight: "10" is not allowed; use a size of at least 1kb/],
     [['serve', '--headers-timeout-ms', '40000'], {}, /--headers-timeout-ms: "40000" is not allowed; use at most the request timeout \(30000 ms\)/],
     [['launch'], {}, /unknown command "launch"; allowed: serve/],
   ];

@@ -1,6 +1,7 @@
 // Every error code of the catalogue, produced by a real request against the real server.
 import t from 'tap';
 import { request } from 'undici';
+import { connect, type Socket } from 'node:net';
 import { makeRepo, startServer, postJson, getJson, waitUntil } from '../helpers/server.js';
 import { mlpModel, seededFloats } from '../../tools/onnx-builder.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
@@ -69,6 +70,30 @@ t.test('every error code from a real request', async (t) => {
   const over = await postJson(`${limited.url}/v1/predict`, { model: 'mlp', inputs: { input: [row(1)] } });
   await expectError(over, 'RATE_LIMITED', 'the second request in a window of one');
   t.match(over.headers['retry-after'], /^\d+$/, 'RATE_LIMITED carries Retry-After');
+
+  // SERVER_BUSY: a server that reads at most 1 KiB of bodies at once, one of 900 bytes held
+  // half-sent on a raw socket; freed when that client goes away
+  const tight = await startServer(t, repo, ['--max-body-bytes-in-flight', '1kb']);
+  const port = Number(new URL(tight.url).port);
+  const held = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  held.on('error', () => {});
+  held.write('POST /v1/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 900\r\n\r\n{"model": "mlp",');
+  const smallBody = { model: 'mlp', inputs: { input: [row(1)] } };
+  // its headers are read by now: it holds its 900 bytes
+  await new Promise((r) => setTimeout(r, 100));
+  const crowded = await postJson(`${tight.url}/v1/predict`, smallBody);
+  await expectError(crowded, 'SERVER_BUSY', 'a body while 900 of 1024 bytes are held');
+  t.equal(crowded.headers['retry-after'], '1', 'SERVER_BUSY carries Retry-After');
+  held.destroy();
+  let freed = await postJson(`${tight.url}/v1/predict`, smallBody);
+  for (let i = 0; i < 20 && freed.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    freed = await postJson(`${tight.url}/v1/predict`, smallBody);
+  }
+  t.equal(freed.status, 200, 'the held bytes are freed when their client goes away');
 
   // QUEUE_TIMEOUT: the only worker is busy for 1.5 s; a request that may wait 50 ms expires, uncomputed
   const slowSched = () => served.app.serving.repository.resolve('slow').scheduler!;

@@ -33,6 +33,7 @@ const CATALOGUE: Record<string, number> = {
   REQUEST_CANCELLED: 499, // the client left before its request ran (nginx's "client closed request")
   MODEL_NOT_READY: 503,
   SHUTTING_DOWN: 503,
+  SERVER_BUSY: 503, // --max-body-bytes-in-flight: too many body bytes being read at once
   QUEUE_TIMEOUT: 504,
   NOT_IMPLEMENTED: 501, // Triton's shared-memory routes: said, not a 404
   INFERENCE_FAILED: 500,
