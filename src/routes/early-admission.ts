@@ -57,14 +57,18 @@ export function earlyAdmission(app: FastifyInstance): onRequestHookHandler {
   return (request, _reply, done) => {
     const err = refusal(app, request as FastifyRequest<{ Params: InferParams; Querystring: { variant?: string } }>);
     if (err === undefined) return done();
-    // counted under the model, as the same refusal after the body would be
-    const record = request.inference;
-    if (record) {
-      record.model = err.mv.name;
-      record.version = err.mv.version;
-    }
-    done(err.error);
+    done(counted(request, err));
   };
+}
+
+/** The refusal's error, the request counted under its model, as the same refusal after the body would be. */
+function counted(request: FastifyRequest, r: { mv: ModelVersion; error: Error }): Error {
+  const record = request.inference;
+  if (record) {
+    record.model = r.mv.name;
+    record.version = r.mv.version;
+  }
+  return r.error;
 }
 
 /**
@@ -90,12 +94,7 @@ export function earlyAdmissionAnyModel(app: FastifyInstance): onRequestHookHandl
       first ??= r;
     }
     if (first === undefined) return done();
-    const record = request.inference;
-    if (record) {
-      record.model = first.mv.name;
-      record.version = first.mv.version;
-    }
-    done(first.error);
+    done(counted(request, first));
   };
 }
 
