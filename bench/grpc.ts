@@ -5,8 +5,6 @@
 // answers decoded only for the check, as the HTTP loop sends pre-built bodies and reads bytes. Batch size and queue/compute times come
 // from the answers' trailers (x-batch-size, server-timing), as over HTTP from the headers.
 import { fileURLToPath } from 'node:url';
-import { connect } from 'node:http2';
-import { connect as netConnect } from 'node:net';
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { Recorder } from '../load/runner/recorder.js';
@@ -41,8 +39,6 @@ export interface GrpcLoadOptions {
   maxRequests: number;
   /** Checks the first answer; returns a problem or undefined. */
   check?: (res: GrpcInferAnswer) => string | undefined;
-  /** The client: grpc-js (the default) or gRPC's frames written on node:http2. */
-  client?: 'grpc-js' | 'http2';
 }
 
 /** The v2 binary answer's shape for a FP32 output of `outWidth` values, one row. */
@@ -115,47 +111,6 @@ function grpcJsCaller(address: string): Caller {
   };
 }
 
-/**
- * gRPC's wire format written straight onto node:http2, as a C++ load generator (Triton's
- * perf_analyzer) costs its machine little per call: one stream per call with the protocol's
- * headers, the message in one length-prefixed frame, the status from the trailers. No
- * interceptors, metadata objects or deadline timers, so on a shared 2-core machine the client
- * takes less of the CPU the server needs.
- */
-function http2Caller(address: string): Caller {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  // NODELAY as grpc-js sets it: a call's small frames must not wait for delayed ACKs
-  const session = connect(`http://${address}`, { createConnection: () => netConnect({ host, port, noDelay: true }) });
-  session.on('error', () => {}); // each call reports its own failure
-  const headers = { ':method': 'POST', ':path': MODEL_INFER.path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '60S' };
-  return {
-    call: (message) =>
-      new Promise((resolve) => {
-        const frame = Buffer.allocUnsafe(5 + message.length);
-        frame[0] = 0;
-        frame.writeUInt32BE(message.length, 1);
-        message.copy(frame, 5);
-        const stream = session.request(headers, { endStream: false });
-        const chunks: Buffer[] = [];
-        let meta: Record<string, string | string[] | undefined> = {};
-        stream.on('response', (h) => (meta = h)); // a trailers-only answer (an error) has its status here
-        stream.on('trailers', (t) => (meta = { ...meta, ...t }));
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        const done = (code: number, details: string): void => {
-          const all = Buffer.concat(chunks);
-          const body = code === 0 && all.length >= 5 ? all.subarray(5, 5 + all.readUInt32BE(1)) : undefined;
-          resolve({ code, details, body, trailer: (name) => first(meta[name]) });
-        };
-        stream.on('end', () => done(Number(first(meta['grpc-status']) ?? 2), decodeURIComponent(first(meta['grpc-message']) ?? '')));
-        stream.on('error', (err) => done(14, err.message));
-        stream.end(frame);
-      }),
-    close: () => session.close(),
-  };
-}
-
-const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-
 const serverTiming = (v: string | undefined): { queueMs?: number; computeMs?: number } => {
   const q = v ? /queue;dur=([\d.]+)/.exec(v) : null;
   const c = v ? /compute;dur=([\d.]+)/.exec(v) : null;
@@ -163,8 +118,7 @@ const serverTiming = (v: string | undefined): { queueMs?: number; computeMs?: nu
 };
 
 export async function grpcClosedLoop(o: GrpcLoadOptions, window: MeasuredWindow): Promise<LoadResult> {
-  const open = o.client === 'http2' ? http2Caller : grpcJsCaller;
-  const pool = Array.from({ length: Math.max(1, Math.ceil(o.concurrency / CALLS_PER_CONNECTION)) }, () => open(o.address));
+  const pool = Array.from({ length: grpcConnections(o.concurrency).connections }, () => grpcJsCaller(o.address));
   const rec = new Recorder();
   const other: string[] = [];
   let phase: 'warmup' | 'window' | 'done' = 'warmup';

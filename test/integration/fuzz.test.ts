@@ -873,14 +873,20 @@ function grpcCases(seed: number): GrpcCase[] {
   });
 }
 
+/** A client of the shipped proto, as any user's would be made, closed with the test. */
+function grpcClient(t: { teardown(fn: () => unknown): void }, port: number): { def: ReturnType<typeof loadSync>; client: any } {
+  const def = loadSync(join(ROOT, 'proto', 'grpc_service.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
+  const client = new Service(`127.0.0.1:${port}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  return { def, client };
+}
+
 t.test(`fuzz: ${GRPC_CASES} gRPC ModelInfer calls, raw and typed contents (seed ${SEED})`, async (t) => {
   t.comment(`FUZZ_SEED=${SEED}`);
   const repo = await makeRepo(t, Object.fromEntries(NAMES.map((n) => [n, { onnx: MODELS[n]!.onnx }])));
   const served = await startServer(t, repo, ['--grpc-port', '0']);
-  const def = loadSync(join(ROOT, 'proto', 'grpc_service.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
-  const client = new Service(`127.0.0.1:${served.grpcPort}`, credentials.createInsecure());
-  t.teardown(() => client.close());
+  const { def, client } = grpcClient(t, served.grpcPort!);
   const call = (c: GrpcCase): Promise<{ err: ServiceError | null; res: any }> =>
     new Promise((resolve) => {
       const cb = (err: ServiceError | null, res: unknown) => resolve({ err, res });
@@ -1039,10 +1045,7 @@ t.test(`fuzz: ${GRPC_CONTROL_CASES} gRPC calls of Triton's extensions, with and 
   const lines: string[] = [];
   // level changes the fuzz makes go to this array, not to the test's output
   const served = await startServer(t, repo, ['--grpc-port', '0', '--model-control', 'explicit', '--load-model', 'dense4', '--admin-token', ADMIN_TOKEN], { logStream: { write: (l) => void lines.push(l) } });
-  const def = loadSync(join(ROOT, 'proto', 'grpc_service.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  const Service = (loadPackageDefinition(def) as any).inference.GRPCInferenceService;
-  const client = new Service(`127.0.0.1:${served.grpcPort}`, credentials.createInsecure());
-  t.teardown(() => client.close());
+  const { client } = grpcClient(t, served.grpcPort!);
   const call = (c: ControlCase): Promise<{ err: ServiceError | null; res: any }> =>
     new Promise((resolve) => {
       const md = new Metadata();
