@@ -8,7 +8,7 @@ import { serve, exitOnSignals } from './server.js';
 const USAGE = `usage: onnx-serve serve [--models DIR] [--host H] [--port N] [--grpc-port N] [--log-level L]
                         [--body-limit SIZE] [--max-body-bytes-in-flight SIZE] [--drain-timeout-ms N] [--backlog N]
                         [--request-timeout-ms N] [--headers-timeout-ms N] [--keep-alive-timeout-ms N]
-                        [--instances N|auto]
+                        [--instances N|auto] [--isolation thread|process]
                         [--intra-op-threads N|auto] [--memory-budget SIZE]
                         [--response-compression on|off]
                         [--model-control none|explicit|poll] [--load-model NAME]...
@@ -26,7 +26,7 @@ environment: ONNX_SERVE_MODELS, HOST, PORT, LOG_LEVEL, ONNX_SERVE_ADMIN_TOKEN, O
              ONNX_SERVE_REPOSITORY_POLL_SECS, ONNX_SERVE_ADMIN_TOKEN_FILE, ONNX_SERVE_GRPC_PORT,
              ONNX_SERVE_CORS_ORIGIN, ONNX_SERVE_RATE_LIMIT, ONNX_SERVE_RATE_LIMIT_WINDOW_MS,
              ONNX_SERVE_BACKLOG, ONNX_SERVE_REQUEST_TIMEOUT_MS, ONNX_SERVE_HEADERS_TIMEOUT_MS,
-             ONNX_SERVE_KEEP_ALIVE_TIMEOUT_MS, ONNX_SERVE_MAX_BODY_BYTES_IN_FLIGHT
+             ONNX_SERVE_KEEP_ALIVE_TIMEOUT_MS, ONNX_SERVE_MAX_BODY_BYTES_IN_FLIGHT, ONNX_SERVE_ISOLATION
 data files (--calibration, --eval): {"inputs": [row, …] | {"<input>": [row, …]}, "labels"?: [class, …]};
   int8-static needs --calibration; the report (JSON) goes to --report, default OUT.report.json`;
 

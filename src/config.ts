@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { OptionError } from './errors.js';
 import { MODEL_NAME } from './repository/scan.js';
+import type { Isolation } from './pool/protocol.js';
 
 export interface ServeOptions {
   modelsDir: string;
@@ -17,6 +18,8 @@ export interface ServeOptions {
   adminToken: string | undefined;
   /** Triton's model control modes: none loads the folder once; explicit loads on request; poll also follows the folder. */
   modelControl: ModelControl;
+  /** Where the models' sessions run: worker threads, or child processes that a native crash ends alone. */
+  isolation: Isolation;
   /** poll: seconds between scans of the folder. */
   repositoryPollSecs: number;
   /** explicit: the models loaded at start (--load-model, repeatable). */
@@ -64,6 +67,9 @@ export const RESPONSE_COMPRESSION_DEFAULT = 'off';
  * slow clients each sending 7.9 MB of a declared 8 MB body held 311 MiB until their timeout.
  */
 export const MAX_BODY_BYTES_IN_FLIGHT_DEFAULT = '256mb';
+/** Set after measuring what the process boundary costs (README, "Isolation"). */
+export const ISOLATION_DEFAULT: Isolation = 'thread';
+export const ISOLATIONS: readonly Isolation[] = ['thread', 'process'];
 export type ModelControl = 'none' | 'explicit' | 'poll';
 export const MODEL_CONTROL_MODES: readonly ModelControl[] = ['none', 'explicit', 'poll'];
 
@@ -146,6 +152,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'admin-token': { type: 'string' },
         'admin-token-file': { type: 'string' },
         'model-control': { type: 'string' },
+        isolation: { type: 'string' },
         'repository-poll-secs': { type: 'string' },
         'load-model': { type: 'string', multiple: true },
         // hostile clients
@@ -205,6 +212,8 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (rc.value !== 'on' && rc.value !== 'off') throw new OptionError(`${rc.from}: "${rc.value}" is not allowed; use on or off`);
   const mode = pick('model-control', 'ONNX_SERVE_MODEL_CONTROL', 'none');
   if (!MODEL_CONTROL_MODES.includes(mode.value as ModelControl)) throw new OptionError(`${mode.from}: "${mode.value}" is not allowed; use one of ${MODEL_CONTROL_MODES.join(', ')}`);
+  const isolation = pick('isolation', 'ONNX_SERVE_ISOLATION', ISOLATION_DEFAULT);
+  if (!ISOLATIONS.includes(isolation.value as Isolation)) throw new OptionError(`${isolation.from}: "${isolation.value}" is not allowed; use one of ${ISOLATIONS.join(', ')}`);
   const loadModels = (values as { 'load-model'?: string[] })['load-model'] ?? [];
   if (loadModels.length > 0 && mode.value !== 'explicit') {
     throw new OptionError(`--load-model "${loadModels[0]}" is allowed only with --model-control explicit (the other modes load every model at start)`);
@@ -235,6 +244,7 @@ export function parseServeOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     logLevel: logLevel.value,
     adminToken: adminToken(values as Record<string, string | undefined>, env),
     modelControl: mode.value as ModelControl,
+    isolation: isolation.value as Isolation,
     repositoryPollSecs: int('repository-poll-secs', 'ONNX_SERVE_REPOSITORY_POLL_SECS', '15', 1, 86_400),
     loadModels: Object.freeze([...loadModels]),
     bodyLimit,

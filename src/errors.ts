@@ -27,7 +27,7 @@ export const ERRORS = Object.freeze({
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The body exceeds the body limit (--body-limit); a compressed body counts by its decoded size.' },
   UNSUPPORTED_ENCODING: { status: 415, doc: 'The body has a Content-Encoding other than gzip, deflate or identity.' },
   RANGE_NOT_SATISFIABLE: { status: 416, doc: 'The Range header asks for bytes outside a docs file.' },
-  INPUT_REJECTED: { status: 422, doc: "onnxruntime refuses this request's values when it runs alone (e.g. a token id outside the vocabulary) while the model answers others; the message is onnxruntime's." },
+  INPUT_REJECTED: { status: 422, doc: "onnxruntime refuses this request's values when it runs alone (e.g. a token id outside the vocabulary), or they crash its runtime twice when run alone, while the model answers others; the message is onnxruntime's or the crash's." },
   QUEUE_FULL: { status: 429, doc: "The model's queue holds maxQueueSize requests, or more predicted work than this request's deadline leaves room for; retry after Retry-After seconds." },
   RATE_LIMITED: { status: 429, doc: 'This client (by IP address) sent more than --rate-limit requests within --rate-limit-window-ms; retry after Retry-After seconds. Off unless --rate-limit is given; never on /v2/health/* or /metrics.' },
   // 499 is nginx's "client closed request": nobody reads the answer, but logs and metrics do

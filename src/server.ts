@@ -38,7 +38,7 @@ export async function serve(opts: Readonly<ServeOptions>, extra: ServeExtra = {}
   const repository = new ModelRepository(modelsDir, { instances, intraOpThreads, instancesFrom, intraOpThreadsFrom, memoryBudget }, { info: line('info'), warn: line('warn'), error: line('error') });
   // metrics first: every scheduler and pool reports to them from the moment it loads
   const metrics = new Metrics(() => repository.allWithVariants());
-  const loadOpts = { faultHooks: extra.faultHooks, instrument: metrics.instrument, retire: metrics.retire };
+  const loadOpts = { faultHooks: extra.faultHooks, isolation: opts.isolation, instrument: metrics.instrument, retire: metrics.retire };
   // poll: the snapshot is taken before the start-up load, so a change made during it is seen by the first poll
   const initial = opts.modelControl === 'poll' ? await snapshot(modelsDir) : undefined;
   // explicit with --load-model '*' (Triton's spelling): every model, as in the other modes

@@ -75,7 +75,8 @@ interface QueueItem extends Queued {
   reject: (e: Error) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
-  retried: boolean;
+  /** Runs of it that ended their worker (bisection finds the one request that does). */
+  deaths: number;
   /** Its queue time was reported (at its first dispatch; a rerun is not a second wait). */
   queueReported: boolean;
   startedAt: number; // the scheduler's clock at enqueue, for queue time
@@ -167,7 +168,7 @@ export class Scheduler {
         inputs: opts.inputs,
         resolve,
         reject,
-        retried: false,
+        deaths: 0,
         queueReported: false,
         startedAt: now,
       };
@@ -425,38 +426,30 @@ export class Scheduler {
   }
 
   /**
-   * A dead worker's batch is retried once, at the head of the queue. A batch that onnxruntime
-   * refuses is split in halves that run again on their own (bisection), so that only the request
-   * that breaks it fails, alone, with INPUT_REJECTED; the rest are answered.
+   * A batch whose worker ended under it (a native crash of its process, or a thread's exit) is
+   * bisected like one that onnxruntime refuses: halves run again on their own until a request that
+   * ends a worker alone is found. That one is retried once (a worker may end for reasons of its own),
+   * then answered INPUT_REJECTED; its batch-mates are answered. A batch queued behind the run, never
+   * started, goes back to the queue as it was.
    */
   private fail(batch: QueueItem[], err: Error): void {
     if (err instanceof WorkerDiedError) {
-      const retry = batch.filter((b) => !b.retried);
-      for (const item of batch) {
-        if (item.retried) {
-          this.detach(item);
-          this.failed(item);
-          item.reject(new ServeError('MODEL_NOT_READY', `the worker running this request died twice (${err.message}); retry`));
-        }
-        item.retried = true;
-      }
-      this.requeue(retry);
+      if (!err.ran) return this.requeue(batch);
+      for (const item of batch) item.deaths++;
+      const lone = batch.length === 1 ? batch[0]! : undefined;
+      if (!lone) return this.bisect(batch);
+      if (lone.deaths < 2) return this.requeue(batch);
+      this.detach(lone);
+      this.failed(lone);
+      this.observer.rejected?.('input_rejected');
+      this.observer.inputRejected?.(`a request ended its worker when run alone (${err.message})`);
+      const before = `${lone.deaths - 1} ${lone.deaths === 2 ? 'run' : 'runs'} before`;
+      lone.reject(new ServeError('INPUT_REJECTED', `this request's inputs crashed the model's runtime (${err.message}), run alone and in ${before}; it is not run again, and the requests batched with it were answered`));
       return;
     }
     // only onnxruntime's refusals are the requests' doing; a test fault or a pool error is not
     const refused = err instanceof RunError && !err.injected;
-    if (batch.length > 1 && refused) {
-      const mid = Math.ceil(batch.length / 2);
-      const halves = [batch.slice(0, mid), batch.slice(mid)];
-      // each half batches only with itself: a key no other request has
-      for (const half of halves) {
-        const key = `#isolated${this.nextIsolation++}`;
-        for (const item of half) item.key = key;
-      }
-      this.observer.split?.(2);
-      this.requeue(halves.flat());
-      return;
-    }
+    if (batch.length > 1 && refused) return this.bisect(batch);
     // whole here: the answer's renderer scrubs it for the client and logs it with the request id
     const message = err.message;
     for (const item of batch) {
@@ -470,6 +463,19 @@ export class Scheduler {
         item.reject(new ServeError('INPUT_REJECTED', `onnxruntime refused this request's inputs: ${message}`));
       }
     }
+  }
+
+  /** Splits a failed batch in halves that each batch only with itself, first in line again. */
+  private bisect(batch: QueueItem[]): void {
+    const mid = Math.ceil(batch.length / 2);
+    const halves = [batch.slice(0, mid), batch.slice(mid)];
+    // a key no other request has
+    for (const half of halves) {
+      const key = `#isolated${this.nextIsolation++}`;
+      for (const item of half) item.key = key;
+    }
+    this.observer.split?.(2);
+    this.requeue(halves.flat());
   }
 
   /** From now on batches go as soon as a worker is free: draining, waiting for more rows helps nobody. */

@@ -12,6 +12,9 @@ export interface WireTensor {
   length: number;
 }
 
+/** The environment variable that carries a child process worker's WorkerInit, as JSON. */
+export const WORKER_INIT_ENV = 'ONNX_SERVE_WORKER_INIT';
+
 export interface WorkerInit {
   modelPath: string;
   intraOpThreads: number;
@@ -51,10 +54,19 @@ export interface WarmupReport {
   batch?: BatchCheck;
 }
 
+/**
+ * Where a model's sessions run: worker threads of the server (the cheapest hand-over, but a native
+ * crash ends the server), or child processes it supervises (a crash costs one child).
+ */
+export type Isolation = 'thread' | 'process';
+
 export type Fault =
   | { kind: 'exit-on-next-run' } // the thread exits from inside before running: a dead worker with a batch in flight
   | { kind: 'fail-next-run' } // the next run reports an error
-  | { kind: 'delay-next-run'; ms: number }; // the next run sleeps first: a slow run
+  | { kind: 'delay-next-run'; ms: number } // the next run sleeps first: a slow run
+  // process isolation only (in a thread it would end the server): a real native crash (SIGABRT)
+  // of every run whose inputs hold this value, in every worker, now and respawned
+  | { kind: 'abort-on-value'; value: number };
 
 export type ToWorker =
   | { type: 'warmup'; plan: WarmupPlan }

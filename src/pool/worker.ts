@@ -1,25 +1,77 @@
 // Inference worker: owns one onnxruntime InferenceSession and runs the batches it is sent.
-// Everything onnxruntime does (create, warm-up, run, release) happens on this thread.
-import { parentPort, workerData } from 'node:worker_threads';
+// Everything onnxruntime does (create, warm-up, run, release) happens on this thread. It runs as a
+// worker thread of the server or as a child process of it (isolation "process"): only the channel
+// to the pool differs.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import type { Fault, FromWorker, ProviderReport, ToWorker, WarmupPlan, WarmupReport, WireTensor, WorkerInit } from './protocol.js';
+import { WORKER_INIT_ENV, type Fault, type FromWorker, type ProviderReport, type ToWorker, type WarmupPlan, type WarmupReport, type WireTensor, type WorkerInit } from './protocol.js';
 import type { TensorSignature } from '../signature.js';
 import { DEFAULT_SESSION_SETTINGS, sessionOptions } from './session-options.js';
 import { PROBE_MODEL, cannotStart, chooseProviders, notInBuild } from './providers.js';
 import { isDType, viewOf, type Tensor, type TypedArray } from '../tensors/dtypes.js';
 import { MADE_UP_SIZES, checkBatchAxis, doubled, madeUpFeeds, rowsOf, type RunOutputs } from './warmup.js';
 
-const port = parentPort!;
+/** The worker's side of its link to the pool. */
+interface Channel {
+  send(msg: FromWorker, transfer: ArrayBuffer[]): void;
+  onMessage(fn: (msg: ToWorker) => void): void;
+  /** Ends this worker once what was sent has left. */
+  end(): void;
+}
+
+function threadChannel(port: MessagePort): Channel {
+  return {
+    send: (msg, transfer) => port.postMessage(msg, transfer),
+    onMessage: (fn) => port.on('message', fn),
+    end: () => port.close(), // nothing else keeps this thread alive: it ends
+  };
+}
+
+function processChannel(): Channel {
+  let unsent = 0;
+  let ending = false;
+  const exitIfDone = (): void => {
+    if (ending && unsent === 0) process.exit(0);
+  };
+  // the server decides when this child ends: a Ctrl-C reaches the whole process group, and the
+  // server's drain still needs this child's runs; a server that is gone ends it (disconnect)
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
+  process.on('disconnect', () => process.exit(0));
+  return {
+    send: (msg) => {
+      unsent++;
+      process.send!(msg, undefined, undefined, () => {
+        unsent--;
+        exitIfDone();
+      });
+    },
+    onMessage: (fn) => process.on('message', fn as (msg: unknown) => void),
+    end: () => {
+      ending = true;
+      exitIfDone();
+    },
+  };
+}
+
+const inProcess = parentPort === null;
+const channel = inProcess ? processChannel() : threadChannel(parentPort!);
 // the process-wide onnxruntime logger too (session creation logs through it): failures come back as messages
 ort.env.logLevel = 'fatal';
-const init = workerData as WorkerInit;
+const init = (inProcess ? JSON.parse(process.env[WORKER_INIT_ENV] ?? '{}') : workerData) as WorkerInit;
 let session: ort.InferenceSession | undefined;
 let pendingFault: Fault | undefined;
+/** Test-only: runs whose inputs hold this value abort this process (a real native crash). */
+let abortValue: number | undefined;
 let closing = false;
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+  channel.send(msg, transfer);
+}
+
+function holds(inputs: Record<string, WireTensor>, value: number): boolean {
+  return Object.values(inputs).some((w) => (viewOf(w.dtype, w.buffer, w.byteOffset, w.length) as ArrayLike<unknown> & { includes(v: unknown): boolean }).includes(value));
 }
 
 function signatureOf(meta: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] {
@@ -45,10 +97,11 @@ function toWire(t: ort.Tensor): { wire: WireTensor; buffer: ArrayBuffer } {
 
 async function run(id: number, inputs: Record<string, WireTensor>): Promise<void> {
   const takenAt = performance.now();
+  if (abortValue !== undefined && holds(inputs, abortValue)) process.abort();
   const fault = pendingFault;
   pendingFault = undefined;
   if (fault) {
-    if (fault.kind === 'exit-on-next-run') process.exit(70); // ends this thread only
+    if (fault.kind === 'exit-on-next-run') process.exit(70); // ends this worker only (its thread, or its process)
     if (fault.kind === 'fail-next-run') return send({ type: 'run-error', id, message: 'injected fault: run failed', injected: true });
     if (fault.kind === 'delay-next-run') await new Promise((r) => setTimeout(r, fault.ms));
   }
@@ -83,14 +136,16 @@ async function close(): Promise<void> {
   await session?.release();
   session = undefined;
   send({ type: 'closed' });
-  port.close(); // nothing else keeps this thread alive: it ends
+  channel.end();
 }
 
 // Runs are strictly sequential: a batch sent while one runs waits behind it, and a close waits behind both.
 let chain: Promise<void> = Promise.resolve();
-port.on('message', (msg: ToWorker) => {
+channel.onMessage((msg: ToWorker) => {
   if (msg.type === 'fault') {
-    if (init.faultHooks) pendingFault = msg.fault;
+    if (!init.faultHooks) return;
+    if (msg.fault.kind !== 'abort-on-value') pendingFault = msg.fault;
+    else if (inProcess) abortValue = msg.fault.value;
     return;
   }
   if (msg.type === 'warmup') {

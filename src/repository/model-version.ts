@@ -14,7 +14,7 @@ import type { DynamicBatchingConfig, ModelConfig } from './model-config.js';
 import { batchAxisAfterWarmup, batchAxisFromSignature, type BatchAxis } from './batch-axis.js';
 import { readWarmupSamples, warmupPlan } from './warmup-samples.js';
 import { batchAxisProblem } from '../pool/warmup.js';
-import type { ProviderReport, WarmupReport } from '../pool/protocol.js';
+import type { Isolation, ProviderReport, WarmupReport } from '../pool/protocol.js';
 import { ServeError, scrubPaths } from '../errors.js';
 import { probeCost } from './cost-probe.js';
 import { paddingPlan } from './padding.js';
@@ -31,6 +31,8 @@ export interface ModelLog {
 
 export interface LoadOptions {
   faultHooks?: boolean;
+  /** Where its sessions run (default thread). */
+  isolation?: Isolation;
   observer?: SchedulerObserver;
   onWorkerExit?: (info: { code: number; replaced: boolean }) => void;
   log?: ModelLog;
@@ -57,6 +59,8 @@ export interface Compression {
 
 export class ModelVersion {
   state: ModelState = 'LOADING';
+  /** Where its sessions run, as its last load chose. */
+  isolation: Isolation = 'thread';
   reason: string | undefined;
   signature: Signature | undefined;
   scheduler: Scheduler | undefined;
@@ -109,6 +113,7 @@ export class ModelVersion {
     let padding: PaddingPlan | undefined;
     let pool: WorkerPool | undefined;
     try {
+      this.isolation = opts.isolation ?? 'thread';
       const samples = await readWarmupSamples(this.config.warmup, this.configFile);
       // a variant's file sits in its base's version folder: the same labels
       this.labels = await readLabels([dirname(this.path), dirname(this.configFile)]);
@@ -118,6 +123,7 @@ export class ModelVersion {
         intraOpThreads: this.sizing.intraOpThreads,
         session: this.config.sessionOptions,
         faultHooks: opts.faultHooks,
+        isolation: opts.isolation,
         // asked once the first session reports its signature: a config that the signature rules out fails here
         warmup: (sig) => {
           axis = batchAxisFromSignature(this.config.maxBatchSize, sig, this.configFile);
@@ -148,11 +154,22 @@ export class ModelVersion {
       this.stats = new VersionStats(this.observerWith(opts));
       this.scheduler = new Scheduler(this.padding ? { ...this.batching, paddingPlan: this.padding } : this.batching, pool, this.stats);
       if (report.ok) this.scheduler.cost.seed(await probeCost(pool, sig.inputs, axis.maxBatchSize));
-      pool.on('worker-exit', (info) => opts.onWorkerExit?.(info));
-      pool.on('unavailable', () => {
+      pool.on('worker-exit', (info: { code: number; signal?: string; replaced: boolean }) => {
+        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, code: info.code, signal: info.signal, isolation: this.isolation }, 'worker died; its batch is rerun and a replacement started');
+        opts.onWorkerExit?.(info);
+      });
+      pool.on('unavailable', ({ retryInMs }: { retryInMs: number }) => {
+        if (this.state !== 'READY') return;
         this.state = 'UNAVAILABLE';
-        this.reason = 'every worker died and could not be replaced';
-        this.scheduler?.rejectAll(() => new ServeError('MODEL_NOT_READY', `${this.label} has no live worker`));
+        this.reason = `its workers keep dying; the next is started in ${Math.ceil(retryInMs / 1000)} s`;
+        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant, retryInMs }, 'model unavailable: its workers keep dying; backing off');
+        this.scheduler?.rejectAll(() => new ServeError('MODEL_NOT_READY', `${this.label} has no live worker: ${this.reason}`, this.retryAfter() ?? {}));
+      });
+      pool.on('available', () => {
+        if (this.state !== 'UNAVAILABLE' || !this.pool) return;
+        this.state = 'READY';
+        this.reason = undefined;
+        opts.log?.warn({ model: this.name, version: this.version, variant: this.variant }, 'model ready again: a replacement worker loaded');
       });
       this.loadMs = performance.now() - t0;
       this.state = 'READY';
@@ -185,7 +202,13 @@ export class ModelVersion {
   }
 
   get ready(): boolean {
-    return this.state === 'READY' && (this.pool?.liveCount() ?? 0) > 0;
+    return this.state === 'READY' && (this.pool?.serving ?? false);
+  }
+
+  /** Retry-After for a MODEL_NOT_READY answer: until its pool's next try when it is backing off. */
+  retryAfter(): Record<string, string> | undefined {
+    const at = this.pool?.retryAt ?? 0;
+    return at > 0 ? { 'retry-after': String(Math.max(1, Math.ceil((at - performance.now()) / 1000))) } : undefined;
   }
 
   get workerRestarts(): number {

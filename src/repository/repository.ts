@@ -10,6 +10,7 @@ import { parseModelConfig, type ConfigDefaults, type ModelConfig } from './model
 import { chooseSizing, estimateCopyBytes, type Explicit, type Sizing } from './sizing.js';
 import { modelBytesOnDisk } from './model-bytes.js';
 import { ModelVersion, type LoadOptions } from './model-version.js';
+import type { Isolation } from '../pool/protocol.js';
 import { attachVariants, loadVariant } from './variants.js';
 import { ServeError, scrubPaths } from '../errors.js';
 
@@ -27,6 +28,8 @@ export interface BrokenModel {
 
 export interface RepositoryLoadOptions {
   faultHooks?: boolean;
+  /** Where every model's sessions run: threads (default) or child processes. */
+  isolation?: Isolation;
   /** Hooks for one model version or variant ('' for the base, metrics): its scheduler observer and worker-exit callback. */
   instrument?: (model: string, version: string, variant: string) => Pick<LoadOptions, 'observer' | 'onWorkerExit'>;
   /** Called once a version (or variant) that no longer serves has drained: its metric series go (metrics). */
@@ -136,7 +139,7 @@ export class ModelRepository {
     const opts = this.loadOpts;
     const loads: Promise<void>[] = [];
     for (const mv of versions) {
-      const loadOpts = (variant = ''): LoadOptions => ({ faultHooks: opts.faultHooks, log: this.log, ...opts.instrument?.(mv.name, mv.version, variant) });
+      const loadOpts = (variant = ''): LoadOptions => ({ faultHooks: opts.faultHooks, isolation: opts.isolation, log: this.log, ...opts.instrument?.(mv.name, mv.version, variant) });
       const base = mv.load(loadOpts()).then(
         () =>
           this.log.info(
@@ -220,7 +223,7 @@ export class ModelRepository {
     if (!target) {
       throw new ServeError('MODEL_NOT_FOUND', `model "${name}" version ${mv.version} has no variant "${variant}"; variants: ${[...mv.variants.keys()].join(', ') || 'none'}`);
     }
-    if (!target.ready) throw new ServeError('MODEL_NOT_READY', `${target.label} is ${target.state}${target.reason ? `: ${target.reason}` : ''}`);
+    if (!target.ready) throw new ServeError('MODEL_NOT_READY', `${target.label} is ${target.state}${target.reason ? `: ${target.reason}` : ''}`, target.retryAfter() ?? {});
     return target;
   }
 

@@ -44,6 +44,7 @@ const modelsSchema = {
             },
             instances: { type: 'integer', description: 'Worker threads, each with its own onnxruntime session (`sizing.instances`).' },
             intraOpThreads: { type: 'integer', description: 'onnxruntime intra-op threads per session (`sizing.intraOpThreads`).' },
+            isolation: { type: 'string', enum: ['thread', 'process'], description: 'Where its sessions run (`--isolation`): worker threads of the server, or child processes it supervises, so that a native crash ends one child.' },
             sizing: {
               ...obj(
                 'How instances × intraOpThreads were chosen: `auto` true when onnx-serve chose the instance count (neither config.json nor the CLI gave it) from the cores, the model\'s size on disk and the memory budget; `reason` says where each value came from, and ends in a warning when the copies exceed the budget.',
@@ -162,6 +163,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         costModel: mv.scheduler?.cost.view() ?? null,
         instances: mv.sizing.instances,
         intraOpThreads: mv.sizing.intraOpThreads,
+        isolation: mv.isolation,
         sizing: { instances: mv.sizing.instances, intraOpThreads: mv.sizing.intraOpThreads, auto: mv.sizing.auto, reason: mv.sizing.reason },
         sessionOptions: mv.config.sessionOptions,
         providers: mv.providers ?? null,

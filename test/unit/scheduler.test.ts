@@ -250,8 +250,8 @@ t.test('a failed run fails only its own batch with INFERENCE_FAILED', async (t) 
   t.strictSame(toNested(c.value!.outputs.y!), [[14, 16]]);
 });
 
-t.test('a dead worker: the batch is retried once, then MODEL_NOT_READY', async (t) => {
-  t.test('one death: retried and answered', async (t) => {
+t.test('a dead worker: its batch is bisected until the request that ends a worker alone is found', async (t) => {
+  t.test('one death: each half reruns on its own and is answered', async (t) => {
     const { s, pool, advance } = setup({}, 1);
     const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
     const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
@@ -259,32 +259,64 @@ t.test('a dead worker: the batch is retried once, then MODEL_NOT_READY', async (
     t.equal(pool.calls.length, 1);
     pool.failRun(0, new WorkerDiedError('worker thread exited with code 1 during the run'), true);
     await tick();
-    t.notOk(a.settled() || b.settled(), 'not answered: waiting for a worker to retry');
-    t.equal(s.depth, 2, 'back in the queue');
+    t.notOk(a.settled() || b.settled(), 'not answered: waiting for a worker to rerun');
+    t.equal(s.depth, 2, 'both back in the queue');
     pool.freeWorker(); // the replacement is ready
-    t.equal(pool.calls.length, 2, 'retried');
-    t.strictSame(toNested(pool.calls[1]!.inputs.x!), [[0, 1], [10, 11], [12, 13]], 'the same rows, same order');
+    t.equal(pool.calls.length, 2, 'rerun');
+    t.strictSame(toNested(pool.calls[1]!.inputs.x!), [[0, 1]], 'the first half alone');
     pool.succeed(1);
     await tick();
     t.strictSame(toNested(a.value!.outputs.y!), [[0, 2]]);
+    pool.freeWorker();
+    t.strictSame(toNested(pool.calls[2]!.inputs.x!), [[10, 11], [12, 13]], 'then the second');
+    pool.succeed(2);
+    await tick();
     t.strictSame(toNested(b.value!.outputs.y!), [[20, 22], [24, 26]]);
   });
-  t.test('two deaths: MODEL_NOT_READY', async (t) => {
-    const { s, pool, advance } = setup({}, 1);
+  t.test('the request whose half ends its worker again: INPUT_REJECTED, its batch-mate answered', async (t) => {
+    const { s, pool, advance, rejected } = setup({}, 1);
     const a = track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
     const b = track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
     advance(5);
-    pool.failRun(0, new WorkerDiedError('died once'), true);
+    pool.failRun(0, new WorkerDiedError('worker process ended by SIGSEGV during the run'), true);
     await tick();
+    pool.freeWorker();
+    pool.succeed(1);
+    await tick();
+    t.ok(a.value, 'a, run alone, answered');
+    pool.freeWorker();
+    t.equal(pool.rows(2), 2, 'b alone');
+    pool.failRun(2, new WorkerDiedError('worker process ended by SIGSEGV during the run'), true);
+    await tick();
+    t.ok(isServeError(b.error, 'INPUT_REJECTED', 422), 'b: INPUT_REJECTED, 422');
+    t.match((b.error as Error).message, /crashed the model's runtime \(worker process ended by SIGSEGV during the run\), run alone and in 1 run before/);
+    t.strictSame(rejected, ['input_rejected']);
+    t.equal(s.depth, 0, 'not queued again');
+    pool.freeWorker();
+    t.equal(pool.calls.length, 3, 'no further run');
+  });
+  t.test('a lone request is retried once, then INPUT_REJECTED', async (t) => {
+    const { s, pool, advance } = setup({}, 1);
+    const a = track(s.enqueue({ ...input(2, 0), timeoutMs: 50 }));
+    advance(5);
+    pool.failRun(0, new WorkerDiedError('died'), true);
+    await tick();
+    t.notOk(a.settled(), 'a worker may die of its own: retried');
     pool.freeWorker();
     t.equal(pool.calls.length, 2);
-    pool.failRun(1, new WorkerDiedError('died twice'), true);
+    pool.failRun(1, new WorkerDiedError('died'), true);
     await tick();
-    t.ok(isServeError(a.error, 'MODEL_NOT_READY', 503), 'a: MODEL_NOT_READY, 503');
-    t.ok(isServeError(b.error, 'MODEL_NOT_READY', 503), 'b: MODEL_NOT_READY, 503');
-    t.equal(s.depth, 0, 'not queued a third time');
+    t.ok(isServeError(a.error, 'INPUT_REJECTED', 422), 'INPUT_REJECTED after its second death');
+  });
+  t.test('a batch queued behind the run that ended its worker goes back as it was', async (t) => {
+    const { s, pool, advance } = setup({}, 1);
+    track(s.enqueue({ ...input(1, 0), timeoutMs: 50 }));
+    track(s.enqueue({ ...input(2, 10), timeoutMs: 50 }));
+    advance(5);
+    pool.failRun(0, new WorkerDiedError('worker thread exited with code 1 before the run', false), true);
+    await tick();
     pool.freeWorker();
-    t.equal(pool.calls.length, 2, 'no third run');
+    t.equal(pool.rows(1), 3, 'one batch of both again: nothing split, nothing counted');
   });
 });
 
@@ -304,9 +336,13 @@ t.test('observer.queued: each request once, at its first dispatch (a retry is no
   pool.failRun(0, new WorkerDiedError('died'), true);
   await tick();
   pool.freeWorker();
-  t.equal(pool.calls.length, 2, 'retried');
-  t.equal(queued.length, 2, 'the retry is not a second queue time');
+  t.equal(pool.calls.length, 2, 'rerun: the first half');
   pool.succeed(1);
+  await tick();
+  pool.freeWorker();
+  t.equal(pool.calls.length, 3, 'the second half');
+  t.equal(queued.length, 2, 'a rerun is not a second queue time');
+  pool.succeed(2);
   await tick();
   t.ok(a.value && b.value, 'both answered');
 });
