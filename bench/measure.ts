@@ -211,7 +211,7 @@ export async function measure(server: ChildServer, o: MeasureOptions, loop?: (wi
   const durations: (MetricTotals | undefined)[] = [];
   const snapshot = async (): Promise<void> => {
     cpu.system.push(sampleSystemBusy());
-    cpu.server.push(sampleCpu(server.pid));
+    cpu.server.push(sampleCpu(server.pid, true));
     cpu.client.push(sampleCpu(process.pid));
     if (!o.onnxServe) return;
     const [view, dur] = await Promise.all([modelView(server.url, o.model).catch(() => undefined), durationTotals(server.url).catch(() => undefined)]);

@@ -147,7 +147,7 @@ export function sideOf(run: LanesRun): RunSide {
 export async function runLanes(origin: string, lanes: readonly LaneSpec[], o: { stepS: number; goodMs: number; timeoutMs: number; maxInFlight: number; serverPid?: number }): Promise<LanesRun> {
   const watch = watchServerTiming(origin, 429);
   const lag = monitorEventLoopDelay({ resolution: 5 });
-  const server0 = o.serverPid === undefined ? undefined : sampleCpu(o.serverPid);
+  const server0 = o.serverPid === undefined ? undefined : sampleCpu(o.serverPid, true);
   const client0 = sampleCpu(process.pid);
   lag.enable();
   try {
@@ -177,7 +177,7 @@ export async function runLanes(origin: string, lanes: readonly LaneSpec[], o: { 
       }),
     );
     lag.disable();
-    const serverCpu = o.serverPid === undefined ? undefined : cpuBetween(server0, sampleCpu(o.serverPid));
+    const serverCpu = o.serverPid === undefined ? undefined : cpuBetween(server0, sampleCpu(o.serverPid, true));
     const clientCpu = cpuBetween(client0, sampleCpu(process.pid));
     return {
       lanes: results,

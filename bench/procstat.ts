@@ -19,25 +19,45 @@ export interface CpuSample {
   pid: number;
 }
 
-export function sampleCpu(pid: number): CpuSample | undefined {
+/**
+ * The threads of pid and, withChildren, of its child processes (a server under process isolation
+ * runs its sessions in children: their threads count as the server's other threads, named
+ * `child …`; the bench process's children are the servers, not its own).
+ */
+export function sampleCpu(pid: number, withChildren = false): CpuSample | undefined {
   try {
     const threads = new Map<number, [string, number]>();
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const children = addThreads(pid, threads, '');
+    for (const child of withChildren ? children : []) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        const name = stat.slice(stat.indexOf('(') + 1, close);
-        const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
-        const ticks = Number(fields[11]) + Number(fields[12]); // utime (14), stime (15)
-        threads.set(Number(tid), [name, ticks / ticksPerSecond]);
+        addThreads(child, threads, 'child ');
       } catch {
-        /* the thread ended between readdir and read */
+        /* the child ended between the listing and the read */
       }
     }
     return { at: performance.now(), threads, pid };
   } catch {
     return undefined;
   }
+}
+
+/** Adds pid's threads (tid → [name, CPU seconds]) to the map and returns pid's child processes. */
+function addThreads(pid: number, threads: Map<number, [string, number]>, prefix: string): number[] {
+  const children: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime (14), stime (15)
+      threads.set(Number(tid), [prefix + name, ticks / ticksPerSecond]);
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ')) if (c) children.push(Number(c));
+    } catch {
+      /* the thread ended between readdir and read (or the kernel lists no children) */
+    }
+  }
+  return children;
 }
 
 /**

@@ -34,6 +34,8 @@ import {
   MODE_V2_BIN_H2LOAD,
   MODE_V2_BIN,
   MODE_V2_JSON,
+  MODE_PROCESS,
+  MODE_THREAD,
   medianRow,
   targets,
   topConcurrency,
@@ -595,6 +597,22 @@ function batchSection(r: Results, plots: Plots): string {
   ].join('\n');
 }
 
+/** Section isolation: thread vs process rows, and the paired ratio per model. */
+function isolationSection(r: Results): string {
+  const rows = r.isolation!;
+  const c = topConcurrency(r);
+  const lines = [
+    `The default config of each model served twice, \`--isolation thread\` and \`--isolation process\`, both servers up and their rows interleaved over ${r.settings.rounds} rounds at c=${c}, /v1 JSON. Under process isolation each batch's tensors are copied to the child and its outputs back (Node IPC, V8 serialization) instead of moved between threads; the children's CPU is counted as the server's other threads.`,
+    '',
+  ];
+  for (const model of [...new Set(rows.map((m) => m.model))]) {
+    const p = pairedRatio(rowsOf(rows, model, MODE_PROCESS, c), rowsOf(rows, model, MODE_THREAD, c));
+    lines.push(`- **${model}**: process / thread throughput **${p ? f(p.ratio, 2) : '–'}**${p && p.perRound.length > 1 ? ` (rounds ${p.perRound.map((x) => f(x, 2)).join(', ')})` : ''}.`);
+  }
+  lines.push('', measurementTable(r, rows, 'model and protocol'));
+  return lines.join('\n');
+}
+
 function kneeSection(r: Results): string {
   const rows = r.knees.map((k) => {
     const steps = k.sweep.steps.map((st) => `${st.rate}: p99 ${f(st.p99Ms, 1)} ms ${st.held ? '✓' : `✗ (${st.why})`}`).join(', ');
@@ -643,6 +661,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.grpc?.length) out.push('## gRPC ModelInfer vs HTTP v2 binary', '', grpcSection(r), '');
+  if (r.isolation?.length) out.push('## Process isolation: what the boundary costs', '', isolationSection(r), '');
   if (r.poison.length) out.push('## A request onnxruntime refuses: what it costs its batch-mates', '', poisonReport(r.poison, topConcurrency(r), table), '');
   if (r.compression.length) out.push('## Compression: fp32 vs int8 vs pruned (heavy-mlp)', '', compressionSection(r), '');
   if (r.padding) out.push('## Padding variable-length inputs (BERT-style)', '', paddingSection(r), '');

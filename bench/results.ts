@@ -114,6 +114,8 @@ export interface Results {
   codec?: CodecEntry[];
   /** Section v2: the same inputs through /v1/predict JSON, /v2 infer JSON and /v2 infer binary, one server. */
   v2: Measurement[];
+  /** Section isolation: the default config with --isolation thread and process, interleaved rounds. */
+  isolation?: Measurement[];
   /** Section grpc: gRPC ModelInfer with raw_input_contents and HTTP v2 binary, one server (absent in older results). */
   grpc?: Measurement[];
   /** Bytes of one request body per protocol, per model in the v2 section. */
@@ -156,6 +158,8 @@ export const MODE_V2_BIN = 'v2 infer binary';
 export const MODE_GRPC = 'gRPC ModelInfer raw';
 /** The same two through h2load, one C client for both protocols (when it is installed). */
 export const MODE_V2_BIN_H2LOAD = 'v2 infer binary, h2load';
+export const MODE_THREAD = 'isolation thread';
+export const MODE_PROCESS = 'isolation process';
 export const MODE_GRPC_H2LOAD = 'gRPC ModelInfer raw, h2load';
 /** Section curve's servers: the default (adaptive) config and the static rule with two delays. */
 export const MODE_ADAPTIVE = 'adaptive';
@@ -336,6 +340,10 @@ export function targets(r: Results): Target[] {
   if (curve) out.push(curve);
   out.push(...overloadTargets(r), ...priorityTargets(r));
   out.push(...splitAutoTargets(r), ...paddingTargets(r), ...memoryTargets(r), ...codecTargets(r));
+  if (r.isolation?.some((m) => m.model === 'heavy-mlp')) {
+    const iso = (mode: string): Measurement[] => rowsOf(r.isolation!, 'heavy-mlp', mode, c);
+    out.push(ratioTarget(`heavy-mlp, c=${c}: process vs thread isolation`, 'throughput process ≥ 0.9 × thread', 0.9, iso(MODE_PROCESS), iso(MODE_THREAD)));
+  }
   return out;
 }
 

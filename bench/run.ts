@@ -59,6 +59,8 @@ import {
   MODE_GRPC_H2LOAD,
   MODE_V2_BIN_H2LOAD,
   MODE_V2_BIN,
+  MODE_THREAD,
+  MODE_PROCESS,
   MODE_V2_JSON,
   OVERLOAD_MULTIPLES,
   PRIORITY_MULTIPLE,
@@ -273,7 +275,7 @@ async function main(): Promise<void> {
       await ceilings(seed);
     }
     let heavy: BenchModel | undefined;
-    if (['heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'compress'].some(has)) {
+    if (['heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'compress', 'isolation'].some(has)) {
       await section('heavy model generation', async () => {
         heavy = await ws.heavyModel(s.heavySizes);
         log(`  generated heavy-mlp ${s.heavySizes.join('→')}`);
@@ -424,6 +426,31 @@ async function main(): Promise<void> {
           }
         });
       });
+    }
+    if (has('isolation')) {
+      // thread vs process isolation on the same default config, both servers up, rows interleaved
+      // in rounds: what the process boundary (a copy of each batch's tensors each way) costs
+      for (const model of [...(heavy ? [heavy] : []), ws.seedModel()]) {
+        await section(`isolation ${model.name}`, async () => {
+          const c = topConcurrency(r);
+          const repo = await ws.repo(`isolation-${model.key}`, model);
+          const servers: { mode: string; server: ChildServer }[] = [];
+          try {
+            for (const mode of [MODE_THREAD, MODE_PROCESS]) servers.push({ mode, server: await startOnnxServe(repo, ['--isolation', mode === MODE_THREAD ? 'thread' : 'process']) });
+            for (let round = 0; round < s.rounds; round++) {
+              for (const x of servers) {
+                await quiet();
+                const m = await measure(x.server, { ...common, model: model.name, mode: x.mode, bodies: model.bodies, concurrency: c, onnxServe: true, check: predictCheck(model.sizes.at(-1)!) });
+                m.round = round;
+                (r.isolation ??= []).push(m);
+                logMeasurement(m);
+              }
+            }
+          } finally {
+            await Promise.all(servers.map((x) => x.server.stop()));
+          }
+        });
+      }
     }
     if (heavy && has('compress')) {
       const h = heavy;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from './fixtures.js';
 import type { Results } from './results.js';
 
-const SECTIONS = ['seed', 'heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'v2', 'grpc', 'compress', 'knee', 'poison', 'padding', 'memory', 'cpu'];
+const SECTIONS = ['seed', 'heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'v2', 'grpc', 'compress', 'knee', 'poison', 'padding', 'memory', 'cpu', 'isolation'];
 
 function envNumber(name: string, dflt: number, min: number): number {
   const v = process.env[name];
