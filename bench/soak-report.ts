@@ -6,8 +6,10 @@ import { P99_DRIFT_LIMIT, RSS_GROWTH_LIMIT, verdictLine, type Verdicts, type Win
 export interface SoakRun {
   command: string;
   startedAt: Date;
-  /** e.g. "2 cores (availableParallelism 2), AMD EPYC …, Node v22 …, commit abc123". */
+  /** e.g. "cores: 2 (availableParallelism 2), AMD EPYC …, Node v22 …, commit abc123". */
   machine: string;
+  /** Cores' worth of CPU other processes used when the soak started (undefined without /proc). */
+  backgroundCores?: number;
   model: string;
   /** Offered req/s, valid and invalid together, and how it was chosen. */
   rate: number;
@@ -26,7 +28,7 @@ export interface SoakRun {
 const fixed = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 export function soakTable(samples: readonly WindowSample[]): string {
-  const head = ['window', 'end (min)', 'phase', 'RSS (MiB)', 'p50 (ms)', 'p99 (ms)', 'valid 2xx', 'invalid 4xx', '5xx', 'unanswered', 'wrong status', 'answers/s'];
+  const head = ['window', 'end (min)', 'phase', 'RSS (MiB)', 'p50 (ms)', 'p99 (ms)', 'valid 2xx', 'invalid 4xx', 'valid 429', '5xx', 'unanswered', 'wrong status', 'answers/s', 'server cores', 'other cores'];
   const rows = samples.map((s) => [
     String(s.index),
     fixed(s.endS / 60, 2),
@@ -36,10 +38,13 @@ export function soakTable(samples: readonly WindowSample[]): string {
     fixed(s.p99Ms, 2),
     String(s.ok),
     String(s.rejected),
+    String(s.shed),
     String(s.http5xx),
     String(s.transport),
     String(s.unexpected),
     fixed(s.achieved, 1),
+    fixed(s.serverCores, 2),
+    fixed(s.otherCores, 2),
   ]);
   return [head, head.map((_, i) => (i < 3 ? '---' : '---:')), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
@@ -50,18 +55,18 @@ export function soakMarkdown(r: SoakRun): string {
   const lines = [
     '# Soak',
     '',
-    `\`${r.command}\`, started ${when} UTC, on ${r.machine}. Not part of CI or \`npm test\`; see the README's *Soak* paragraph.`,
+    `\`${r.command}\`, started ${when} UTC; ${r.machine}. ${r.backgroundCores === undefined ? '' : `Other processes used ${r.backgroundCores.toFixed(2)} cores when the soak started (the column *other cores* follows them per window). `}Not part of CI or \`npm test\`; see the README's *Soak* paragraph.`,
     '',
     `- Model: ${r.model}, default config, one onnx-serve child process on 127.0.0.1; the load generator runs on the same machine.`,
     `- Offered: ${formatNumber(r.rate)} req/s in open loop (latency counted from each request's due time), ${formatNumber(validRate)} req/s of valid /v1/predict bodies and ${formatNumber(r.rate - validRate)} req/s (${(r.invalidShare * 100).toFixed(0)} %) of invalid ones. Rate: ${r.rateFrom}.`,
     `- Invalid kinds, in turn (answer when checked before the run): ${r.invalidKinds.map((k) => `${k.kind} → ${k.answer}`).join('; ')}.`,
-    `- ${r.plan.windows} windows of ${fixed(r.plan.windowS, 1)} s; the first ${r.plan.warmupWindows} (${fixed((r.plan.warmupWindows * r.plan.windowS) / 60, 2)} min) are warm-up, not judged. RSS is the server's VmRSS at each window's end; latencies are those of valid answers ending in the window.`,
+    `- ${r.plan.windows} windows of ${fixed(r.plan.windowS, 1)} s; warm-up, not judged: ${r.plan.warmupWindows === 1 ? 'window 1' : `windows 1-${r.plan.warmupWindows}`} (${fixed((r.plan.warmupWindows * r.plan.windowS) / 60, 2)} min). RSS is the server's VmRSS at each window's end; latencies are those of valid answers ending in the window; CPU in cores' worth over the window (*other cores*: the machine's busy time less the server's and the soak's).`,
     '',
     '## Verdicts',
     '',
     ...Object.values(r.verdicts).map((v) => `- ${verdictLine(v)}`),
     '',
-    `RSS growth = (RSS at the last window − RSS at the first window after warm-up) ÷ the latter, target < ${(RSS_GROWTH_LIMIT * 100).toFixed(0)} %. p99 drift = (mean p99 of the last third of the windows after warm-up − mean p99 of the first third) ÷ the latter, target < ${(P99_DRIFT_LIMIT * 100).toFixed(0)} % (a falling p99 passes). Failed requests: 5xx answers, requests without an answer (connection errors, client timeouts, dropped at the client's in-flight limit), valid requests answered 4xx and invalid ones answered below 400, warm-up included.`,
+    `RSS growth = (RSS at the last window − RSS at the first window after warm-up) ÷ the latter, target < ${(RSS_GROWTH_LIMIT * 100).toFixed(0)} %. p99 drift = (mean p99 of the last third of the windows after warm-up − mean p99 of the first third) ÷ the latter, target < ${(P99_DRIFT_LIMIT * 100).toFixed(0)} % (a falling p99 passes). Failed requests: valid requests shed with 429 QUEUE_FULL, 5xx answers, requests without an answer (connection errors, client timeouts, dropped at the client's in-flight limit), other 4xx to valid requests and answers below 400 to invalid ones, warm-up included.`,
     '',
     ...(r.failureMessages.length ? ['Failure messages:', '', ...r.failureMessages.map(([m, n]) => `- ${n} × ${m}`), ''] : []),
     '## Windows',

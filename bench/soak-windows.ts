@@ -72,11 +72,13 @@ export interface WindowCounts {
   ok: number;
   /** Invalid requests answered 4xx, as they must be. */
   rejected: number;
+  /** Valid requests the server shed with 429 (its queue was full): a failure at 70 % of capacity. */
+  shed: number;
   /** 5xx answers to either kind. */
   http5xx: number;
   /** Connection errors, client timeouts, and requests dropped at the client's in-flight limit. */
   transport: number;
-  /** Valid requests answered neither 2xx nor 5xx, invalid ones answered below 400. */
+  /** Valid requests answered neither 2xx, 429 nor 5xx; invalid ones answered below 400. */
   unexpected: number;
   /** Every answer, any status. */
   answers: number;
@@ -99,9 +101,10 @@ export function windowCounts(valid: Recorder, invalid: Recorder): WindowCounts {
   return {
     ok: valid.ok,
     rejected: byStatus(invalid, 400, 500),
+    shed: byStatus(valid, 429, 430),
     http5xx: byStatus(valid, 500, 600) + byStatus(invalid, 500, 600),
     transport: unanswered(valid) + unanswered(invalid),
-    unexpected: byStatus(valid, 0, 1000) - valid.ok - byStatus(valid, 500, 600) + byStatus(invalid, 0, 400),
+    unexpected: byStatus(valid, 0, 1000) - valid.ok - byStatus(valid, 429, 430) - byStatus(valid, 500, 600) + byStatus(invalid, 0, 400),
     answers: byStatus(valid, 0, 1000) + byStatus(invalid, 0, 1000),
   };
 }
@@ -127,9 +130,26 @@ export interface WindowSample extends WindowCounts {
   p99Ms: number;
   /** Answers per second. */
   achieved: number;
+  /** Cores' worth of CPU the server used, and everything else on the machine but the server and the soak itself (NaN without /proc). */
+  serverCores: number;
+  otherCores: number;
 }
 
-export function windowSample(index: number, plan: WindowPlan, span: { endS: number; seconds: number }, rssBytes: number | undefined, valid: Recorder, invalid: Recorder): WindowSample {
+/** CPU seconds over one window: the machine's busy time, the server's and the soak process's. */
+export interface WindowCpu {
+  systemS: number | undefined;
+  serverS: number | undefined;
+  clientS: number;
+  wallS: number;
+}
+
+export function cpuShares(c: WindowCpu | undefined): { serverCores: number; otherCores: number } {
+  if (!c || !(c.wallS > 0) || c.serverS === undefined) return { serverCores: NaN, otherCores: NaN };
+  const other = c.systemS === undefined ? NaN : Math.max(0, (c.systemS - c.serverS - c.clientS) / c.wallS);
+  return { serverCores: c.serverS / c.wallS, otherCores: other };
+}
+
+export function windowSample(index: number, plan: WindowPlan, span: { endS: number; seconds: number }, rssBytes: number | undefined, valid: Recorder, invalid: Recorder, cpu?: WindowCpu): WindowSample {
   const counts = windowCounts(valid, invalid);
   const l = valid.latency();
   return {
@@ -141,6 +161,7 @@ export function windowSample(index: number, plan: WindowPlan, span: { endS: numb
     p99Ms: l.p99,
     ...counts,
     achieved: span.seconds > 0 ? counts.answers / span.seconds : NaN,
+    ...cpuShares(cpu),
   };
 }
 
@@ -191,14 +212,15 @@ export function p99Drift(samples: readonly WindowSample[]): Verdict {
   return { name: 'p99 drift after warm-up', value, limit: P99_DRIFT_LIMIT, pass: value < P99_DRIFT_LIMIT, detail, base: first };
 }
 
-/** Every window, warm-up included: no request may get a 5xx, go unanswered or get the wrong class of status. */
+/** Every window, warm-up included: no request may be shed, get a 5xx, go unanswered or get the wrong class of status. */
 export function failures(samples: readonly WindowSample[]): Verdict {
   const sum = (f: (s: WindowSample) => number): number => samples.reduce((a, s) => a + f(s), 0);
+  const shed = sum((s) => s.shed);
   const http5xx = sum((s) => s.http5xx);
   const transport = sum((s) => s.transport);
   const unexpected = sum((s) => s.unexpected);
-  const value = http5xx + transport + unexpected;
-  return { name: 'failed requests', value, limit: 0, pass: value === 0, detail: `${http5xx} 5xx, ${transport} unanswered (connection errors, timeouts, dropped), ${unexpected} with the wrong class of status` };
+  const value = shed + http5xx + transport + unexpected;
+  return { name: 'failed requests', value, limit: 0, pass: value === 0, detail: `${shed} valid shed with 429, ${http5xx} 5xx, ${transport} unanswered (connection errors, timeouts, dropped), ${unexpected} with the wrong class of status` };
 }
 
 export interface Verdicts {

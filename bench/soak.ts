@@ -13,10 +13,11 @@ import { measure } from './measure.js';
 import { rssOf } from './memory.js';
 import { runConstantLane } from './overload.js';
 import { startOnnxServe, withServer, type ChildServer } from './servers.js';
+import { backgroundLoad, cpuBetween, ownCpu, sampleCpu, sampleSystemBusy, type CpuSample } from './procstat.js';
 import { machine, settings } from './settings.js';
 import { parseSoakOptions, SOAK_USAGE, type SoakOptions } from './soak-options.js';
 import { soakChart, soakMarkdown, soakTable, type SoakRun } from './soak-report.js';
-import { allPass, failureMessages, verdictLine, verdicts, windowPlan, windowSample, WindowRecorder, type WindowPlan, type WindowSample } from './soak-windows.js';
+import { allPass, failureMessages, verdictLine, verdicts, windowPlan, windowSample, WindowRecorder, type WindowCpu, type WindowPlan, type WindowSample } from './soak-windows.js';
 import type { RequestSpec } from '../load/runner/engine.js';
 import { finish, LoadError } from '../load/runner/types.js';
 
@@ -51,18 +52,37 @@ interface Lane {
   rec: WindowRecorder;
 }
 
+interface CpuMark {
+  system: number | undefined;
+  server: CpuSample | undefined;
+  /** This process's CPU and wall seconds since the mark. */
+  own: () => { cpuS: number; wallS: number };
+}
+
+const cpuMark = (pid: number): CpuMark => ({ system: sampleSystemBusy(), server: sampleCpu(pid), own: ownCpu() });
+
+function cpuSince(a: CpuMark, b: CpuMark): WindowCpu {
+  const { cpuS, wallS } = a.own();
+  const use = cpuBetween(a.server, b.server);
+  return { systemS: a.system === undefined || b.system === undefined ? undefined : b.system - a.system, serverS: use ? use.mainS + use.otherS : undefined, clientS: cpuS, wallS };
+}
+
 /** Both lanes at once for the whole plan; a window closes every windowS, the last when the lanes have drained. */
 async function soak(server: ChildServer, lanes: Lane[], plan: WindowPlan): Promise<WindowSample[]> {
   const samples: WindowSample[] = [];
   const [valid, invalid] = lanes as [Lane, Lane];
   const t0 = performance.now();
   let openedAt = t0;
+  let mark = cpuMark(server.pid);
   const close = (): void => {
     const now = performance.now();
-    const s = windowSample(samples.length + 1, plan, { endS: (now - t0) / 1000, seconds: (now - openedAt) / 1000 }, rssOf(server.pid), valid.rec.take(), invalid.rec.take());
+    const next = cpuMark(server.pid);
+    const cpu = cpuSince(mark, next);
+    const s = windowSample(samples.length + 1, plan, { endS: (now - t0) / 1000, seconds: (now - openedAt) / 1000 }, rssOf(server.pid), valid.rec.take(), invalid.rec.take(), cpu);
     openedAt = now;
+    mark = next;
     samples.push(s);
-    log(`  window ${String(s.index).padStart(2)}/${plan.windows}${s.warmup ? ' (warm-up)' : '          '}  RSS ${s.rssMiB.toFixed(1)} MiB  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  2xx ${s.ok}  4xx ${s.rejected}  5xx ${s.http5xx}  unanswered ${s.transport}  wrong ${s.unexpected}  ${s.achieved.toFixed(1)} answers/s`);
+    log(`  window ${String(s.index).padStart(2)}/${plan.windows}${s.warmup ? ' (warm-up)' : '          '}  RSS ${s.rssMiB.toFixed(1)} MiB  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  2xx ${s.ok}  4xx ${s.rejected}  429 ${s.shed}  5xx ${s.http5xx}  unanswered ${s.transport}  wrong ${s.unexpected}  ${s.achieved.toFixed(1)} answers/s  server ${s.serverCores.toFixed(2)} cores, others ${s.otherCores.toFixed(2)}`);
   };
   // self-correcting: window k closes at t0 + k·windowS however late the previous timer fired
   let timer: NodeJS.Timeout | undefined;
@@ -99,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
   const plan = windowPlan(o.minutes);
   const startedAt = new Date();
   const m = machine();
+  const backgroundCores = await backgroundLoad();
   const ws = await Workspace.create();
   try {
     const model = o.model === 'heavy' ? await ws.heavyModel(settings().heavySizes) : ws.seedModel();
@@ -125,7 +146,8 @@ async function main(argv: string[]): Promise<number> {
       const run: SoakRun = {
         command: `npm run soak -- ${argv.join(' ')}`.trim(),
         startedAt,
-        machine: `${m.cores} cores, ${m.cpu}, ${m.memory}, Node ${m.node}, commit ${m.commit}`,
+        machine: `cores: ${m.cores}, ${m.cpu}, ${m.memory}, Node ${m.node}, commit ${m.commit}`,
+        ...(backgroundCores !== undefined ? { backgroundCores } : {}),
         model: `${model.name} (${model.sizes.join('→')})`,
         rate,
         rateFrom: from,

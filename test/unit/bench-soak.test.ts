@@ -5,7 +5,7 @@ import { Recorder } from '../../load/runner/recorder.js';
 import { LoadError } from '../../load/runner/types.js';
 import { parseSoakOptions } from '../../bench/soak-options.js';
 import { soakChart, soakMarkdown, soakTable, type SoakRun } from '../../bench/soak-report.js';
-import { allPass, failureMessages, verdictLine, verdicts, windowCounts, windowPlan, windowSample, WindowRecorder, type WindowSample } from '../../bench/soak-windows.js';
+import { allPass, cpuShares, failureMessages, verdictLine, verdicts, windowCounts, windowPlan, windowSample, WindowRecorder, type WindowSample } from '../../bench/soak-windows.js';
 import { invalidBodies } from '../../bench/fixtures.js';
 import { xmlProblems } from '../helpers/xml.js';
 
@@ -46,6 +46,7 @@ function lanes(): { valid: Recorder; invalid: Recorder } {
   for (let i = 0; i < 10; i++) valid.recordOk(200, 10 + i);
   valid.recordStatus(400, 'SHAPE_MISMATCH'); // a valid body refused: wrong
   valid.recordStatus(500, 'INTERNAL');
+  valid.recordStatus(429, 'QUEUE_FULL'); // shed: a failure of its own class
   valid.recordFailure('ECONNRESET');
   valid.recordTimeout();
   valid.dropped = 2;
@@ -60,7 +61,7 @@ function lanes(): { valid: Recorder; invalid: Recorder } {
 
 t.test('windowCounts files each outcome in one class', async (t) => {
   const { valid, invalid } = lanes();
-  t.same(windowCounts(valid, invalid), { ok: 10, rejected: 5, http5xx: 2, transport: 5, unexpected: 2, answers: 19 });
+  t.same(windowCounts(valid, invalid), { ok: 10, rejected: 5, shed: 1, http5xx: 2, transport: 5, unexpected: 2, answers: 20 });
   const msgs = failureMessages(valid, invalid);
   t.ok(msgs.has('HTTP 503: SERVER_BUSY'), "invalid traffic's 5xx is a failure");
   t.ok(msgs.has('ECONNREFUSED'));
@@ -72,20 +73,30 @@ t.test('windowCounts files each outcome in one class', async (t) => {
 t.test('windowSample: latency of valid answers only, answers per second, warm-up from the plan', async (t) => {
   const { valid, invalid } = lanes();
   const plan = windowPlan(1);
-  const s = windowSample(1, plan, { endS: 12, seconds: 12.5 }, 300 * 2 ** 20, valid, invalid);
+  const s = windowSample(1, plan, { endS: 12, seconds: 12.5 }, 300 * 2 ** 20, valid, invalid, { systemS: 20, serverS: 12.5, clientS: 5, wallS: 12.5 });
   t.equal(s.warmup, true);
   t.equal(s.rssMiB, 300);
   t.equal(s.p99Ms, 19, 'the invalid 1 ms answer does not count');
-  t.equal(s.achieved, 19 / 12.5);
+  t.equal(s.serverCores, 1);
+  t.equal(s.otherCores, 2.5 / 12.5, "the machine's busy time less the server's and the soak's");
+  t.equal(s.achieved, 20 / 12.5);
   const s2 = windowSample(2, plan, { endS: 24, seconds: 12 }, undefined, new Recorder(), new Recorder());
   t.equal(s2.warmup, false);
-  t.ok(Number.isNaN(s2.rssMiB) && Number.isNaN(s2.p99Ms), 'nothing known is NaN, not 0');
+  t.ok(Number.isNaN(s2.rssMiB) && Number.isNaN(s2.p99Ms) && Number.isNaN(s2.serverCores), 'nothing known is NaN, not 0');
 });
 
 /** Windows with the given RSS and p99; the first `warmup` are warm-up; no failures unless given. */
 function samples(rss: number[], p99: number[], warmup = 1, extra: Partial<WindowSample> = {}): WindowSample[] {
-  return rss.map((r, i) => ({ index: i + 1, warmup: i < warmup, endS: (i + 1) * 30, seconds: 30, rssMiB: r, p50Ms: p99[i]! / 2, p99Ms: p99[i]!, ok: 100, rejected: 10, http5xx: 0, transport: 0, unexpected: 0, answers: 110, achieved: 110 / 30, ...(i === 0 ? extra : {}) }));
+  return rss.map((r, i) => ({ index: i + 1, warmup: i < warmup, endS: (i + 1) * 30, seconds: 30, rssMiB: r, p50Ms: p99[i]! / 2, p99Ms: p99[i]!, ok: 100, rejected: 10, shed: 0, http5xx: 0, transport: 0, unexpected: 0, answers: 110, achieved: 110 / 30, serverCores: 1.25, otherCores: NaN, ...(i === 0 ? extra : {}) }));
 }
+
+t.test('cpuShares: cores over the window; nothing when the server could not be read', async (t) => {
+  t.same(cpuShares({ systemS: 3, serverS: 1, clientS: 0.5, wallS: 2 }), { serverCores: 0.5, otherCores: 0.75 });
+  t.same(cpuShares({ systemS: 1, serverS: 1, clientS: 0.5, wallS: 2 }), { serverCores: 0.5, otherCores: 0 }, 'never below 0 (counters tick apart)');
+  t.ok(Number.isNaN(cpuShares({ systemS: undefined, serverS: 1, clientS: 0, wallS: 1 }).otherCores));
+  t.ok(Number.isNaN(cpuShares({ systemS: 1, serverS: undefined, clientS: 0, wallS: 1 }).serverCores));
+  t.ok(Number.isNaN(cpuShares(undefined).serverCores));
+});
 
 t.test('RSS growth: from the first window after warm-up to the last, warm-up growth ignored', async (t) => {
   const flat = [10, 10, 10, 10, 10, 10, 10];
@@ -121,18 +132,19 @@ t.test('failed requests count every window, warm-up included', async (t) => {
   const clean = verdicts(samples([100, 100, 100], [10, 10, 10]));
   t.equal(clean.failures.pass, true);
   t.equal(allPass(clean), true);
-  const dirty = verdicts(samples([100, 100, 100], [10, 10, 10], 1, { http5xx: 1, transport: 2 }));
-  t.equal(dirty.failures.value, 3);
+  const dirty = verdicts(samples([100, 100, 100], [10, 10, 10], 1, { http5xx: 1, transport: 2, shed: 4 }));
+  t.equal(dirty.failures.value, 7);
   t.equal(dirty.failures.pass, false);
   t.equal(allPass(dirty), false);
-  t.match(verdictLine(dirty.failures), /^FAIL failed requests: 3 \(target = 0\); 1 5xx, 2 unanswered/);
+  t.match(verdictLine(dirty.failures), /^FAIL failed requests: 7 \(target = 0\); 4 valid shed with 429, 1 5xx, 2 unanswered/);
 });
 
 function run(s: WindowSample[]): SoakRun {
   return {
     command: 'npm run soak -- --minutes 1',
     startedAt: new Date('2026-12-01T23:00:00Z'),
-    machine: '2 cores',
+    machine: 'cores: 2',
+    backgroundCores: 0.5,
     model: 'heavy-mlp (1024→4096→4096→1000)',
     rate: 1200,
     rateFrom: '70 % of 1714.3 req/s',
@@ -151,7 +163,7 @@ t.test('soakTable: a header, an alignment row and one row per window; unknowns r
   const lines = soakTable(s).split('\n');
   t.equal(lines.length, 2 + 5);
   t.match(lines[0]!, /^\| window \| end \(min\) \| phase \| RSS \(MiB\) \| p50 \(ms\) \| p99 \(ms\) \|/);
-  t.match(lines[2]!, /^\| 1 \| 0\.50 \| warm-up \| 100\.0 \| 5\.00 \| 10\.00 \| 100 \| 10 \| 0 \| 0 \| 0 \| 3\.7 \|$/);
+  t.match(lines[2]!, /^\| 1 \| 0\.50 \| warm-up \| 100\.0 \| 5\.00 \| 10\.00 \| 100 \| 10 \| 0 \| 0 \| 0 \| 0 \| 3\.7 \| 1\.25 \| n\/a \|$/);
   t.match(lines[3]!, /\| judged \|/);
   t.match(lines[4]!, /\| judged \| n\/a \|/);
   for (const l of lines) t.equal(l.split('|').length, lines[0]!.split('|').length, 'same column count');
@@ -159,7 +171,8 @@ t.test('soakTable: a header, an alignment row and one row per window; unknowns r
 
 t.test('soakMarkdown: command, rate, verdicts, failures, table and the chart link', async (t) => {
   const md = soakMarkdown(run(samples([100, 100, 101, 102, 103], [10, 10, 10, 10, 10])));
-  t.match(md, /`npm run soak -- --minutes 1`, started 2026-12-01 23:00 UTC, on 2 cores/);
+  t.match(md, /`npm run soak -- --minutes 1`, started 2026-12-01 23:00 UTC; cores: 2\. Other processes used 0\.50 cores when the soak started/);
+  t.match(md, /warm-up, not judged: window 1 \(0\.50 min\)/);
   t.match(md, /1\.2k req\/s in open loop/);
   t.match(md, /1\.08k req\/s of valid .* 120 req\/s \(10 %\) of invalid/);
   t.match(md, /- PASS RSS growth after warm-up: 3\.0 % \(target < 5\.0 %\)/);
