@@ -28,7 +28,7 @@ const TIMEOUT_MS = 10_000;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Sends one body and returns "STATUS CODE" (the error code when the answer has one). */
+/** Sends one body; `text` is "STATUS CODE" (the status alone when the answer has no error code). */
 async function answerOf(origin: string, body: Buffer): Promise<{ status: number; text: string }> {
   const res = await request(`${origin}/v1/predict`, { method: 'POST', headers: JSON_HEADERS, body, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const text = await res.body.text();
