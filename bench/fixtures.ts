@@ -33,6 +33,26 @@ export function makeBodies(model: string, features: number, count = 8, seed = 12
   return bodies;
 }
 
+/** A /v1/predict body the server must refuse with a 4xx, and which mistake it makes. */
+export interface InvalidBody {
+  kind: string;
+  body: Buffer;
+}
+
+/** One body per kind of mistake a client makes against `model` (whose input row has `features` values). */
+export function invalidBodies(model: string, features: number): InvalidBody[] {
+  const valid = makeBodies(model, features, 1)[0]!;
+  const m = JSON.stringify(model);
+  const words = Array.from({ length: features }, () => '"x"').join(',');
+  return [
+    { kind: 'malformed JSON', body: valid.subarray(0, Math.floor(valid.length / 2)) },
+    { kind: 'wrong input shape', body: Buffer.from(`{"model":${m},"inputs":{"input":[[0.5,0.25,0.125]]}}`) },
+    { kind: 'unknown model', body: Buffer.from(`{"model":"no-such-model","inputs":{"input":[[0.5]]}}`) },
+    { kind: 'non-number values', body: Buffer.from(`{"model":${m},"inputs":{"input":[[${words}]]}}`) },
+    { kind: 'empty body', body: Buffer.alloc(0) },
+  ];
+}
+
 /** The same inputs encoded for each protocol the v2 section compares, built once. */
 export interface ProtocolBodies {
   /** /v1/predict JSON (nested arrays for 2-D inputs, `{dims, data}` otherwise). */

@@ -5,7 +5,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpuBetween, sampleCpu, type CpuUse } from './procstat.js';
-import { runOpenLoop, type RequestSpec } from '../load/runner/engine.js';
+import { runOpenLoop, type EngineTiming, type RequestSpec } from '../load/runner/engine.js';
 import { RateProfile } from '../load/runner/profile.js';
 import { Recorder, type LatencySummary, type ServerSide } from '../load/runner/recorder.js';
 import { scenarioStages } from '../load/lib/scenarios.js';
@@ -122,6 +122,12 @@ export interface LaneResult {
   errorSamples: string[];
 }
 
+/** Offers one lane its constant rate for stepS (open loop), filing every outcome in `rec`. */
+export function runConstantLane(origin: string, lane: LaneSpec, o: { stepS: number; timeoutMs: number; maxInFlight: number }, rec: Recorder): Promise<EngineTiming> {
+  const profile = new RateProfile(scenarioStages('constant', { rate: lane.rate, duration: `${Math.round(o.stepS * 1000)}ms` }));
+  return runOpenLoop(profile, { origin, requests: lane.requests, timeoutMs: o.timeoutMs, maxRequests: Math.ceil(profile.expected) + 10, maxInFlight: o.maxInFlight }, rec);
+}
+
 /**
  * Offers every lane its constant rate for stepS at once (open loop, latency from each request's
  * due time) and returns one result per lane, plus the server time of the 429 answers of all lanes.
@@ -154,8 +160,7 @@ export async function runLanes(origin: string, lanes: readonly LaneSpec[], o: { 
     const results = await Promise.all(
       lanes.map(async (lane): Promise<LaneResult> => {
         const rec = new GoodputRecorder(o.goodMs);
-        const profile = new RateProfile(scenarioStages('constant', { rate: lane.rate, duration: `${Math.round(o.stepS * 1000)}ms` }));
-        await runOpenLoop(profile, { origin, requests: lane.requests, timeoutMs: o.timeoutMs, maxRequests: Math.ceil(profile.expected) + 10, maxInFlight: o.maxInFlight }, rec);
+        await runConstantLane(origin, lane, o, rec);
         const rejected = rec.statuses.get(429) ?? 0;
         const expired = rec.statuses.get(504) ?? 0;
         return {

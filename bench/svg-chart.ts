@@ -105,7 +105,8 @@ function layoutLegend(series: readonly Series[], hasData: readonly boolean[], le
   return items;
 }
 
-export function lineChart(spec: ChartSpec): string {
+/** One chart's elements, drawn at the origin, and its size. */
+function chartBody(spec: ChartSpec): { W: number; H: number; out: string[] } {
   const W = spec.width ?? 720;
   const H = spec.height ?? 400;
   const xBase = logBase(spec.xLog);
@@ -214,6 +215,10 @@ export function lineChart(spec: ChartSpec): string {
     text(it.x + 28, y + 4, it.text, `fill="${it.empty ? '#888888' : '#222222'}"`);
   }
 
+  return { W, H, out };
+}
+
+function svgDocument(W: number, H: number, out: readonly string[]): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="${FONT}">`,
@@ -221,4 +226,23 @@ export function lineChart(spec: ChartSpec): string {
     '</svg>',
     '',
   ].join('\n');
+}
+
+export function lineChart(spec: ChartSpec): string {
+  const { W, H, out } = chartBody(spec);
+  return svgDocument(W, H, out);
+}
+
+/** Charts one above the other in one file (series whose units differ get their own y axis). */
+export function stackedCharts(specs: readonly ChartSpec[]): string {
+  const out: string[] = [];
+  let width = 0;
+  let y = 0;
+  for (const spec of specs) {
+    const c = chartBody(spec);
+    out.push(`<g transform="translate(0 ${y})">`, ...c.out, '</g>');
+    width = Math.max(width, c.W);
+    y += c.H;
+  }
+  return svgDocument(width, y, out);
 }

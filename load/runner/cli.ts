@@ -6,7 +6,7 @@ import { parseLoadOptions, USAGE, type LoadOptions } from './options.js';
 import { ms, summaryText, sweepText } from './report.js';
 import type { Recorder } from './recorder.js';
 import { prepare, runOnce, runSweep } from './run.js';
-import { LoadError } from './types.js';
+import { finish } from './types.js';
 
 /** The live line: on a terminal it rewrites itself each second; elsewhere it is not printed. */
 function progressLine(rec: Recorder, elapsedMs: number, totalMs: number): void {
@@ -40,13 +40,4 @@ async function main(argv: string[]): Promise<number> {
   return r.thresholds.every((t) => t.ok) ? 0 : 99;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: Error) => {
-    const known = err instanceof LoadError;
-    process.stderr.write(`onnx-serve load: ${known ? err.message : `unexpected failure: ${err.message}`}\n`);
-    process.exitCode = known ? err.exitCode : 1;
-  },
-);
+finish('onnx-serve load', main(process.argv.slice(2)));

@@ -67,7 +67,8 @@ const FLAGS = {
   help: { type: 'boolean', default: false },
 } as const;
 
-function num(flag: string, text: string, min: number, max = Infinity, integer = false): number {
+/** A number flag within [min, max]; shared with the bench's soak flags. */
+export function num(flag: string, text: string, min: number, max = Infinity, integer = false): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     const range = max === Infinity ? `≥ ${min}` : `${min}..${max}`;
@@ -84,7 +85,7 @@ function duration(flag: string, text: string): number {
   }
 }
 
-function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(text)) throw new LoadError(`--${flag} "${text}" is not allowed; use one of ${allowed.join(', ')}`, 2);
   return text as T;
 }

@@ -1,6 +1,7 @@
 // The load runner's shared types and its error, in one file that imports no other runner file:
-// LoadError, the target (TargetInfo), the sweep's options and steps (SweepOptions, StepOutcome,
-// SweepStep). options, target, report and sweep all import these, so none imports another for them.
+// LoadError (and finish, how a tool exits on it), the target (TargetInfo), the sweep's options and
+// steps (SweepOptions, StepOutcome, SweepStep). options, target, report and sweep all import
+// these, so none imports another for them.
 import type { Protocol } from '../lib/payload.js';
 
 /** Every problem the runner reports: one line that says what to fix. */
@@ -14,6 +15,23 @@ export class LoadError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Ends a command line tool (`npm run load`, `npm run soak`): the exit code `run` resolves with, or
+ * one line on stderr, never a stack trace: a LoadError's message and code, anything else exit 1.
+ */
+export function finish(tool: string, run: Promise<number>): void {
+  run.then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      const known = err instanceof LoadError;
+      process.stderr.write(`${tool}: ${known ? err.message : `unexpected failure: ${err.message}`}\n`);
+      process.exitCode = known ? err.exitCode : 1;
+    },
+  );
 }
 
 export interface TargetInfo {
