@@ -28,8 +28,13 @@ const TIMEOUT_CHECK_MS = 500;
  * that was about to reuse it gets an answer (503 SHUTTING_DOWN) instead of a closed socket.
  */
 export const DRAIN_IDLE_MS = 500;
-/** The listener waits at most this for the kernel's accept queue to empty before it closes anyway. */
-const ACCEPT_QUEUE_WAIT_MS = 500;
+/**
+ * The listener waits at most this for the kernel's accept queue to empty before it closes anyway:
+ * under overload the main thread is seconds behind and the queue holds thousands of connections
+ * that each wrote a request; accepted, each gets its 503 SHUTTING_DOWN cheaply, where closing
+ * would reset them all. Clients that keep connecting keep it open up to this bound.
+ */
+const ACCEPT_QUEUE_WAIT_MS = 5000;
 /** A socket this server has ended is destroyed after this if the client does not close its side. */
 const LINGER_MS = 2000;
 /**
@@ -103,23 +108,18 @@ export class ServingHttpServer extends http.Server {
    * Closes the listener once the kernel's accept queue is empty, looked at after each connection
    * accepted (if nothing is queued behind it, the accept pass ends here) and once a turn of the
    * event loop: the connections that arrive meanwhile are accepted and answered like the others,
-   * 503 SHUTTING_DOWN. Node 20 accepts one connection per turn of the loop: under overload the
-   * queue may never empty, and then the listener closes as soon as the queue outgrows its length
-   * at the start of the drain, or after ACCEPT_QUEUE_WAIT_MS.
+   * 503 SHUTTING_DOWN. Clients that keep connecting keep it open, at most ACCEPT_QUEUE_WAIT_MS.
    */
   private closeListener(callback: ((err?: Error) => void) | undefined): void {
     const addr = this.address();
     const port = typeof addr === 'object' && addr ? addr.port : undefined;
     const family = typeof addr === 'object' && addr?.family === 'IPv6' ? 'IPv6' : 'IPv4';
     const until = Date.now() + ACCEPT_QUEUE_WAIT_MS;
-    let first: number | undefined;
     let closed = false;
     const attempt = (): void => {
       if (closed) return;
       const queued = port === undefined ? undefined : acceptQueueLength(port, family);
-      first ??= queued;
-      // a queue that grows past its length at the start is arrivals outpacing accepts: waiting on only adds to what the close resets
-      if (queued && Date.now() < until && queued <= (first ?? 0)) return;
+      if (queued && Date.now() < until) return;
       closed = true;
       this.onAccepted = undefined;
       clearInterval(turns);
@@ -163,15 +163,23 @@ export class ServingHttpServer extends http.Server {
     });
   }
 
-  /** Ends the socket after DRAIN_IDLE_MS with no request (bytes read meanwhile restart the wait: a request may be arriving). */
+  /**
+   * Ends the socket after DRAIN_IDLE_MS with no request (bytes read meanwhile restart the wait: a
+   * request may be arriving). The last look comes after a poll phase (setImmediate): timers run
+   * before it, and under load a turn of the loop takes longer than the wait, so a request that
+   * came during that turn is still in the kernel's buffer when the timer fires. Ended with it
+   * unread, the socket would be reset.
+   */
   private endWhenIdle(c: Conn): void {
     clearTimeout(c.idleTimer);
     const read = c.socket.bytesRead;
     c.idleTimer = setTimeout(() => {
       c.idleTimer = undefined;
-      if (c.pending.length > 0 || c.socket.destroyed) return;
-      if (c.socket.bytesRead !== read) this.endWhenIdle(c);
-      else endGracefully(c);
+      setImmediate(() => {
+        if (c.pending.length > 0 || c.socket.destroyed || c.idleTimer) return;
+        if (c.socket.bytesRead !== read) this.endWhenIdle(c);
+        else endGracefully(c);
+      });
     }, DRAIN_IDLE_MS);
   }
 }
