@@ -1,7 +1,7 @@
 // Section faults, the pure part: what each probe counted, the verdicts against the issue's
 // targets and the "before and after" table. The before column is the issue's probe on the older
 // code (the same kind of machine, heavy MLP, default config); the after column is this run.
-import type { TimingSummary } from './overload.js';
+import { percentile, summarizeTimes, type TimingSummary } from './overload.js';
 
 /** What happened to one request of the SIGTERM probe. */
 export type ShutdownOutcome =
@@ -34,11 +34,14 @@ export interface ShutdownCount {
   /** Requests due before the signal that got no HTTP answer (not-written ones aside). */
   dueBeforeNoAnswer: number;
   dueBefore: number;
+  /** Send times of the reset and unanswered requests, ms after the signal (negative: before it). */
+  noAnswerAtMs?: { min: number; max: number; count: number };
 }
 
-export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; beforeSignal: boolean }[]): ShutdownCount {
+export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; beforeSignal: boolean; atMs?: number }[]): ShutdownCount {
+  const lost: number[] = [];
   const c: ShutdownCount = { due: 0, ok: 0, shuttingDown: 0, refused: 0, other: 0, otherSamples: [], resets: 0, unanswered: 0, connectRefused: 0, connectLost: 0, notWritten: 0, dueBeforeNoAnswer: 0, dueBefore: 0 };
-  for (const { outcome: o, beforeSignal } of outcomes) {
+  for (const { outcome: o, beforeSignal, atMs } of outcomes) {
     c.due++;
     if (beforeSignal) c.dueBefore++;
     let answered = false;
@@ -54,6 +57,7 @@ export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; bef
     } else if (o.kind === 'no-answer') {
       if (o.reason === 'closed') c.unanswered++;
       else c.resets++;
+      if (atMs !== undefined) lost.push(atMs);
     } else if (o.kind === 'connect-failed') {
       if (o.code === 'ECONNREFUSED') c.connectRefused++;
       else c.connectLost++;
@@ -63,6 +67,8 @@ export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; bef
     }
     if (beforeSignal && !answered) c.dueBeforeNoAnswer++;
   }
+  const when = range(lost);
+  if (when) c.noAnswerAtMs = when;
   return c;
 }
 
@@ -100,6 +106,50 @@ export function range(values: readonly number[]): { min: number; max: number; co
   return { min, max, count: values.length };
 }
 
+/** The 3× open loop driven by h2load instead: many connections, each at a low --rps. */
+export interface H2loadOpen {
+  clients: number;
+  rpsPerClient: number;
+  rate: number;
+  seconds: number;
+  /** Requests in h2load's log (the rest were never sent: a client still waiting for its last answer sends late or not at all). */
+  logged: number;
+  ok: number;
+  good: number;
+  s429: number;
+  s503: number;
+  /** Other statuses and failed streams (status -1). */
+  other: number;
+  /** ms from h2load's send to the end of the answer (h2load has no due time). */
+  okP50: number;
+  okP99: number;
+  reject: TimingSummary;
+  clientCpu?: number;
+}
+
+/** h2load's --log-file (start µs, status, µs to the end of the answer, per line) summed up; goodput within goodMs. */
+export function parseOpenLog(log: string, goodMs: number): Omit<H2loadOpen, 'clients' | 'rpsPerClient' | 'rate' | 'seconds' | 'clientCpu'> {
+  const okMs: number[] = [];
+  const rejectMs: number[] = [];
+  let logged = 0;
+  let s429 = 0;
+  let s503 = 0;
+  let other = 0;
+  for (const line of log.split('\n')) {
+    const [start, status, us] = line.split('\t');
+    if (start === undefined || status === undefined || us === undefined) continue;
+    logged++;
+    const ms = Number(us) / 1000;
+    if (status === '200') okMs.push(ms);
+    else if (status === '429' || status === '503') {
+      if (status === '429') s429++;
+      else s503++;
+      rejectMs.push(ms);
+    } else other++;
+  }
+  return { logged, ok: okMs.length, good: okMs.filter((x) => x <= goodMs).length, s429, s503, other, okP50: percentile(okMs, 50), okP99: percentile(okMs, 99), reject: summarizeTimes(rejectMs) };
+}
+
 export interface ShutdownRow {
   mode: 'pre-opened' | 'new connections';
   /** Kept-alive connections opened before the load (0 for new connections). */
@@ -117,6 +167,8 @@ export interface FaultsResult {
   model: string;
   capacity: number;
   noLoadP50Ms: number;
+  /** The same 3× open loop through h2load, when it is installed. */
+  h2load?: H2loadOpen;
   overload?: {
     multiple: number;
     rate: number;
@@ -231,6 +283,16 @@ export function faultRows(f: FaultsResult): FaultRow[] {
       target: `≤ ${RECOVERY_MS} ms`,
       met: o.recoveryMs !== undefined && o.recoveryMs <= RECOVERY_MS,
     });
+    const h2 = f.h2load;
+    if (h2) {
+      const at2 = `the same through h2load (${n(h2.clients)} connections × ${h2.rpsPerClient} req/s = ${n(h2.rate)} req/s for ${h2.seconds} s, --h1)`;
+      const g2 = h2.good / h2.seconds;
+      rows.push({ figure: `${at2}: sent / ok / 429 / 503 / other`, before: '–', after: `${n(h2.logged)} / ${n(h2.ok)} / ${n(h2.s429)} / ${n(h2.s503)} / ${n(h2.other)}`, target: '–' });
+      rows.push({ figure: `h2load: goodput within ${o.goodMs} ms per s (of capacity)`, before: '41/s (2.5 %)', after: `${g2.toFixed(0)}/s (${((g2 / f.capacity) * 100).toFixed(1)} %)`, target: `≥ ${GOODPUT_SHARE * 100} % of capacity`, met: g2 >= GOODPUT_SHARE * f.capacity });
+      rows.push({ figure: 'h2load: accepted p50 / p99 (from the send)', before: '1.33 s / 7.2 s', after: `${ms(h2.okP50)} / ${ms(h2.okP99)}`, target: `p99 ≤ ${ACCEPTED_P99_MS} ms`, met: h2.ok > 0 ? h2.okP99 <= ACCEPTED_P99_MS : undefined });
+      const r2 = h2.reject;
+      rows.push({ figure: 'h2load: rejection time p50 / p99 / max', before: '–', after: r2.count ? `${ms(r2.p50, 2)} / ${ms(r2.p99, 2)} / ${ms(r2.max, 2)} (${n(r2.count)})` : '– (none)', target: `every one < ${REJECT_MAX_MS} ms`, met: r2.count ? r2.max < REJECT_MAX_MS : undefined });
+    }
     rows.push({ figure: 'Retry-After seen (s): min / max', before: 'always 1', after: o.retryAfter ? `${o.retryAfter.min} / ${o.retryAfter.max} (${n(o.retryAfter.count)} refusals)` : '– (none)', target: '–' });
   }
   for (const s of f.shutdown) {
@@ -246,7 +308,7 @@ export function faultRows(f: FaultsResult): FaultRow[] {
     rows.push({
       figure: `${at}: reset / written and never answered`,
       before: pre ? '54 reset (written 2–20 ms after SIGTERM)' : '–',
-      after: `${c.resets} / ${c.unanswered}`,
+      after: `${c.resets} / ${c.unanswered}${c.noAnswerAtMs ? ` (sent ${c.noAnswerAtMs.min.toFixed(0)} to ${c.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM)` : ''}`,
       target: '0 / 0',
       met: c.resets === 0 && c.unanswered === 0,
     });

@@ -12,10 +12,11 @@ import type { BenchModel } from './fixtures.js';
 import { measure } from './measure.js';
 import { rssOf } from './memory.js';
 import { sampleSystemBusy } from './procstat.js';
+import { h2loadOnce, h2loadPath } from './h2load.js';
 import { percentile, runLanes, summarizeTimes } from './overload.js';
 import { NoAnswer, RawConnection, type RawAnswer } from './raw-http.js';
 import type { ChildServer } from './servers.js';
-import { countShutdown, GOOD_MS, HEAP_LEFT_MAX, listenOverflows, range, recoveryMs, type FaultsResult, type Probe, type ShutdownOutcome, type ShutdownRow } from './faults-report.js';
+import { countShutdown, GOOD_MS, HEAP_LEFT_MAX, listenOverflows, parseOpenLog, range, recoveryMs, type FaultsResult, type H2loadOpen, type Probe, type ShutdownOutcome, type ShutdownRow } from './faults-report.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -209,6 +210,18 @@ async function overload(server: ChildServer, o: FaultsOptions, capacity: number,
   };
 }
 
+/** Per h2load connection: a client may wait 1 / H2LOAD_RPS s for an answer before it falls behind its schedule. */
+const H2LOAD_RPS = 2;
+
+/** The 3× open loop from h2load: rate / H2LOAD_RPS connections, each at H2LOAD_RPS req/s. */
+async function overloadH2load(bin: string, server: ChildServer, o: FaultsOptions, capacity: number): Promise<H2loadOpen> {
+  const clients = Math.min(4000, Math.ceil((capacity * 3) / H2LOAD_RPS));
+  const seconds = Math.max(1, Math.round(o.stepS));
+  const run = await h2loadOnce(bin, { url: `${server.url}/v1/predict`, body: o.model.bodies[0]!, headers: { 'content-type': 'application/json' }, h1: true, connections: clients, streams: 1, durationMs: seconds * 1000, rps: H2LOAD_RPS }, seconds);
+  const clientCpu = run.cpu && run.cpu.wallS > 0 ? (run.cpu.mainS + run.cpu.otherS) / run.cpu.wallS : undefined;
+  return { clients, rpsPerClient: H2LOAD_RPS, rate: clients * H2LOAD_RPS, seconds, ...parseOpenLog(run.log, GOOD_MS), ...(clientCpu !== undefined ? { clientCpu } : {}) };
+}
+
 function rawBody(body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
 }
@@ -236,17 +249,21 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
     for (let i = 0; i < 8; i++) await post(server.url, o.model.bodies[i % o.model.bodies.length]!); // loaded and warm
     const bodies = o.model.bodies.map(rawBody);
     const pool = preopened ? await Promise.all(Array.from({ length: PREOPENED }, () => RawConnection.open(p, '127.0.0.1', CONNECT_TIMEOUT_MS))) : [];
-    const outcomes: Promise<{ outcome: ShutdownOutcome; beforeSignal: boolean }>[] = [];
+    type Filed = { outcome: ShutdownOutcome; beforeSignal: boolean; writtenAt?: number };
+    const outcomes: Promise<Filed>[] = [];
     const overflow0 = readOverflows();
     let open = 0;
     let signalled = false;
+    let signalAt = 0;
     let sent = 0;
     const fire = (i: number): void => {
       const beforeSignal = !signalled;
       const body = bodies[i % bodies.length]!;
-      const done = (outcome: ShutdownOutcome): { outcome: ShutdownOutcome; beforeSignal: boolean } => ({ outcome, beforeSignal });
+      let writtenAt: number | undefined;
+      const done = (outcome: ShutdownOutcome): Filed => ({ outcome, beforeSignal, ...(writtenAt !== undefined ? { writtenAt } : {}) });
       if (preopened) {
         const c = pool.find((x) => !x.busy && !x.closed && !x.closeAnnounced);
+        if (c) writtenAt = performance.now();
         outcomes.push(Promise.resolve(c ? toOutcome(c.send(body)[0]!) : { kind: 'not-written' as const }).then(done));
         return;
       }
@@ -255,6 +272,7 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
       outcomes.push(
         RawConnection.open(p, '127.0.0.1', CONNECT_TIMEOUT_MS).then(
           async (c) => {
+            writtenAt = performance.now();
             const out = await toOutcome(c.send(body)[0]!);
             c.close();
             open--;
@@ -273,6 +291,7 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
         const elapsed = performance.now() - start;
         if (!signalled && elapsed >= SIGTERM_AT_MS) {
           signalled = true;
+          signalAt = performance.now();
           process.kill(server.pid, 'SIGTERM');
         }
         const due = Math.floor((Math.min(elapsed, SIGTERM_SEND_MS) / 1000) * rate);
@@ -284,14 +303,16 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
       }, 2);
     });
     // bounded: a request still pending then is counted as never answered
-    const settled = await Promise.race([Promise.all(outcomes), sleep(SIGTERM_SETTLE_MS).then(() => undefined)]);
-    const list = settled ?? (await Promise.all(outcomes.map((x) => Promise.race([x, Promise.resolve({ outcome: { kind: 'no-answer', reason: 'closed' } as ShutdownOutcome, beforeSignal: false })]))));
+    await Promise.race([Promise.all(outcomes), sleep(SIGTERM_SETTLE_MS)]);
+    const pending: Filed = { outcome: { kind: 'no-answer', reason: 'closed' }, beforeSignal: false };
+    const filed = await Promise.all(outcomes.map((x) => Promise.race([x, sleep(1).then(() => pending)])));
+    const list = filed.map(({ writtenAt, ...f }) => ({ ...f, ...(writtenAt !== undefined ? { atMs: writtenAt - signalAt } : {}) }));
     for (const c of pool) c.close();
     const overflow1 = readOverflows();
     const exitCode = await Promise.race([server.exited, sleep(15_000).then(() => null)]);
     const count = countShutdown(list);
     const row: ShutdownRow = { mode: preopened ? 'pre-opened' : 'new connections', connections: pool.length, rate, sendS: SIGTERM_SEND_MS / 1000, signalAtS: SIGTERM_AT_MS / 1000, count, exitCode, ...(overflow0 !== undefined && overflow1 !== undefined ? { listenOverflows: overflow1 - overflow0 } : {}) };
-    o.log(`  faults    SIGTERM at 2× (${rate} req/s), ${row.mode}: ${count.due} due, ${count.ok} × 200, ${count.shuttingDown} × 503 SHUTTING_DOWN, ${count.refused} refused, ${count.other} other, ${count.resets} reset, ${count.unanswered} unanswered, ${count.connectRefused} connect refused, ${count.connectLost} connect lost, ${count.notWritten} not written; due before SIGTERM without an answer ${count.dueBeforeNoAnswer} of ${count.dueBefore}; listen overflows ${row.listenOverflows ?? '?'}; exit ${exitCode}`);
+    o.log(`  faults    SIGTERM at 2× (${rate} req/s), ${row.mode}: ${count.due} due, ${count.ok} × 200, ${count.shuttingDown} × 503 SHUTTING_DOWN, ${count.refused} refused, ${count.other} other, ${count.resets} reset, ${count.unanswered} unanswered, ${count.connectRefused} connect refused, ${count.connectLost} connect lost, ${count.notWritten} not written; due before SIGTERM without an answer ${count.dueBeforeNoAnswer} of ${count.dueBefore}; listen overflows ${row.listenOverflows ?? '?'}; exit ${exitCode}${count.noAnswerAtMs ? `; reset/unanswered ones sent ${count.noAnswerAtMs.min.toFixed(0)}..${count.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM` : ''}`);
     return row;
   } finally {
     await server.stop();
@@ -414,6 +435,13 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsResult> {
     result.overload = ov;
     const mib = (b: number | undefined): string => (b === undefined ? '?' : (b / 2 ** 20).toFixed(0));
     o.log(`  faults    3× ${ov.rate} req/s for ${ov.stepS} s: ${ov.ok} ok (p50 ${ov.okP50.toFixed(1)} ms, p99 ${ov.okP99.toFixed(1)} ms), ${ov.rejected429} × 429, ${ov.busy503} × 503, ${ov.otherFailures} other; goodput ${(ov.good / ov.stepS).toFixed(0)}/s (${((ov.good / ov.stepS / capacity) * 100).toFixed(1)} %); refusals client p99 ${ov.rejectClient.p99.toFixed(2)} / max ${ov.rejectClient.max.toFixed(2)} ms, server p99 ${ov.rejectServer.p99.toFixed(3)} / max ${ov.rejectServer.max.toFixed(3)} ms; RSS ${mib(ov.rssBeforeBytes)} → ${mib(ov.rssPeakBytes)} MiB; recovery ${ov.recoveryMs?.toFixed(0) ?? 'none'} ms; Retry-After ${ov.retryAfter ? `${ov.retryAfter.min}..${ov.retryAfter.max}` : '–'}; header-only refused before body ${ov.headerProbes.refusedBeforeBody}/${ov.headerProbes.sent}; client CPU ${((ov.clientCpu ?? NaN) * 100).toFixed(0)} % of a core`);
+    const h2load = h2loadPath();
+    if (h2load) {
+      await sleep(2000);
+      await o.quiet();
+      const h = (result.h2load = await overloadH2load(h2load, server, o, capacity));
+      o.log(`  faults    3× through h2load, ${h.clients} connections × ${h.rpsPerClient} req/s for ${h.seconds} s: ${h.logged} sent, ${h.ok} ok (p50 ${h.okP50.toFixed(1)} ms, p99 ${h.okP99.toFixed(1)} ms from the send), ${h.s429} × 429, ${h.s503} × 503, ${h.other} other; goodput ${(h.good / h.seconds).toFixed(0)}/s (${((h.good / h.seconds / capacity) * 100).toFixed(1)} %); refusals p99 ${h.reject.p99.toFixed(2)} / max ${h.reject.max.toFixed(2)} ms; h2load CPU ${((h.clientCpu ?? NaN) * 100).toFixed(0)} % of a core`);
+    } else o.log('  faults    h2load is not installed (Debian: apt-get install -y nghttp2-client): the 3× open loop through the Node client only');
     await sleep(1000);
     result.pipelining = await pipelining(server, o.model.bodies);
     o.log(`  faults    pipelining: ${result.pipelining.answered200} of 49 answered before the garbage, then ${result.pipelining.badStatus}`);

@@ -2,7 +2,7 @@
 // probe's outcomes, the recovery time, the ListenOverflows counter, and the before/after table's
 // verdicts. No server, no onnxruntime run.
 import t from 'tap';
-import { countShutdown, faultRows, faultsTable, listenOverflows, metText, range, recoveryMs, type FaultsResult, type ShutdownOutcome } from '../../bench/faults-report.js';
+import { countShutdown, faultRows, faultsTable, listenOverflows, metText, parseOpenLog, range, recoveryMs, type FaultsResult, type ShutdownOutcome } from '../../bench/faults-report.js';
 
 const answer = (status: number, code?: string, connectionClose = false): ShutdownOutcome => ({ kind: 'answer', status, ...(code ? { code } : {}), connectionClose });
 
@@ -14,8 +14,8 @@ t.test('countShutdown files every outcome once and counts the due-before ones le
     { outcome: answer(503, 'SHUTTING_DOWN', true), beforeSignal: false },
     { outcome: answer(503, 'SHUTTING_DOWN', false), beforeSignal: false },
     { outcome: answer(500, 'INTERNAL'), beforeSignal: true },
-    { outcome: { kind: 'no-answer', reason: 'ECONNRESET' }, beforeSignal: true },
-    { outcome: { kind: 'no-answer', reason: 'closed' }, beforeSignal: false },
+    { outcome: { kind: 'no-answer', reason: 'ECONNRESET' }, beforeSignal: true, atMs: -3 },
+    { outcome: { kind: 'no-answer', reason: 'closed' }, beforeSignal: false, atMs: 480 },
     { outcome: { kind: 'connect-failed', code: 'ECONNREFUSED' }, beforeSignal: false },
     { outcome: { kind: 'connect-failed', code: 'ETIMEDOUT' }, beforeSignal: true },
     { outcome: { kind: 'not-written' }, beforeSignal: true },
@@ -33,6 +33,7 @@ t.test('countShutdown files every outcome once and counts the due-before ones le
   t.equal(c.notWritten, 1);
   t.equal(c.dueBefore, 6);
   t.equal(c.dueBeforeNoAnswer, 2, 'the reset and the lost connection; the not-written one is the client\'s own cap');
+  t.same(c.noAnswerAtMs, { min: -3, max: 480, count: 2 }, 'when the reset and the unanswered one were sent');
 });
 
 t.test('listenOverflows reads TcpExt ListenOverflows by its column', async (t) => {
@@ -53,6 +54,15 @@ t.test('recoveryMs is the first ok probe within the limit; range of Retry-After 
   t.equal(recoveryMs(probes, 1), undefined);
   t.same(range([1, 3, 2]), { min: 1, max: 3, count: 3 });
   t.equal(range([]), undefined);
+});
+
+t.test('parseOpenLog: h2load\'s per-request log, goodput within the limit, refusals apart', async (t) => {
+  const log = ['1700000000000000\t200\t120000', '1700000000000100\t200\t700000', '1700000000000200\t429\t900', '1700000000000300\t503\t1500', '1700000000000400\t-1\t5000', 'garbage', ''].join('\n');
+  const p = parseOpenLog(log, 500);
+  t.equal(p.logged, 5, 'the malformed and empty lines are skipped');
+  t.same([p.ok, p.good, p.s429, p.s503, p.other], [2, 1, 1, 1, 1], 'a 700 ms answer is ok but not good; a failed stream (-1) is other');
+  t.equal(p.okP99, 700);
+  t.same(p.reject, { count: 2, p50: 0.9, p99: 1.5, max: 1.5 });
 });
 
 function result(): FaultsResult {
