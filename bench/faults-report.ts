@@ -308,7 +308,7 @@ export function faultRows(f: FaultsResult): FaultRow[] {
     rows.push({
       figure: `${at}: reset / written and never answered`,
       before: pre ? '54 reset (written 2–20 ms after SIGTERM)' : '–',
-      after: `${c.resets} / ${c.unanswered}${c.noAnswerAtMs ? ` (sent ${c.noAnswerAtMs.min.toFixed(0)} to ${c.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM)` : ''}`,
+      after: `${n(c.resets)} / ${n(c.unanswered)}${c.noAnswerAtMs ? ` (sent ${c.noAnswerAtMs.min.toFixed(0)} to ${c.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM)` : ''}`,
       target: '0 / 0',
       met: c.resets === 0 && c.unanswered === 0,
     });
