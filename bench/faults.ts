@@ -206,7 +206,8 @@ async function overload(server: ChildServer, o: FaultsOptions, capacity: number,
     clientLagP99Ms: run.clientLagMs.p99,
     ...(otherCores !== undefined ? { otherCores } : {}),
     otherSamples: l.errorSamples.filter((e) => !/HTTP (429|503)/.test(e)),
-    noStatus: l.otherFailures + l.expired - busy503 - Object.entries(l.statuses).reduce((n, [k, v]) => n + (k.startsWith('2') || k === '429' || k === '503' ? 0 : v), 0),
+    timeouts: l.timeouts ?? 0,
+    dropped: l.dropped ?? 0,
   };
 }
 
@@ -434,7 +435,7 @@ export async function runFaults(o: FaultsOptions): Promise<FaultsResult> {
     const ov = await overload(server, o, capacity, noLoadP50Ms);
     result.overload = ov;
     const mib = (b: number | undefined): string => (b === undefined ? '?' : (b / 2 ** 20).toFixed(0));
-    o.log(`  faults    3× ${ov.rate} req/s for ${ov.stepS} s: ${ov.ok} ok (p50 ${ov.okP50.toFixed(1)} ms, p99 ${ov.okP99.toFixed(1)} ms), ${ov.rejected429} × 429, ${ov.busy503} × 503, ${ov.otherFailures} other; goodput ${(ov.good / ov.stepS).toFixed(0)}/s (${((ov.good / ov.stepS / capacity) * 100).toFixed(1)} %); refusals client p99 ${ov.rejectClient.p99.toFixed(2)} / max ${ov.rejectClient.max.toFixed(2)} ms, server p99 ${ov.rejectServer.p99.toFixed(3)} / max ${ov.rejectServer.max.toFixed(3)} ms; RSS ${mib(ov.rssBeforeBytes)} → ${mib(ov.rssPeakBytes)} MiB; recovery ${ov.recoveryMs?.toFixed(0) ?? 'none'} ms; Retry-After ${ov.retryAfter ? `${ov.retryAfter.min}..${ov.retryAfter.max}` : '–'}; header-only refused before body ${ov.headerProbes.refusedBeforeBody}/${ov.headerProbes.sent}; client CPU ${((ov.clientCpu ?? NaN) * 100).toFixed(0)} % of a core`);
+    o.log(`  faults    3× ${ov.rate} req/s for ${ov.stepS} s: ${ov.ok} ok (p50 ${ov.okP50.toFixed(1)} ms, p99 ${ov.okP99.toFixed(1)} ms), ${ov.rejected429} × 429, ${ov.busy503} × 503, ${ov.otherFailures} other (${ov.timeouts} timeouts, ${ov.dropped} dropped${ov.otherSamples.length ? `, ${ov.otherSamples.join(' | ')}` : ''}); goodput ${(ov.good / ov.stepS).toFixed(0)}/s (${((ov.good / ov.stepS / capacity) * 100).toFixed(1)} %); refusals client p99 ${ov.rejectClient.p99.toFixed(2)} / max ${ov.rejectClient.max.toFixed(2)} ms, server p99 ${ov.rejectServer.p99.toFixed(3)} / max ${ov.rejectServer.max.toFixed(3)} ms; RSS ${mib(ov.rssBeforeBytes)} → ${mib(ov.rssPeakBytes)} MiB; recovery ${ov.recoveryMs?.toFixed(0) ?? 'none'} ms; Retry-After ${ov.retryAfter ? `${ov.retryAfter.min}..${ov.retryAfter.max}` : '–'}; header-only refused before body ${ov.headerProbes.refusedBeforeBody}/${ov.headerProbes.sent}; client CPU ${((ov.clientCpu ?? NaN) * 100).toFixed(0)} % of a core`);
     const h2load = h2loadPath();
     if (h2load) {
       await sleep(2000);

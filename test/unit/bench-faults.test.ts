@@ -75,7 +75,7 @@ function result(): FaultsResult {
     overload: {
       multiple: 3, rate: 4800, stepS: 10, due: 48_000, ok: 14_000, rejected429: 34_000, busy503: 0, otherFailures: 0, goodMs: 500, good: 13_000, okP50: 40, okP99: 300,
       rejectClient: times(12), rejectServer: times(0.8), retryAfter: { min: 1, max: 2, count: 34_000 }, rssBeforeBytes: 200 * 2 ** 20, rssPeakBytes: 320 * 2 ** 20,
-      recoveryMs: 60, recoveryLimitMs: 8, recoveryBoundMs: 10_000, probes: 2, headerProbes: { sent: 10, refusedBeforeBody: 7 }, clientLagP99Ms: 10, otherSamples: [], noStatus: 0,
+      recoveryMs: 60, recoveryLimitMs: 8, recoveryBoundMs: 10_000, probes: 2, headerProbes: { sent: 10, refusedBeforeBody: 7 }, clientLagP99Ms: 10, otherSamples: [], timeouts: 0, dropped: 0,
     },
     shutdown: [
       { mode: 'pre-opened', connections: 1024, rate: 3200, sendS: 3.5, signalAtS: 3, count, exitCode: 0 },
