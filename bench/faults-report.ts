@@ -36,11 +36,13 @@ export interface ShutdownCount {
   dueBefore: number;
   /** Send times of the reset and unanswered requests, ms after the signal (negative: before it). */
   noAnswerAtMs?: { min: number; max: number; count: number };
+  /** How each written request without an answer ended: the socket's error code or "closed", with counts. */
+  noAnswerReasons: Record<string, number>;
 }
 
 export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; beforeSignal: boolean; atMs?: number }[]): ShutdownCount {
   const lost: number[] = [];
-  const c: ShutdownCount = { due: 0, ok: 0, shuttingDown: 0, refused: 0, other: 0, otherSamples: [], resets: 0, unanswered: 0, connectRefused: 0, connectLost: 0, notWritten: 0, dueBeforeNoAnswer: 0, dueBefore: 0 };
+  const c: ShutdownCount = { due: 0, ok: 0, shuttingDown: 0, refused: 0, other: 0, otherSamples: [], resets: 0, unanswered: 0, connectRefused: 0, connectLost: 0, notWritten: 0, dueBeforeNoAnswer: 0, dueBefore: 0, noAnswerReasons: {} };
   for (const { outcome: o, beforeSignal, atMs } of outcomes) {
     c.due++;
     if (beforeSignal) c.dueBefore++;
@@ -58,6 +60,7 @@ export function countShutdown(outcomes: readonly { outcome: ShutdownOutcome; bef
       if (o.reason === 'closed') c.unanswered++;
       else c.resets++;
       if (atMs !== undefined) lost.push(atMs);
+      c.noAnswerReasons[o.reason] = (c.noAnswerReasons[o.reason] ?? 0) + 1;
     } else if (o.kind === 'connect-failed') {
       if (o.code === 'ECONNREFUSED') c.connectRefused++;
       else c.connectLost++;
@@ -161,6 +164,8 @@ export interface ShutdownRow {
   /** Growth of the machine's TcpExt ListenOverflows over the row; undefined without /proc. */
   listenOverflows?: number;
   exitCode: number | null;
+  /** ms from the signal to the server's exit (undefined: not within the bound). */
+  exitAfterMs?: number;
 }
 
 export interface FaultsResult {
@@ -309,7 +314,7 @@ export function faultRows(f: FaultsResult): FaultRow[] {
     rows.push({
       figure: `${at}: reset / written and never answered`,
       before: pre ? '54 reset (written 2–20 ms after SIGTERM)' : '–',
-      after: `${n(c.resets)} / ${n(c.unanswered)}${c.noAnswerAtMs ? ` (sent ${c.noAnswerAtMs.min.toFixed(0)} to ${c.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM)` : ''}`,
+      after: `${n(c.resets)} / ${n(c.unanswered)}${c.noAnswerAtMs ? ` (sent ${c.noAnswerAtMs.min.toFixed(0)} to ${c.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM; ${Object.entries(c.noAnswerReasons).map(([k, v]) => `${k} ${n(v)}`).join(', ')})` : ''}; exit code ${s.exitCode ?? '?'}${s.exitAfterMs === undefined ? '' : `, ${(s.exitAfterMs / 1000).toFixed(1)} s after SIGTERM`}`,
       target: '0 / 0',
       met: c.resets === 0 && c.unanswered === 0,
     });

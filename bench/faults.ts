@@ -253,6 +253,8 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
     type Filed = { outcome: ShutdownOutcome; beforeSignal: boolean; writtenAt?: number };
     const outcomes: Promise<Filed>[] = [];
     const overflow0 = readOverflows();
+    let exitedAt: number | undefined;
+    const exitWatch = server.exited.then((c) => ((exitedAt = performance.now()), c));
     let open = 0;
     let signalled = false;
     let signalAt = 0;
@@ -310,10 +312,10 @@ async function sigterm(o: FaultsOptions, rate: number, preopened: boolean): Prom
     const list = filed.map(({ writtenAt, ...f }) => ({ ...f, ...(writtenAt !== undefined ? { atMs: writtenAt - signalAt } : {}) }));
     for (const c of pool) c.close();
     const overflow1 = readOverflows();
-    const exitCode = await Promise.race([server.exited, sleep(15_000).then(() => null)]);
+    const exitCode = await Promise.race([exitWatch, sleep(15_000).then(() => null)]);
     const count = countShutdown(list);
-    const row: ShutdownRow = { mode: preopened ? 'pre-opened' : 'new connections', connections: pool.length, rate, sendS: SIGTERM_SEND_MS / 1000, signalAtS: SIGTERM_AT_MS / 1000, count, exitCode, ...(overflow0 !== undefined && overflow1 !== undefined ? { listenOverflows: overflow1 - overflow0 } : {}) };
-    o.log(`  faults    SIGTERM at 2× (${rate} req/s), ${row.mode}: ${count.due} due, ${count.ok} × 200, ${count.shuttingDown} × 503 SHUTTING_DOWN, ${count.refused} refused, ${count.other} other, ${count.resets} reset, ${count.unanswered} unanswered, ${count.connectRefused} connect refused, ${count.connectLost} connect lost, ${count.notWritten} not written; due before SIGTERM without an answer ${count.dueBeforeNoAnswer} of ${count.dueBefore}; listen overflows ${row.listenOverflows ?? '?'}; exit ${exitCode}${count.noAnswerAtMs ? `; reset/unanswered ones sent ${count.noAnswerAtMs.min.toFixed(0)}..${count.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM` : ''}`);
+    const row: ShutdownRow = { mode: preopened ? 'pre-opened' : 'new connections', connections: pool.length, rate, sendS: SIGTERM_SEND_MS / 1000, signalAtS: SIGTERM_AT_MS / 1000, count, exitCode, ...(exitedAt !== undefined ? { exitAfterMs: exitedAt - signalAt } : {}), ...(overflow0 !== undefined && overflow1 !== undefined ? { listenOverflows: overflow1 - overflow0 } : {}) };
+    o.log(`  faults    SIGTERM at 2× (${rate} req/s), ${row.mode}: ${count.due} due, ${count.ok} × 200, ${count.shuttingDown} × 503 SHUTTING_DOWN, ${count.refused} refused, ${count.other} other, ${count.resets} reset, ${count.unanswered} unanswered, ${count.connectRefused} connect refused, ${count.connectLost} connect lost, ${count.notWritten} not written; due before SIGTERM without an answer ${count.dueBeforeNoAnswer} of ${count.dueBefore}; listen overflows ${row.listenOverflows ?? '?'}; exit ${exitCode} ${row.exitAfterMs === undefined ? '?' : (row.exitAfterMs / 1000).toFixed(1)} s after SIGTERM${count.noAnswerAtMs ? `; reset/unanswered ones sent ${count.noAnswerAtMs.min.toFixed(0)}..${count.noAnswerAtMs.max.toFixed(0)} ms after SIGTERM (${JSON.stringify(count.noAnswerReasons)})` : ''}`);
     return row;
   } finally {
     await server.stop();
