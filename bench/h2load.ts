@@ -27,6 +27,8 @@ export interface H2loadOptions {
   durationMs: number;
   /** Failed requests the server counted so far (gRPC errors travel in 200 answers). */
   serverErrors?: () => Promise<number>;
+  /** Requests per second per connection (h2load --rps): an open loop of many slow clients. */
+  rps?: number;
 }
 
 /** h2load's path when it is installed (Debian: nghttp2-client), else undefined. */
@@ -38,7 +40,7 @@ export function h2loadPath(): string | undefined {
   }
 }
 
-interface Run {
+export interface Run {
   stdout: string;
   log: string;
   cpu: CpuUse | undefined;
@@ -49,7 +51,7 @@ async function runH2load(bin: string, o: H2loadOptions, seconds: number, dir: st
   const bodyFile = join(dir, 'body');
   const logFile = join(dir, 'log');
   writeFileSync(bodyFile, o.body);
-  const args = [...(o.h1 ? ['--h1'] : []), '-c', String(o.connections), '-m', String(o.h1 ? 1 : o.streams), '-D', String(seconds), '-d', bodyFile, ...Object.entries(o.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), ...(withLog ? ['--log-file', logFile] : []), o.url];
+  const args = [...(o.h1 ? ['--h1'] : []), '-c', String(o.connections), '-m', String(o.h1 ? 1 : o.streams), '-D', String(seconds), '-d', bodyFile, ...Object.entries(o.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), ...(o.rps ? ['--rps', String(o.rps)] : []), ...(withLog ? ['--log-file', logFile] : []), o.url];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -58,7 +60,10 @@ async function runH2load(bin: string, o: H2loadOptions, seconds: number, dir: st
   let last: CpuSample | undefined = first;
   const poll = setInterval(() => {
     const s = child.pid !== undefined ? sampleCpu(child.pid) : undefined;
-    if (s && s.threads.size > 0) last = s;
+    if (!s || s.threads.size === 0) return;
+    // a worker thread that has ended is gone from /proc: keep its last reading
+    if (last) for (const [tid, v] of last.threads) if (!s.threads.has(tid)) s.threads.set(tid, v);
+    last = s;
   }, 50);
   // bounded: h2load stops itself after `seconds`; this only guards against a hang
   const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
@@ -67,6 +72,16 @@ async function runH2load(bin: string, o: H2loadOptions, seconds: number, dir: st
   clearTimeout(killer);
   if (code !== 0) throw new Error(`h2load exited with ${code}: ${stdout.slice(-500)}`);
   return { stdout, log: withLog ? readFileSync(logFile, 'utf8') : '', cpu: cpuBetween(first, last) };
+}
+
+/** One run of `seconds` with its per-request log, for callers that read the log themselves. */
+export async function h2loadOnce(bin: string, o: H2loadOptions, seconds: number): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'onnx-serve-h2load-'));
+  try {
+    return await runH2load(bin, o, seconds, dir, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const count = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);

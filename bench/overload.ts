@@ -113,6 +113,9 @@ export interface LaneResult {
   expired: number;
   /** Other error answers, connection errors, client timeouts and dropped requests. */
   otherFailures: number;
+  /** Of those: client timeouts, and requests due beyond maxInFlight (never sent). Absent in older results. */
+  timeouts?: number;
+  dropped?: number;
   /** ok answers only, ms from the due time. */
   latency: LatencySummary;
   /** Means over the ok answers of their Server-Timing queue and compute, ms. */
@@ -174,6 +177,8 @@ export async function runLanes(origin: string, lanes: readonly LaneSpec[], o: { 
           rejected,
           expired,
           otherFailures: rec.errors - rejected - expired + rec.timeouts + rec.dropped,
+          timeouts: rec.timeouts,
+          dropped: rec.dropped,
           latency: rec.latency(),
           ...(({ queueMs, computeMs }) => ({ queueMs, computeMs }))(rec.serverSide()),
           statuses: Object.fromEntries([...rec.statuses].sort((a, b) => a[0] - b[0]).map(([k, n]) => [String(k), n])),

@@ -4,6 +4,7 @@
 import type { Measurement } from './measure.js';
 import type { Plots } from './plots.js';
 import { poisonReport } from './poison.js';
+import { faultsTable, GOOD_MS, type FaultsResult } from './faults-report.js';
 import { CURVE_FRACTIONS, type CurvePoint } from './open-loop.js';
 import { goodput, rejectedShare, type LaneResult, type RunSide, type TimingSummary } from './overload.js';
 import {
@@ -580,6 +581,28 @@ function prioritySection(r: Results): string {
   ].join('\n');
 }
 
+function faultsSection(r: Results, x: FaultsResult): string {
+  const o = x.overload;
+  const core = (v: number | undefined): string => pct(v);
+  return [
+    `The issue's probes, re-run on this code: ${x.model} (${r.settings.heavySizes.join('→')}) served with the **default config** (no config.json), every client on 127.0.0.1. *Before* is the issue's probe on the older code (the same kind of machine and model, default config, closed-loop capacity 1,622 req/s at c=64), quoted; *after* is this run. ` +
+      `Capacity: this server in closed loop at c=64 (1 s warm-up, 3 s measured), ${f(x.capacity, 0)} req/s; the no-load p50 is the median of 20 single requests after it (${f(x.noLoadP50Ms, 2)} ms).`,
+    '',
+    `- **Overload 3×**: the runner's open loop (load/runner/engine.ts, undici, latency from each request's due time, 10 s client timeout, at most 3000 in flight) at 3× the capacity for ${r.settings.faultsS} s (\`BENCH_FAULTS_S\`). *goodput*: 200 answers within ${GOOD_MS} ms of their due time per second. Client-side rejection time: from undici's request creation to the refusal's headers (diagnostics channel), which includes the Node load generator's own delays; server side: the 429s' \`server-timing: total;dur\`. RSS from /proc/PID/status every 100 ms; *no load* is after the capacity run. Header-only probes: in the middle of the load, ${o?.headerProbes.sent ?? 10} requests 20 ms apart whose headers declare a body that is never sent: a 429 or 503 within 10 s is a refusal before the body (one let in would wait for its body until the request timeout). Recovery: from the end of the offered load, one request at a time every ${50} ms until one is answered within 2× the no-load p50 (at most 10 s).` +
+      (o ? ` The load generator shares the machine's ${r.cores} cores with the server: it used ${core(o.clientCpu)} of a core (bench/procstat.ts), its event-loop delay p99 ${f(o.clientLagP99Ms, 1)} ms; the server's main thread ${core(o.serverMainCpu)}, its other threads ${core(o.serverOtherCpu)}; other processes on the machine ${o.otherCores === undefined ? '?' : other(o.otherCores)} of a core (their busy time from /proc/stat minus the server's and the bench's).` : ''),
+    ...(x.h2load
+      ? [
+          `- **The same through h2load** (nghttp2's C client, far cheaper per request than the Node one): after the Node run and its recovery probes, 2 s pause, the same server, \`h2load --h1 -c ${x.h2load.clients} --rps ${x.h2load.rpsPerClient} -D ${x.h2load.seconds}\` with one body and \`--log-file\` (per request: start, status, µs to the end of the answer). A connection holds one request at a time, so it keeps to its ${x.h2load.rpsPerClient} req/s only while its answers take under ${1000 / x.h2load.rpsPerClient} ms; otherwise it sends late, which *sent* shows against the ${x.h2load.rate * x.h2load.seconds} due. Latency counts from the send (h2load has no due time), so this row can hide queueing that the Node row shows. h2load used ${pct(x.h2load.clientCpu)} of a core.`,
+        ]
+      : []),
+    `- **SIGTERM at 2×**: a fresh server per row, 8 warm requests, then an open loop at 2× the capacity on raw sockets (bench/raw-http.ts: an answer, a reset and a clean close told apart) for ${x.shutdown[0]?.sendS ?? 3.5} s, SIGTERM at ${x.shutdown[0]?.signalAtS ?? 3} s (the bench's \`--drain-timeout-ms 10000\`). Pre-opened: ${x.shutdown[0]?.connections ?? 1024} kept-alive connections opened before the load, a request goes on a free one (none free: counted *not written*). New connections: one socket per request (at most 2048 open at once, 5 s connect timeout), closed after its answer. *Listen-queue overflows* is the growth of the machine's TcpExt ListenOverflows (/proc/net/netstat) over the row. A connection refused after the listener closed is not a fault. *Sent … after SIGTERM* is the send time of the reset and unanswered requests (negative: before it). A request written on a new connection that the kernel has completed but the server not yet accepted is reset when the listener closes: the drain waits for the kernel's accept queue to empty (src/http-server.ts), at most 500 ms and not while arrivals outpace accepts.`,
+    `- **Slow clients**, on the overload's server after it, the server's default timeouts (request ${x.requestTimeoutMs} ms, headers 10000 ms; no timeout flag): a body of 31 bytes of a declared 1000, and at once 40 connections each sending 7.9 MB of a declared 8 MB body then stalling (raw sockets). *Cut* is answered and closed. Heap + external is the server's main thread's (prom-client's default metrics on its /metrics; no forced GC), read every 500 ms after the cut until it is back within 64 MiB of before, at most 10 s. An idle server may not run a major GC for a while, so bytes let go of but not yet collected count here as held (test/integration/slow-clients.test.ts forces a GC in process and checks that they are let go of).`,
+    `- **Pipelining**: 100 requests written at once on one socket, \`GARBAGE\\r\\n\\r\\n\` at position 50.`,
+    '',
+    faultsTable(x, table),
+  ].join('\n');
+}
+
 function batchSection(r: Results, plots: Plots): string {
   const models = [...new Set(r.batchCurve.map((e) => e.model))];
   const batches = [...new Set(r.batchCurve.map((e) => e.result.batch))].sort((a, b) => a - b);
@@ -658,6 +681,7 @@ export function renderReport(r: Results, plots: Plots = {}): string {
   if (r.curve.length) out.push('## Latency vs offered rate: adaptive and static batching (open loop)', '', curveSection(r, plots), '');
   if (r.overload.length) out.push(`## Overload: a latency target, past the capacity (open loop)`, '', overloadSection(r), '');
   if (r.priority) out.push('## Priorities under overload (open loop)', '', prioritySection(r), '');
+  if (r.faults) out.push('## Overload and faults: before and after', '', faultsSection(r, r.faults), '');
   if (r.batchCurve.length) out.push('## Throughput vs batch size (in-process ceiling)', '', batchSection(r, plots), '');
   if (r.v2.length) out.push('## KServe v2 infer vs /v1/predict: JSON and binary tensors', '', v2Section(r), '');
   if (r.grpc?.length) out.push('## gRPC ModelInfer vs HTTP v2 binary', '', grpcSection(r), '');

@@ -7,6 +7,7 @@ import type { CurvePoint, KneeEntry } from './open-loop.js';
 import { goodput, rejectedShare, type LaneResult, type RunSide, type TimingSummary } from './overload.js';
 import type { PaddingCheck } from './padding.js';
 import type { CodecEntry } from './codec.js';
+import type { FaultsResult } from './faults-report.js';
 
 export interface CeilingEntry {
   model: string;
@@ -97,6 +98,8 @@ export interface Results {
     kneeP99Ms: number;
     /** Seconds per open-loop step of the overload and priority sections. */
     overloadStepS: number;
+    /** Seconds of the faults section's open loop at 3× the capacity (BENCH_FAULTS_S). */
+    faultsS: number;
   };
   machine: Record<string, string>;
   /** Cores available to the run (os.availableParallelism()). */
@@ -140,6 +143,8 @@ export interface Results {
   knees: KneeEntry[];
   /** Section poison: an embedding MLP clean and with refused inputs mixed in, batching on and off (bench/poison.ts). */
   poison: Measurement[];
+  /** Section faults: the overload and fault probes on the current code (bench/faults.ts). */
+  faults?: FaultsResult;
   /** Sections that failed, with the reason; the rest of the report still stands. */
   failures: string[];
 }

@@ -9,10 +9,10 @@
 // ceiling (/v1 JSON and v2 binary; section split), a BERT-style model padded vs unpadded with a
 // correctness pass against each row alone in process (padding), a ~400 MB MLP's RSS with the
 // auto-sized config vs 2 instances (memory), main-thread CPU per request and the /v1 codec before
-// vs after in process (cpu); writes BENCHMARKS.md and prints a summary. Configured by
+// vs after in process (cpu), the issue's overload and fault probes before and after (faults); writes BENCHMARKS.md and prints a summary. Configured by
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
 // BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_CURVE_STEP_S,
-// BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OVERLOAD_STEP_S, BENCH_OUT.
+// BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OVERLOAD_STEP_S, BENCH_FAULTS_S, BENCH_OUT.
 import { writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { killAllNow, startBareFastify, startNaive, startOnnxServe, withServer, t
 import { curveRates, kneeOf, latencyCurve } from './open-loop.js';
 import { goodput, rejectedShare, runLanes, sideOf, summarizeTimes, withPriority, type LaneResult, type LaneSpec, type RunSide } from './overload.js';
 import { writePlots } from './plots.js';
+import { runFaults } from './faults.js';
 import { backgroundLoad, makeQuietWaiter, ownCpu, sampleSystemBusy } from './procstat.js';
 import { renderReport } from './report.js';
 import { grpcCheck, grpcClosedLoop, grpcConnections, grpcFrame, GRPC_HEADERS, GRPC_INFER_PATH, rawRequest } from './grpc.js';
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
       await ceilings(seed);
     }
     let heavy: BenchModel | undefined;
-    if (['heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'compress', 'isolation'].some(has)) {
+    if (['heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'compress', 'isolation', 'faults'].some(has)) {
       await section('heavy model generation', async () => {
         heavy = await ws.heavyModel(s.heavySizes);
         log(`  generated heavy-mlp ${s.heavySizes.join('→')}`);
@@ -372,6 +373,13 @@ async function main(): Promise<void> {
             });
           }
         });
+      });
+    }
+    if (heavy && has('faults')) {
+      const h = heavy;
+      await section('faults', async () => {
+        const repo = await ws.repo('faults-default', h);
+        r.faults = await runFaults({ model: h, repo, start: (root) => startOnnxServe(root), stepS: s.faultsS, maxRequests: s.maxRequests, check: predictCheck(h.sizes.at(-1)!), quiet, log });
       });
     }
     if (heavy && has('batch')) {

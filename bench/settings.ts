@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ROOT } from './fixtures.js';
 import type { Results } from './results.js';
 
-const SECTIONS = ['seed', 'heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'v2', 'grpc', 'compress', 'knee', 'poison', 'padding', 'memory', 'cpu', 'isolation'];
+const SECTIONS = ['seed', 'heavy', 'curve', 'overload', 'priority', 'batch', 'split', 'v2', 'grpc', 'compress', 'knee', 'poison', 'padding', 'memory', 'cpu', 'isolation', 'faults'];
 
 function envNumber(name: string, dflt: number, min: number): number {
   const v = process.env[name];
@@ -44,6 +44,7 @@ export function settings(): Results['settings'] {
     kneeStepS: envNumber('BENCH_KNEE_STEP_S', 3, 0.5),
     kneeP99Ms: envNumber('BENCH_KNEE_P99_MS', 100, 1),
     overloadStepS: envNumber('BENCH_OVERLOAD_STEP_S', 4, 0.5),
+    faultsS: envNumber('BENCH_FAULTS_S', 15, 1),
   };
 }
 

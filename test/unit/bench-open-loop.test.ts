@@ -15,7 +15,7 @@ function point(mode: string, rate: number, p99: number, errorRate = 0, round = 1
 }
 
 function results(curve: CurvePoint[]): Results {
-  const settings = { durationS: 1, warmupS: 0, concurrency: [64], only: ['curve'], maxRequests: 1, ceilingS: 1, quietWaitS: 0, rounds: 1, heavySizes: [4, 2], curveStepS: 1, curveRounds: 1, kneeStepS: 1, kneeP99Ms: 100, overloadStepS: 1 };
+  const settings = { durationS: 1, warmupS: 0, concurrency: [64], only: ['curve'], maxRequests: 1, ceilingS: 1, quietWaitS: 0, rounds: 1, heavySizes: [4, 2], curveStepS: 1, curveRounds: 1, kneeStepS: 1, kneeP99Ms: 100, overloadStepS: 1, faultsS: 1 };
   return { command: '', startedAt: new Date(0), settings, machine: {}, cores: 2, measurements: [], ceilings: [], split: { batch: 32, inproc: [], server: [] }, v2: [], v2BodySizes: {}, compression: [], compressionServer: [], curve, curveCapacity: [], overload: [], batchCurve: [], knees: [], poison: [], failures: [] };
 }
 

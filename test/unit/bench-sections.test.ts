@@ -11,7 +11,7 @@ import { MODE_BARE, MODE_EXACT, MODE_GRPC, MODE_GRPC_H2LOAD, MODE_MEM_AUTO, MODE
 import { parseH2load } from '../../bench/h2load.js';
 
 function results(extra: Partial<Results> = {}): Results {
-  const settings = { durationS: 1, warmupS: 0, concurrency: [64], only: [], maxRequests: 1, ceilingS: 1, quietWaitS: 0, rounds: 3, heavySizes: [4, 2], curveStepS: 1, curveRounds: 1, kneeStepS: 1, kneeP99Ms: 100, overloadStepS: 1 };
+  const settings = { durationS: 1, warmupS: 0, concurrency: [64], only: [], maxRequests: 1, ceilingS: 1, quietWaitS: 0, rounds: 3, heavySizes: [4, 2], curveStepS: 1, curveRounds: 1, kneeStepS: 1, kneeP99Ms: 100, overloadStepS: 1, faultsS: 1 };
   return { command: '', startedAt: new Date(0), settings, machine: {}, cores: 2, measurements: [], ceilings: [], split: { batch: 32, inproc: [], server: [] }, v2: [], v2BodySizes: {}, compression: [], compressionServer: [], curve: [], curveCapacity: [], overload: [], batchCurve: [], knees: [], poison: [], failures: [], ...extra };
 }
 
