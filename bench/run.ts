@@ -13,7 +13,7 @@
 // BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_CONCURRENCY, BENCH_ONLY, BENCH_MAX_REQUESTS,
 // BENCH_CEILING_S, BENCH_QUIET_WAIT_S, BENCH_HEAVY_SIZES, BENCH_ROUNDS, BENCH_CURVE_STEP_S,
 // BENCH_KNEE_STEP_S, BENCH_KNEE_P99_MS, BENCH_OVERLOAD_STEP_S, BENCH_FAULTS_S, BENCH_OUT.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
@@ -735,6 +735,7 @@ async function main(): Promise<void> {
 
   const outPath = process.env.BENCH_OUT ? (isAbsolute(process.env.BENCH_OUT) ? process.env.BENCH_OUT : join(ROOT, process.env.BENCH_OUT)) : join(ROOT, 'BENCHMARKS.md');
   const plots = await writePlots(r, dirname(outPath));
+  await mkdir(dirname(outPath), { recursive: true });
   await writeFile(outPath, renderReport(r, plots));
   log('');
   log('targets:');
