@@ -201,11 +201,10 @@ for (const preopened of [true, false]) {
     const written = o.ok + o.shuttingDown + o.other.length + o.resets + o.unanswered;
     if (preopened) t.equal(o.resets, 0, 'no request reset');
     // New connections: the kernel resets those still in its accept queue when the listener
-    // closes, before the server has seen them, and Node 20 accepts one connection per turn of the
-    // event loop, so the queue may not empty; the listener waits for it to (src/http-server.ts).
-    // Measured 0 to 42 of 144-274 requests here. Counted, not bounded: the kernel decides.
-    // A request the server accepted is never reset: that is the pre-opened case.
-    else t.comment(`${o.resets} of ${written} requests on new connections reset (still queued in the kernel when the listener closed)`);
+    // closes, before the server has seen them; the listener waits (up to 5 s) for the queue to
+    // be empty, so only a connection completed between that look and the close can be reset.
+    // Measured 0 of 580 here; bounded at 1 % for a loaded machine.
+    else t.ok(o.resets <= Math.ceil(written / 100), `${o.resets} of ${written} requests on new connections reset (completed in the kernel just as the listener closed)`);
     // a connection reset before its 'connect' event is the same kernel queue, seen earlier
     t.same(connectFailed.filter((c) => c !== 'ECONNRESET'), [], `no connection failed but refused or reset (${connectFailed.length} reset while connecting)`);
     t.equal(o.unanswered, 0, 'no request left without an answer');
