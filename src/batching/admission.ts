@@ -68,7 +68,9 @@ export function admit(b: Backlog, rows: number, budgetMs: number, maxBatchSize: 
   if (b.rowsAhead === 0 && b.runningBatches === 0) return ADMITTED;
   const predictedMs = predictedFinishMs(b, rows, maxBatchSize, cost);
   if (!Number.isFinite(predictedMs)) return ADMITTED;
-  const waitMs = predictedWaitMs(b, maxBatchSize, cost);
+  // the main thread's lag is waiting too: a request it reads late sat unread that long, and its
+  // answer is read late again; counted, a server that falls behind sheds load until it catches up
+  const waitMs = predictedWaitMs(b, maxBatchSize, cost) + b.readLagMs;
   const waitLimitMs = Math.max(maxWaitMs, 2 * cost(Math.max(1, maxBatchSize)));
   if (predictedMs <= budgetMs && waitMs <= waitLimitMs) return ADMITTED;
   const drainS = predictedDrainMs(b, maxBatchSize, cost) / 1000;

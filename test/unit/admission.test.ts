@@ -66,6 +66,8 @@ t.test("admit: the queue's wait limit, never less than two full batches' runs", 
   t.match(admit(long, 2, 30, MAX, cost, 20), { admit: false, bound: 'deadline' }, 'both broken: the deadline is named');
   t.strictSame(admit(backlog({ runningBatches: 0 }), 2, 10_000, MAX, cost, 1), { admit: true }, 'idle: admitted whatever the limit');
   t.strictSame(admit(long, 2, 10_000, MAX, () => NaN, 1), { admit: true }, 'an unmeasured cost model admits');
+  // a main thread 10 ms behind: the 13 ms wait is 23 ms of waiting, over a 20 ms limit
+  t.strictSame(admit({ ...b, readLagMs: 10 }, 2, 10_000, MAX, cost, 20), { admit: false, bound: 'queue-wait', predictedMs: 23, limitMs: 20, retryAfterS: 1 }, "the main thread's lag counts as waiting");
 });
 
 t.test('Retry-After: the predicted drain in whole seconds, rounded up, at least 1', async (t) => {
