@@ -247,19 +247,21 @@ export class WorkerPool extends EventEmitter {
     const failing = this.deathStreak >= CRASH_LOOP_DEATHS || this.respawnFailures >= max;
     if (!failing) return this.respawn();
     this.owed++;
-    if (this.backoffTimer) return; // it spawns every one owed
-    const wait = backoffMs(++this.backoffs);
-    this.retryAt = performance.now() + wait;
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      this.retryAt = 0;
-      const owed = this.owed;
-      this.owed = 0;
-      for (let i = 0; i < owed; i++) this.respawn();
-    }, wait);
+    // one timer spawns every replacement owed; a death while it runs only adds to them
+    if (!this.backoffTimer) {
+      const wait = backoffMs(++this.backoffs);
+      this.retryAt = performance.now() + wait;
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = undefined;
+        this.retryAt = 0;
+        const owed = this.owed;
+        this.owed = 0;
+        for (let i = 0; i < owed; i++) this.respawn();
+      }, wait);
+    }
     if (this.liveCount() === 0 && !this.unavailable) {
       this.unavailable = true;
-      this.emit('unavailable', { retryInMs: wait });
+      this.emit('unavailable', { retryInMs: Math.max(0, this.retryAt - performance.now()) });
     }
   }
 
