@@ -10,15 +10,15 @@ import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { BenchModel } from './fixtures.js';
 import { measure } from './measure.js';
-import { rssOf } from './memory.js';
+import { rssOf, watchRssPeak } from './memory.js';
 import { sampleSystemBusy } from './procstat.js';
 import { h2loadOnce, h2loadPath } from './h2load.js';
 import { percentile, runLanes, summarizeTimes } from './overload.js';
 import { NoAnswer, RawConnection, type RawAnswer } from './raw-http.js';
 import type { ChildServer } from './servers.js';
 import { countShutdown, GOOD_MS, HEAP_LEFT_MAX, listenOverflows, parseOpenLog, range, recoveryMs, type FaultsResult, type H2loadOpen, type Probe, type ShutdownOutcome, type ShutdownRow } from './faults-report.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The server's default request timeout (src/config.ts); the section passes no timeout flag. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -127,9 +127,7 @@ async function headerProbe(p: number, bodyBytes: number): Promise<boolean> {
 async function overload(server: ChildServer, o: FaultsOptions, capacity: number, noLoadP50Ms: number): Promise<NonNullable<FaultsResult['overload']>> {
   const rate = Math.round(capacity * 3);
   const requests = o.model.bodies.map((body) => ({ path: '/v1/predict', body, headers: { 'content-type': 'application/json' } }));
-  const rssBeforeBytes = rssOf(server.pid);
-  let rssPeakBytes = rssBeforeBytes ?? 0;
-  const rssTimer = setInterval(() => (rssPeakBytes = Math.max(rssPeakBytes, rssOf(server.pid) ?? 0)), 100);
+  const rss = watchRssPeak(server.pid, 100);
   const refusals = watchRefusals(server.url);
   const limitMs = 2 * noLoadP50Ms;
   const probes: Probe[] = [];
@@ -166,7 +164,7 @@ async function overload(server: ChildServer, o: FaultsOptions, capacity: number,
     sys1 = sampleSystemBusy();
     await Promise.all([headers, recovery]);
   } finally {
-    clearInterval(rssTimer);
+    rss.stop();
   }
   const { times, retryAfter } = refusals.stop();
   const l = run.lanes[0]!;
@@ -194,7 +192,7 @@ async function overload(server: ChildServer, o: FaultsOptions, capacity: number,
     rejectClient: summarizeTimes(times),
     rejectServer: summarizeTimes(run.rejectTimes),
     ...(ra ? { retryAfter: ra } : {}),
-    ...(rssBeforeBytes !== undefined ? { rssBeforeBytes, rssPeakBytes } : {}),
+    ...(rss.beforeBytes !== undefined ? { rssBeforeBytes: rss.beforeBytes, rssPeakBytes: rss.peakBytes() } : {}),
     ...(rec !== undefined ? { recoveryMs: rec } : {}),
     recoveryLimitMs: limitMs,
     recoveryBoundMs: RECOVERY_BOUND_MS,
@@ -343,10 +341,8 @@ async function heapOf(url: string): Promise<number | undefined> {
 /** A short body and 40 stalled large ones at once, on the server's default timeouts. */
 async function slowClients(server: ChildServer): Promise<Pick<FaultsResult, 'shortBody' | 'stalled'>> {
   const p = port(server.url);
-  const rssBeforeBytes = rssOf(server.pid);
+  const rss = watchRssPeak(server.pid, 50);
   const heapBeforeBytes = await heapOf(server.url);
-  let rssPeakBytes = rssBeforeBytes ?? 0;
-  const rssTimer = setInterval(() => (rssPeakBytes = Math.max(rssPeakBytes, rssOf(server.pid) ?? 0)), 50);
   const bound = DEFAULT_REQUEST_TIMEOUT_MS + 15_000;
   try {
     // first, so that its few bytes are reserved before the large bodies fill the bound
@@ -393,14 +389,14 @@ async function slowClients(server: ChildServer): Promise<Pick<FaultsResult, 'sho
         s503: statuses.filter((s) => s === 503).length,
         other: all ? statuses.filter((s) => s !== 408 && s !== 503).length : STALLED,
         allCutMs,
-        ...(rssBeforeBytes !== undefined ? { rssBeforeBytes, rssPeakBytes } : {}),
+        ...(rss.beforeBytes !== undefined ? { rssBeforeBytes: rss.beforeBytes, rssPeakBytes: rss.peakBytes() } : {}),
         ...(rssAfterBytes !== undefined ? { rssAfterBytes } : {}),
         ...(heapBeforeBytes !== undefined ? { heapBeforeBytes } : {}),
         ...(heapAfterBytes !== undefined ? { heapAfterBytes, heapAfterMs } : {}),
       },
     };
   } finally {
-    clearInterval(rssTimer);
+    rss.stop();
   }
 }
 

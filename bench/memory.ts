@@ -14,6 +14,14 @@ export function parseVmRss(status: string): number | undefined {
   return m ? Number(m[1]) * 1024 : undefined;
 }
 
+/** Samples pid's resident set every `everyMs` from now: its value now, and the peak so far. */
+export function watchRssPeak(pid: number, everyMs: number): { beforeBytes: number | undefined; peakBytes(): number; stop(): void } {
+  const beforeBytes = rssOf(pid);
+  let peak = beforeBytes ?? 0;
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid) ?? 0)), everyMs);
+  return { beforeBytes, peakBytes: () => peak, stop: () => clearInterval(timer) };
+}
+
 /** A process's resident set in bytes, or undefined without /proc (or once it has exited). */
 export function rssOf(pid: number): number | undefined {
   try {

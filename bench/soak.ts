@@ -20,13 +20,13 @@ import { soakChart, soakMarkdown, soakTable, type SoakRun } from './soak-report.
 import { allPass, failureMessages, verdictLine, verdicts, windowPlan, windowSample, WindowRecorder, type WindowCpu, type WindowPlan, type WindowSample } from './soak-windows.js';
 import type { RequestSpec } from '../load/runner/engine.js';
 import { finish, LoadError } from '../load/runner/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const CAPACITY_SHARE = 0.7;
 const CAPACITY_CONCURRENCY = 64;
 const TIMEOUT_MS = 10_000;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Sends one body; `text` is "STATUS CODE" (the status alone when the answer has no error code). */
 async function answerOf(origin: string, body: Buffer): Promise<{ status: number; text: string }> {

@@ -196,9 +196,10 @@ export class WorkerPool extends EventEmitter {
             slot.jobs.shift();
             // timings from the worker's clock: a main thread busy with HTTP reads this message late,
             // and would see the batch queued behind it as waiting longer and running shorter than it did
-            if (msg.type === 'result') this.deathStreak = 0;
-            if (msg.type === 'result') job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, outputMs: msg.outputMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
-            else job.reject(new RunError(msg.message, msg.injected));
+            if (msg.type === 'result') {
+              this.deathStreak = 0;
+              job.resolve({ outputs: fromWire(msg.outputs), computeMs: msg.computeMs, outputMs: msg.outputMs, busyMs: msg.busyMs, waitedMs: Math.max(0, msg.takenAt - job.sentAt), readLagMs: Math.max(0, performance.timeOrigin + performance.now() - msg.takenAt - msg.busyMs) });
+            } else job.reject(new RunError(msg.message, msg.injected));
             if (!slot.closing) this.emit('idle');
             break;
           }
@@ -285,7 +286,7 @@ export class WorkerPool extends EventEmitter {
 
   /** True while the pool will take batches: a worker lives, or a replacement is loading without a backoff. */
   get serving(): boolean {
-    return !this.unavailable && (this.liveCount() > 0 || this.slots.size > 0);
+    return !this.unavailable && this.slots.size > 0;
   }
 
   /** Workers loaded and not closing (busy or idle). */

@@ -17,7 +17,6 @@ export interface WorkerEnd {
 
 /** Events: 'message' (FromWorker), 'error' (Error), 'exit' (WorkerEnd), each message delivered before 'exit'. */
 export interface InferenceWorker extends EventEmitter {
-  readonly isolation: Isolation;
   /** `transfer` moves buffers to a thread without a copy; a child process gets a copy of them. */
   send(msg: ToWorker, transfer?: ArrayBuffer[]): void;
 }
@@ -25,7 +24,7 @@ export interface InferenceWorker extends EventEmitter {
 /** How a worker's end reads in a message: `worker thread exited with code 70`, `worker process ended by SIGABRT`. */
 export function describeEnd(isolation: Isolation, end: WorkerEnd): string {
   if (end.signal) return `worker process ended by ${end.signal}`;
-  return `worker ${isolation === 'thread' ? 'thread' : 'process'} exited with code ${end.code}`;
+  return `worker ${isolation} exited with code ${end.code}`;
 }
 
 export function startWorker(isolation: Isolation, init: WorkerInit): InferenceWorker {
@@ -33,7 +32,6 @@ export function startWorker(isolation: Isolation, init: WorkerInit): InferenceWo
 }
 
 class ThreadWorker extends EventEmitter implements InferenceWorker {
-  readonly isolation = 'thread' as const;
   private readonly worker: Worker;
 
   constructor(init: WorkerInit) {
@@ -50,9 +48,7 @@ class ThreadWorker extends EventEmitter implements InferenceWorker {
 }
 
 class ProcessWorker extends EventEmitter implements InferenceWorker {
-  readonly isolation = 'process' as const;
   private readonly child: ChildProcess;
-  private ended = false;
 
   constructor(init: WorkerInit) {
     super();
@@ -67,17 +63,12 @@ class ProcessWorker extends EventEmitter implements InferenceWorker {
     this.child.on('message', (msg: FromWorker) => this.emit('message', msg));
     this.child.on('error', (err) => this.emit('error', err));
     // 'close', not 'exit': it comes after the last message the child wrote has been read
-    this.child.on('close', (code, signal) => {
-      this.ended = true;
-      this.emit('exit', { code, signal } satisfies WorkerEnd);
-    });
+    this.child.on('close', (code, signal) => this.emit('exit', { code, signal } satisfies WorkerEnd));
   }
 
   send(msg: ToWorker): void {
-    if (this.ended || !this.child.connected) return; // its 'exit' is coming: the pool fails its jobs then
-    this.child.send(msg, (err) => {
-      // a child that died between the check and the write: its 'close' reports it
-      if (err) return;
-    });
+    if (!this.child.connected) return; // its 'exit' is coming: the pool fails its jobs then
+    // a callback, so that a child that died between the check and the write is no 'error': its 'close' reports it
+    this.child.send(msg, () => undefined);
   }
 }

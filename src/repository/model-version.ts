@@ -123,7 +123,7 @@ export class ModelVersion {
         intraOpThreads: this.sizing.intraOpThreads,
         session: this.config.sessionOptions,
         faultHooks: opts.faultHooks,
-        isolation: opts.isolation,
+        isolation: this.isolation,
         // asked once the first session reports its signature: a config that the signature rules out fails here
         warmup: (sig) => {
           axis = batchAxisFromSignature(this.config.maxBatchSize, sig, this.configFile);
